@@ -1,0 +1,1 @@
+"""Barlow's crowd-study side: HIT generation, the Flask app, platform adapters, storage, analysis."""
