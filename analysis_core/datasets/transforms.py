@@ -1,0 +1,55 @@
+"""Image decoding and the resize / center-crop transform (inputs stay in [0, 1])."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from analysis_core.errors import BarlowError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp", ".gif")
+
+
+@dataclass(frozen=True)
+class ImageTransform:
+    """Resize the shorter side to ``resize``, center-crop ``crop`` x ``crop``, scale to [0, 1].
+
+    The defaults (256, 224, RGB) are the original code's ImageNet transform; normalization
+    happens inside the model.
+    """
+
+    resize: int = 256
+    crop: int = 224
+    channels: int = 3
+
+    def __call__(self, path: str | Path) -> torch.Tensor:
+        from PIL import Image, UnidentifiedImageError
+        from torchvision.transforms import functional as F
+
+        try:
+            with Image.open(path) as img:
+                img = img.convert("L" if self.channels == 1 else "RGB")
+        except FileNotFoundError as exc:
+            raise BarlowError(f"image not found: {path}") from exc
+        except (UnidentifiedImageError, OSError) as exc:
+            raise BarlowError(f"cannot decode image {path}: {exc}") from exc
+        img = F.center_crop(F.resize(img, self.resize), [self.crop, self.crop])
+        array = np.asarray(img, dtype=np.uint8)
+        if array.ndim == 2:
+            array = array[:, :, None]
+        return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(255.0)
+
+    @classmethod
+    def for_input_shape(cls, input_shape: tuple[int, int, int]) -> "ImageTransform":
+        """The transform that feeds a model expecting ``(C, H, W)`` inputs."""
+        channels, height, _ = input_shape
+        if height == 224:
+            return cls(256, 224, channels)
+        return cls(height, height, channels)
+
+
+def list_images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
