@@ -1,0 +1,42 @@
+"""Which features to visualize, chosen from the trees of an analysis."""
+
+from __future__ import annotations
+
+from analysis_core.errors import BarlowError
+
+
+def split_features(groups: list[dict]) -> list[int]:
+    """Original ids of every feature that splits a node in any group's tree."""
+    ids = {int(node["feature"]) for group in groups for node in group.get("nodes", []) if not node.get("is_leaf") and node.get("feature") is not None}
+    return sorted(ids)
+
+
+def top_mi_features(groups: list[dict], m: int) -> list[int]:
+    """The ``m`` features with the highest mutual information with failure, in each group."""
+    ids = set()
+    for group in groups:
+        ranked = sorted(group.get("selected_features", []), key=lambda item: -float(item["mi"]))
+        ids.update(int(item["feature"]) for item in ranked[:m])
+    return sorted(ids)
+
+
+def parse_feature_list(text: str, n_features: int | None = None) -> list[int]:
+    """'1,2, 5-7' -> [1, 2, 5, 6, 7]; a clear error names the bad piece."""
+    ids: set[int] = set()
+    for piece in (p.strip() for p in text.split(",")):
+        if not piece:
+            continue
+        try:
+            if "-" in piece[1:]:
+                low, high = piece.split("-", 1)
+                ids.update(range(int(low), int(high) + 1))
+            else:
+                ids.add(int(piece))
+        except ValueError:
+            raise BarlowError(f"--features: '{piece}' is not a feature id or a range like 5-7") from None
+    if not ids:
+        raise BarlowError("--features: no feature ids given")
+    bad = [i for i in ids if i < 0 or (n_features is not None and i >= n_features)]
+    if bad:
+        raise BarlowError(f"--features: feature id {min(bad)} is outside 0..{(n_features or 1) - 1}")
+    return sorted(ids)
