@@ -1,0 +1,308 @@
+"""Build a study folder from an analysis run: choose what to show, copy images, write files.
+
+The paper's protocol (section 8): per grouping, the top, middle and bottom N classes by
+error rate (N = 20), and per class the M features with the highest mutual information with
+failure (M = 10); one HIT per (grouping, class, feature) visualization. An explicit list of
+items replaces the protocol when given.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from analysis_core.atomic import staged_dir
+from analysis_core.errors import BarlowError
+from study.hits import HITS_FILE, SECTIONS, HitSpec, write_hits
+from study.study_file import (
+    STUDY_FILE,
+    AttentionCheck,
+    HitSettings,
+    Question,
+    StudySpec,
+    default_questions,
+    write_study_file,
+)
+
+GROUPINGS = ("label", "prediction")
+
+
+@dataclass
+class Item:
+    grouping: str
+    class_name: str
+    feature: int
+    ber: float | None = None
+    mi: float | None = None
+    tier: str = ""
+
+
+@dataclass
+class CreateOptions:
+    top_n: int = 20
+    top_m: int = 10
+    items_csv: Path | None = None
+    assignments: int = 5
+    reward: str = "0.50"
+    title: str | None = None
+    description: str | None = None
+    keywords: list[str] | None = None
+    attention_checks: int = 0
+    questions: list[Question] | None = None
+    timeout_minutes: int = 30
+    name: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- choosing
+
+
+def load_trees(analysis_dir: Path) -> dict:
+    path = analysis_dir / "trees.json"
+    if not path.is_file():
+        raise BarlowError(f"no trees.json in {analysis_dir}; run 'barlow analyze' first or pass --items FILE.csv")
+    try:
+        trees = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise BarlowError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(trees, dict) or not isinstance(trees.get("groups"), list):
+        raise BarlowError(f"{path}: expected an object with a 'groups' list (Barlow analysis output)")
+    return trees
+
+
+def tiers(groups: list[dict], n: int) -> list[tuple[str, dict]]:
+    """Top, middle and bottom ``n`` groups by error rate, each group once, in that order."""
+    ranked = sorted(groups, key=lambda g: (-float(g["ber"]), str(g["class"])))
+    if len(ranked) <= 3 * n:
+        chosen = [("top" if i < n else "bottom" if i >= len(ranked) - n else "middle", g) for i, g in enumerate(ranked)]
+        return chosen
+    mid_start = (len(ranked) - n) // 2
+    picks = [("top", ranked[:n]), ("middle", ranked[mid_start : mid_start + n]), ("bottom", ranked[-n:])]
+    return [(tier, g) for tier, part in picks for g in part]
+
+
+def protocol_items(trees: dict, top_n: int, top_m: int) -> tuple[list[Item], list[str]]:
+    """The paper's selection; also the (grouping, class) groups left out for having no features."""
+    if top_n < 1 or top_m < 1:
+        raise BarlowError("--top-n and --top-m must be at least 1")
+    items: list[Item] = []
+    without_features: list[str] = []
+    for grouping in GROUPINGS:
+        groups = [g for g in trees["groups"] if g.get("grouping") == grouping]
+        for tier, g in tiers(groups, top_n):
+            feats = sorted(g.get("selected_features") or [], key=lambda f: -float(f["mi"]))[:top_m]
+            if not feats:
+                without_features.append(f"{grouping}/{g['class']}")
+                continue
+            for f in feats:
+                items.append(Item(grouping, str(g["class"]), int(f["feature"]), float(g["ber"]), float(f["mi"]), tier))
+    return items, without_features
+
+
+def read_items_csv(path: Path) -> list[Item]:
+    if not path.is_file():
+        raise BarlowError(f"items file {path} not found")
+    items: list[Item] = []
+    seen: set[tuple] = set()
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        needed = {"grouping", "class", "feature"}
+        missing = needed - set(reader.fieldnames or [])
+        if missing:
+            raise BarlowError(f"{path}: missing columns {', '.join(sorted(missing))} (need grouping,class,feature)")
+        for line, row in enumerate(reader, start=2):
+            grouping = (row["grouping"] or "").strip()
+            if grouping not in GROUPINGS:
+                raise BarlowError(f"{path} line {line}: grouping {grouping!r} must be 'label' or 'prediction'")
+            cls = (row["class"] or "").strip()
+            if not cls:
+                raise BarlowError(f"{path} line {line}: class is empty")
+            try:
+                feature = int(str(row["feature"]).strip())
+            except ValueError:
+                raise BarlowError(f"{path} line {line}: feature {row['feature']!r} is not an integer") from None
+            if feature < 0:
+                raise BarlowError(f"{path} line {line}: feature {feature} is negative")
+            key = (grouping, cls, feature)
+            if key in seen:
+                raise BarlowError(f"{path} line {line}: ({grouping}, {cls}, {feature}) is listed twice")
+            seen.add(key)
+            items.append(Item(grouping, cls, feature))
+    if not items:
+        raise BarlowError(f"{path}: no items (need rows of grouping,class,feature)")
+    return items
+
+
+# ----------------------------------------------------------------------------- images
+
+
+def load_visualization_index(analysis_dir: Path) -> dict:
+    path = analysis_dir / "visualizations" / "index.json"
+    if not path.is_file():
+        return {"features": {}}
+    try:
+        index = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise BarlowError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(index.get("features"), dict):
+        raise BarlowError(f"{path}: expected a 'features' mapping (Barlow visualization index)")
+    return index
+
+
+def find_strips(analysis_dir: Path, index: dict, features: list[int]) -> dict[int, dict[str, Path]]:
+    """The A/B/C strips of each feature; a clear error lists every feature without them."""
+    vis_dir = analysis_dir / "visualizations"
+    found: dict[int, dict[str, Path]] = {}
+    missing: list[int] = []
+    for fid in sorted(set(features)):
+        entry = index["features"].get(str(fid))
+        paths = {s: vis_dir / entry[s] for s in SECTIONS if entry and entry.get(s)} if entry else {}
+        if len(paths) != len(SECTIONS) or not all(p.is_file() for p in paths.values()):
+            missing.append(fid)
+        else:
+            found[fid] = paths
+    if missing:
+        shown = ",".join(map(str, missing[:40])) + (",..." if len(missing) > 40 else "")
+        raise BarlowError(
+            f"{len(missing)} feature(s) have no A/B/C visualization in {vis_dir}: {shown}; "
+            f"make them with 'barlow visualize --analysis {analysis_dir} --features {','.join(map(str, missing))}'"
+        )
+    return found
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def make_attention_checks(questions: list[Question], items: list[Item], n: int) -> list[AttentionCheck]:
+    """``n`` checks that each ask for one stated answer to a choice and a Likert question."""
+    if n <= 0:
+        return []
+    choice = next((q for q in questions if q.type == "choice"), None)
+    likert = next((q for q in questions if q.type == "likert"), None)
+    if choice is None and likert is None:
+        raise BarlowError("attention checks need a choice or Likert question in the study's questions")
+    checks = []
+    for i in range(n):
+        expected: dict[str, str] = {}
+        parts: list[str] = []
+        if choice is not None:
+            # Rotate from the last option (e.g. 'none'), the answer least given by chance.
+            value = choice.options[(len(choice.options) - 1 - i) % len(choice.options)]
+            expected[choice.id] = value
+            parts.append(f"choose \u201c{choice.option_labels.get(value, value)}\u201d for \u201c{choice.prompt}\u201d")
+        if likert is not None:
+            value = str(likert.scale_min if i % 2 == 0 else likert.scale_max)
+            expected[likert.id] = value
+            parts.append(f"choose {value} for \u201c{likert.prompt}\u201d")
+        item = items[(i * 7) % len(items)]
+        checks.append(
+            AttentionCheck(
+                id=f"check-{i + 1:02d}",
+                instruction="This HIT checks attention. Whatever the images show, " + " and ".join(parts) + ".",
+                expected=expected,
+                grouping=item.grouping,
+                class_name=item.class_name,
+                feature=item.feature,
+            )
+        )
+    return checks
+
+
+# ----------------------------------------------------------------------------- building
+
+
+def build_hits(items: list[Item], checks: list[AttentionCheck], images: dict[int, dict[str, str]]) -> list[HitSpec]:
+    hits = [
+        HitSpec(key=f"h{i + 1:04d}", grouping=it.grouping, class_name=it.class_name, feature=it.feature, images=images[it.feature])
+        for i, it in enumerate(items)
+    ]
+    # Spread the checks through the list so that workers meet them early and late.
+    for j, check in enumerate(checks):
+        at = round((j + 1) * len(hits) / (len(checks) + 1))
+        hits.insert(
+            min(at, len(hits)),
+            HitSpec(
+                key=f"c{j + 1:03d}",
+                grouping=check.grouping,
+                class_name=check.class_name,
+                feature=int(check.feature),
+                images=images[int(check.feature)],
+                is_attention_check=True,
+                check_id=check.id,
+            ),
+        )
+    return hits
+
+
+def create_study(analysis_dir: str | Path, out_dir: str | Path, options: CreateOptions) -> tuple[StudySpec, list[HitSpec]]:
+    analysis_dir = Path(analysis_dir).resolve()
+    out_dir = Path(out_dir)
+    if not analysis_dir.is_dir():
+        raise BarlowError(f"analysis folder {analysis_dir} not found")
+    if (out_dir / STUDY_FILE).exists() or (out_dir / HITS_FILE).exists():
+        raise BarlowError(f"{out_dir} already holds a study; choose a new --out folder")
+    if options.assignments < 1:
+        raise BarlowError("--assignments must be at least 1")
+    if options.attention_checks < 0:
+        raise BarlowError("--attention-checks must be 0 or more")
+
+    skipped: list[str] = []
+    if options.items_csv is not None:
+        items = read_items_csv(Path(options.items_csv))
+        protocol: dict[str, Any] = {"items": str(Path(options.items_csv).resolve())}
+    else:
+        items, skipped = protocol_items(load_trees(analysis_dir), options.top_n, options.top_m)
+        protocol = {"top_n": options.top_n, "top_m": options.top_m}
+        if not items:
+            raise BarlowError(f"{analysis_dir}/trees.json: no group has selected features to show")
+
+    index = load_visualization_index(analysis_dir)
+    strips = find_strips(analysis_dir, index, [it.feature for it in items])
+
+    questions = options.questions or default_questions()
+    checks = make_attention_checks(questions, items, options.attention_checks)
+    defaults = HitSettings()
+    spec = StudySpec(
+        name=options.name or out_dir.resolve().name,
+        settings=HitSettings(
+            title=options.title or defaults.title,
+            description=options.description or defaults.description,
+            keywords=options.keywords or defaults.keywords,
+            reward=options.reward,
+            assignments_per_hit=options.assignments,
+            assignment_timeout_minutes=options.timeout_minutes,
+        ),
+        questions=questions,
+        attention_checks=checks,
+        source={
+            "analysis": str(analysis_dir),
+            "features_model": index.get("features_model"),
+            "dataset": index.get("dataset"),
+            "protocol": protocol,
+            "groups_without_features": skipped,
+            **options.extra,
+        },
+    )
+
+    with staged_dir(out_dir) as stage:
+        rel_images: dict[int, dict[str, str]] = {}
+        for fid, paths in strips.items():
+            rel_images[fid] = {}
+            for s, src in paths.items():
+                rel = f"images/feature_{fid}/{s}{src.suffix.lower() or '.png'}"
+                (stage / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, stage / rel)
+                rel_images[fid][s] = rel
+        hits = build_hits(items, checks, rel_images)
+        write_study_file(spec, stage)
+        write_hits(hits, stage / HITS_FILE)
+        with open(stage / "items.csv", "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["grouping", "class", "feature", "tier", "ber", "mi"])
+            for it in items:
+                writer.writerow([it.grouping, it.class_name, it.feature, it.tier, it.ber if it.ber is not None else "", it.mi if it.mi is not None else ""])
+    return spec, hits

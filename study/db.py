@@ -1,0 +1,136 @@
+"""Connecting to a study's database: SQLite in the study folder by default, any SQLAlchemy URL.
+
+SQLite runs in WAL mode (readers never block the one writer) and every transaction starts
+with ``BEGIN IMMEDIATE`` so that two workers grabbing the last open slot of a HIT are
+serialized by the database rather than by luck. Other backends lock the HIT row instead
+(see :mod:`study.allocation`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from analysis_core.errors import BarlowError
+from study.hits import HitSpec, load_hits
+from study.models import Base, Hit, Study
+from study.study_file import StudySpec, load_study_file
+
+DB_FILE = "study.sqlite"
+
+
+def default_database_url(study_dir: str | Path) -> str:
+    return f"sqlite:///{(Path(study_dir) / DB_FILE).resolve()}"
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        # Let SQLAlchemy's begin event (below) issue BEGIN itself; pysqlite's implicit
+        # transactions would start too late to take the write lock up front.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(database_url: str) -> Engine:
+    try:
+        engine = create_engine(database_url, future=True)
+    except (ArgumentError, ModuleNotFoundError, ImportError) as exc:
+        raise BarlowError(f"cannot use database URL {database_url!r}: {exc}") from None
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+@dataclass
+class StudyDatabase:
+    """An open study database: the engine, a session factory and the study's row id."""
+
+    engine: Engine
+    sessions: sessionmaker[Session]
+    study_id: int
+    url: str
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def sync_hits(session: Session, spec: StudySpec, hits: list[HitSpec]) -> int:
+    """Insert the study row and any HIT not yet in the database; return the study id.
+
+    Existing rows are left as they are: answers already collected refer to them.
+    """
+    study = session.scalar(select(Study).where(Study.name == spec.name))
+    if study is None:
+        study = Study(name=spec.name, title=spec.settings.title, settings=spec.to_dict()["hit"])
+        session.add(study)
+        session.flush()
+    else:
+        study.title = spec.settings.title
+        study.settings = spec.to_dict()["hit"]
+    existing = set(session.scalars(select(Hit.key).where(Hit.study_id == study.id)))
+    for position, h in enumerate(hits):
+        if h.key in existing:
+            continue
+        session.add(
+            Hit(
+                study_id=study.id,
+                key=h.key,
+                position=position,
+                grouping=h.grouping,
+                class_name=h.class_name,
+                feature=h.feature,
+                is_attention_check=h.is_attention_check,
+                check_id=h.check_id,
+                images=dict(h.images),
+                max_assignments=spec.settings.assignments_per_hit,
+            )
+        )
+    return study.id
+
+
+def open_study_database(
+    study_dir: str | Path,
+    database_url: str | None = None,
+    spec: StudySpec | None = None,
+    create: bool = True,
+) -> StudyDatabase:
+    """Open (and with ``create``, set up and fill) the database of the study in ``study_dir``."""
+    study_dir = Path(study_dir)
+    spec = spec or load_study_file(study_dir)
+    url = database_url or default_database_url(study_dir)
+    if not create and url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
+        raise BarlowError(f"no database at {url[len('sqlite:///'):]}; serve the study first or pass --database-url")
+    engine = make_engine(url)
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    try:
+        if create:
+            Base.metadata.create_all(engine)
+            with sessions.begin() as session:
+                study_id = sync_hits(session, spec, load_hits(study_dir))
+        else:
+            with sessions() as session:
+                study = session.scalar(select(Study).where(Study.name == spec.name))
+                if study is None:
+                    raise BarlowError(f"study {spec.name!r} is not in the database {url}")
+                study_id = study.id
+    except OperationalError as exc:
+        engine.dispose()
+        raise BarlowError(f"cannot open the study database {url}: {exc.orig}") from None
+    except BaseException:
+        engine.dispose()
+        raise
+    return StudyDatabase(engine=engine, sessions=sessions, study_id=study_id, url=url)

@@ -1,0 +1,225 @@
+"""Export a study's answers: MTurk batch-results CSV, JSON lines, and a tidy long table.
+
+:func:`batch_results` is the shared entry point (contract 6): one row per submitted
+assignment in the shape Mechanical Turk's "Download CSV" gives, so analysis code written
+for real MTurk batches reads local studies unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from analysis_core.atomic import atomic_path
+from analysis_core.errors import BarlowError
+from study.db import StudyDatabase, open_study_database
+from study.hits import SECTIONS
+from study.models import APPROVED, REJECTED, SUBMITTED, Assignment, Hit
+from study.study_file import StudySpec, load_study_file
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FORMATS = ("mturk-csv", "jsonl", "long")
+INPUT_FIELDS = ["grouping", "class", "feature", "is_attention_check", "check_id"] + [f"image_{s}" for s in SECTIONS]
+_STATUS_NAMES = {SUBMITTED: "Submitted", APPROVED: "Approved", REJECTED: "Rejected"}
+
+
+def _iso(dt) -> str:
+    return "" if dt is None else dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _records(db: StudyDatabase, spec: StudySpec) -> list[dict]:
+    """One dict per submitted assignment, with inputs and answers keyed by question id."""
+    with db.sessions() as session:
+        rows = session.scalars(
+            select(Assignment)
+            .join(Hit)
+            .where(Hit.study_id == db.study_id, Assignment.status == SUBMITTED)
+            .options(selectinload(Assignment.answers), selectinload(Assignment.hit), selectinload(Assignment.worker))
+            .order_by(Hit.position, Assignment.submitted_at, Assignment.id)
+        ).all()
+        records = []
+        for a in rows:
+            hit = a.hit
+            inputs = {
+                "grouping": hit.grouping,
+                "class": hit.class_name,
+                "feature": hit.feature,
+                "is_attention_check": bool(hit.is_attention_check),
+                "check_id": hit.check_id,
+                **{f"image_{s}": hit.images.get(s, "") for s in SECTIONS},
+            }
+            status = _STATUS_NAMES.get(a.review or SUBMITTED, "Submitted")
+            records.append(
+                {
+                    "HITId": hit.platform_hit_id or hit.key,
+                    "HITKey": hit.key,
+                    "AssignmentId": a.platform_assignment_id or a.public_id,
+                    "WorkerId": a.worker.external_id,
+                    "WorkerSource": a.worker.source,
+                    "AssignmentStatus": status,
+                    "AcceptTime": _iso(a.accepted_at),
+                    "SubmitTime": _iso(a.submitted_at),
+                    "WorkTimeInSeconds": int(round(a.work_time_seconds or 0)),
+                    "ApprovalTime": _iso(a.reviewed_at) if a.review == APPROVED else "",
+                    "RejectionTime": _iso(a.reviewed_at) if a.review == REJECTED else "",
+                    "RequesterFeedback": a.review_note or "",
+                    "AttentionPassed": a.attention_passed,
+                    "Title": spec.settings.title,
+                    "Reward": f"${spec.settings.reward}",
+                    "inputs": inputs,
+                    "answers": {ans.question_id: ans.value for ans in a.answers},
+                }
+            )
+    return records
+
+
+def _open(study_dir: str | Path, database_url: str | None) -> tuple[StudyDatabase, StudySpec]:
+    spec = load_study_file(study_dir)
+    return open_study_database(study_dir, database_url, spec=spec, create=False), spec
+
+
+def batch_results(study_dir: str | Path, database_url: str | None = None) -> "pd.DataFrame":
+    """All submitted assignments as an MTurk batch-results table (contract 6).
+
+    Columns: ``HITId, AssignmentId, WorkerId, AssignmentStatus, AcceptTime, SubmitTime,
+    WorkTimeInSeconds, ...`` then ``Input.<field>`` (grouping, class, feature,
+    is_attention_check, check_id, image_A/B/C) and ``Answer.<question id>`` in study-file
+    order. ``Input.feature`` is an int, ``Input.is_attention_check`` a bool; Likert answers
+    are ints (missing optional answers are NA); times are ISO 8601 UTC strings.
+    """
+    import pandas as pd
+
+    db, spec = _open(study_dir, database_url)
+    try:
+        records = _records(db, spec)
+    finally:
+        db.dispose()
+    head = [
+        "HITId",
+        "HITKey",
+        "AssignmentId",
+        "WorkerId",
+        "WorkerSource",
+        "AssignmentStatus",
+        "AcceptTime",
+        "SubmitTime",
+        "WorkTimeInSeconds",
+        "ApprovalTime",
+        "RejectionTime",
+        "RequesterFeedback",
+        "AttentionPassed",
+        "Title",
+        "Reward",
+    ]
+    columns = head + [f"Input.{f}" for f in INPUT_FIELDS] + [f"Answer.{q.id}" for q in spec.questions]
+    rows = []
+    for r in records:
+        row = {k: r[k] for k in head}
+        row.update({f"Input.{k}": v for k, v in r["inputs"].items()})
+        row.update({f"Answer.{q.id}": r["answers"].get(q.id, "") for q in spec.questions})
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["Input.feature"] = frame["Input.feature"].astype("int64")
+    frame["Input.is_attention_check"] = frame["Input.is_attention_check"].astype(bool)
+    frame["WorkTimeInSeconds"] = frame["WorkTimeInSeconds"].astype("int64")
+    frame["AttentionPassed"] = frame["AttentionPassed"].astype("boolean")
+    for q in spec.questions:
+        if q.type == "likert":
+            col = f"Answer.{q.id}"
+            frame[col] = pd.to_numeric(frame[col].replace("", None), errors="coerce").astype("Int64")
+    return frame
+
+
+def long_table(study_dir: str | Path, database_url: str | None = None) -> "pd.DataFrame":
+    """One row per (assignment, question): tidy data for pandas / R."""
+    import pandas as pd
+
+    db, spec = _open(study_dir, database_url)
+    try:
+        records = _records(db, spec)
+    finally:
+        db.dispose()
+    types = {q.id: q.type for q in spec.questions}
+    rows = []
+    for r in records:
+        for q in spec.questions:
+            if q.id not in r["answers"]:
+                continue
+            rows.append(
+                {
+                    "hit": r["HITKey"],
+                    "assignment": r["AssignmentId"],
+                    "worker": r["WorkerId"],
+                    "grouping": r["inputs"]["grouping"],
+                    "class": r["inputs"]["class"],
+                    "feature": r["inputs"]["feature"],
+                    "is_attention_check": r["inputs"]["is_attention_check"],
+                    "question": q.id,
+                    "question_type": types[q.id],
+                    "value": r["answers"][q.id],
+                    "submit_time": r["SubmitTime"],
+                    "work_time_seconds": r["WorkTimeInSeconds"],
+                    "status": r["AssignmentStatus"],
+                }
+            )
+    columns = [
+        "hit",
+        "assignment",
+        "worker",
+        "grouping",
+        "class",
+        "feature",
+        "is_attention_check",
+        "question",
+        "question_type",
+        "value",
+        "submit_time",
+        "work_time_seconds",
+        "status",
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def jsonl_lines(study_dir: str | Path, database_url: str | None = None) -> list[str]:
+    db, spec = _open(study_dir, database_url)
+    try:
+        records = _records(db, spec)
+    finally:
+        db.dispose()
+    lines = []
+    for r in records:
+        out = {k: v for k, v in r.items() if k not in ("inputs", "answers")}
+        out["Input"] = r["inputs"]
+        out["Answer"] = r["answers"]
+        lines.append(json.dumps(out, ensure_ascii=False))
+    return lines
+
+
+def export_text(study_dir: str | Path, fmt: str, database_url: str | None = None) -> tuple[str, int]:
+    """The export in ``fmt`` as text and its number of records (CLI and admin downloads)."""
+    if fmt == "mturk-csv":
+        frame = batch_results(study_dir, database_url)
+        return frame.to_csv(index=False), len(frame)
+    if fmt == "long":
+        frame = long_table(study_dir, database_url)
+        return frame.to_csv(index=False), len(frame)
+    if fmt == "jsonl":
+        lines = jsonl_lines(study_dir, database_url)
+        return "".join(line + "\n" for line in lines), len(lines)
+    raise BarlowError(f"unknown export format {fmt!r} (use one of {', '.join(FORMATS)})")
+
+
+def write_export(study_dir: str | Path, fmt: str, out: str | Path, database_url: str | None = None) -> int:
+    """Write the export to ``out`` atomically; return the number of rows/lines written."""
+    if fmt not in FORMATS:
+        raise BarlowError(f"unknown export format {fmt!r} (use one of {', '.join(FORMATS)})")
+    text, n = export_text(study_dir, fmt, database_url)
+    with atomic_path(out) as tmp:
+        Path(tmp).write_text(text, encoding="utf-8")
+    return n

@@ -1,0 +1,136 @@
+"""Database tables of a study: studies, HITs, workers, assignments and answers.
+
+An assignment is one worker's turn at one HIT (the MTurk meaning). Its status moves
+``assigned`` -> ``submitted`` (or ``released`` when abandoned past the timeout; the worker
+may pick it up again later). Review marks (approved / rejected) are kept apart from the
+status so a review never hides whether the work was submitted.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+ASSIGNED = "assigned"
+SUBMITTED = "submitted"
+RELEASED = "released"
+APPROVED = "approved"
+REJECTED = "rejected"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the zone otherwise)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Study(Base):
+    __tablename__ = "studies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    title: Mapped[str] = mapped_column(String(500))
+    settings: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    hits: Mapped[list[Hit]] = relationship(back_populates="study", order_by="Hit.position")
+
+
+class Hit(Base):
+    __tablename__ = "hits"
+    __table_args__ = (UniqueConstraint("study_id", "key", name="uq_hit_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
+    key: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(Integer)
+    grouping: Mapped[str] = mapped_column(String(32))
+    class_name: Mapped[str] = mapped_column(String(500))
+    feature: Mapped[int] = mapped_column(Integer)
+    is_attention_check: Mapped[bool] = mapped_column(Boolean, default=False)
+    check_id: Mapped[str] = mapped_column(String(64), default="")
+    images: Mapped[dict] = mapped_column(JSON, default=dict)
+    max_assignments: Mapped[int] = mapped_column(Integer)
+    # The id a crowd platform gave this HIT once published (filled by a platform adapter).
+    platform_hit_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    study: Mapped[Study] = relationship(back_populates="hits")
+    assignments: Mapped[list[Assignment]] = relationship(back_populates="hit")
+
+
+class Worker(Base):
+    __tablename__ = "workers"
+    __table_args__ = (UniqueConstraint("source", "external_id", name="uq_worker_external"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The id the worker typed (local) or the platform's worker id; shown to admins only.
+    external_id: Mapped[str] = mapped_column(String(128))
+    source: Mapped[str] = mapped_column(String(32), default="local")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    assignments: Mapped[list[Assignment]] = relationship(back_populates="worker")
+
+
+class Assignment(Base):
+    __tablename__ = "assignments"
+    # One row per (HIT, worker): the database itself refuses a worker answering a HIT twice.
+    __table_args__ = (UniqueConstraint("hit_id", "worker_id", name="uq_assignment_hit_worker"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(64), unique=True)
+    hit_id: Mapped[int] = mapped_column(ForeignKey("hits.id"), index=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=ASSIGNED, index=True)
+    mode: Mapped[str] = mapped_column(String(16), default="local")
+    # The platform's assignment id in crowd mode (MTurk assignmentId).
+    platform_assignment_id: Mapped[str | None] = mapped_column(String(128), nullable=True, unique=True)
+    accepted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    work_time_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    attention_passed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    review: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    review_note: Mapped[str] = mapped_column(Text, default="")
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    hit: Mapped[Hit] = relationship(back_populates="assignments")
+    worker: Mapped[Worker] = relationship(back_populates="assignments")
+    answers: Mapped[list[Answer]] = relationship(back_populates="assignment", order_by="Answer.id")
+
+
+class Answer(Base):
+    __tablename__ = "answers"
+    __table_args__ = (UniqueConstraint("assignment_id", "question_id", name="uq_answer_question"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
+    question_id: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    assignment: Mapped[Assignment] = relationship(back_populates="answers")

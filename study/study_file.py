@@ -1,0 +1,580 @@
+"""The study file (``study.yaml``): questions, HIT settings and attention checks as data.
+
+A study is a folder holding ``study.yaml`` (this module), ``hits.csv`` (one row per HIT,
+see :mod:`study.hits`), ``images/`` and, by default, the SQLite database. The questions
+default to the paper's (section 8, Figure 65): a free-text description of the feature,
+ease of understanding and confidence on 5-point Likert scales, and the most useful view.
+Users add, remove and reword questions by editing the YAML; no code changes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from analysis_core.errors import BarlowError
+
+STUDY_FILE = "study.yaml"
+QUESTION_TYPES = ("text", "likert", "choice")
+# Names the crowd platforms and our own forms use; a question may not shadow them.
+RESERVED_FIELDS = {
+    "assignmentId",
+    "hitId",
+    "workerId",
+    "turkSubmitTo",
+    "csrf_token",
+    "form_token",
+    "PROLIFIC_PID",
+    "STUDY_ID",
+    "SESSION_ID",
+}
+_ID_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+_REWARD_PATTERN = re.compile(r"^\d+\.\d{2}$")
+
+DEFAULT_INSTRUCTIONS = (
+    "An image classifier has learned a visual feature. Below you see it three ways. "
+    "Section A shows the images that activate the feature most. Section B shows the same "
+    "images with a heatmap: the highlighted regions are where the feature responds. "
+    "Section C shows the images changed so that the feature becomes stronger: what appears "
+    "or grows is what the feature looks for. Look at all three sections, then describe in "
+    "your own words what the feature detects (for example an object, a part, a texture, a "
+    "colour or a background) and answer the questions."
+)
+
+
+@dataclass
+class Question:
+    """One question of the HIT form; ``id`` becomes the form field and the export column."""
+
+    id: str
+    type: str
+    prompt: str
+    required: bool = True
+    help: str = ""
+    options: list[str] = field(default_factory=list)
+    option_labels: dict[str, str] = field(default_factory=dict)
+    scale_min: int = 1
+    scale_max: int = 5
+    scale_labels: dict[int, str] = field(default_factory=dict)
+    min_length: int = 0
+    max_length: int = 1000
+
+    def label_for(self, value: Any) -> str:
+        if self.type == "choice":
+            return self.option_labels.get(str(value), str(value))
+        if self.type == "likert":
+            return self.scale_labels.get(int(value), "")
+        return str(value)
+
+
+@dataclass
+class AttentionCheck:
+    """A HIT whose correct answers are known, to spot workers who do not read.
+
+    ``instruction`` is shown inside the HIT (above the questions); ``expected`` maps
+    question ids to the one answer that passes.
+    """
+
+    id: str
+    instruction: str
+    expected: dict[str, str]
+    grouping: str = ""
+    class_name: str = ""
+    feature: int | None = None
+
+
+@dataclass
+class HitSettings:
+    """What a crowd platform needs to list the HITs; also used by the local allocator."""
+
+    title: str = "Describe what a visual feature of an image classifier detects"
+    description: str = (
+        "Look at images, heatmaps and edited images that show one feature of a neural "
+        "network, then describe the feature in a sentence and answer four short questions."
+    )
+    keywords: list[str] = field(
+        default_factory=lambda: ["image", "description", "neural network", "visualization", "survey"]
+    )
+    reward: str = "0.50"
+    assignments_per_hit: int = 5
+    assignment_timeout_minutes: int = 30
+    lifetime_days: int = 7
+    auto_approval_days: int = 3
+
+
+@dataclass
+class StudySpec:
+    name: str
+    settings: HitSettings
+    questions: list[Question]
+    instructions: str = DEFAULT_INSTRUCTIONS
+    attention_checks: list[AttentionCheck] = field(default_factory=list)
+    source: dict[str, Any] = field(default_factory=dict)
+    version: int = 1
+
+    def question(self, question_id: str) -> Question:
+        for q in self.questions:
+            if q.id == question_id:
+                return q
+        raise KeyError(question_id)
+
+    def attention_check(self, check_id: str) -> AttentionCheck:
+        for check in self.attention_checks:
+            if check.id == check_id:
+                return check
+        raise KeyError(check_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "name": self.name,
+            "instructions": self.instructions,
+            "hit": asdict(self.settings),
+            "questions": [_question_to_dict(q) for q in self.questions],
+            "attention_checks": [_check_to_dict(c) for c in self.attention_checks],
+            "source": self.source,
+        }
+
+
+def default_questions() -> list[Question]:
+    """The paper's question set (Figure 65 of the appendix, questions used in section 8)."""
+    return [
+        Question(
+            id="description",
+            type="text",
+            prompt="Describe in your own words what this feature detects.",
+            help="One or two sentences, e.g. 'the collar of a shirt' or 'dark stripes on a light background'.",
+            min_length=10,
+            max_length=500,
+        ),
+        Question(
+            id="ease",
+            type="likert",
+            prompt="How easy was it to understand what the feature detects?",
+            scale_labels={1: "Very difficult", 5: "Very easy"},
+        ),
+        Question(
+            id="confidence",
+            type="likert",
+            prompt="How confident are you in your description?",
+            scale_labels={1: "Not confident", 5: "Very confident"},
+        ),
+        Question(
+            id="useful_view",
+            type="choice",
+            prompt="Which section helped you most to understand the feature?",
+            options=["A", "B", "C", "B and C", "none"],
+            option_labels={
+                "A": "Section A (images)",
+                "B": "Section B (heatmaps)",
+                "C": "Section C (feature attack)",
+                "B and C": "Sections B and C together",
+                "none": "None of them",
+            },
+        ),
+    ]
+
+
+def default_spec(name: str = "barlow-study") -> StudySpec:
+    return StudySpec(name=name, settings=HitSettings(), questions=default_questions())
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def _question_to_dict(q: Question) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": q.id, "type": q.type, "prompt": q.prompt, "required": q.required}
+    if q.help:
+        out["help"] = q.help
+    if q.type == "text":
+        out.update(min_length=q.min_length, max_length=q.max_length)
+    elif q.type == "likert":
+        out.update(scale_min=q.scale_min, scale_max=q.scale_max)
+        if q.scale_labels:
+            out["scale_labels"] = dict(q.scale_labels)
+    elif q.type == "choice":
+        out["options"] = list(q.options)
+        if q.option_labels:
+            out["option_labels"] = dict(q.option_labels)
+    return out
+
+
+def _check_to_dict(c: AttentionCheck) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "instruction": c.instruction,
+        "expected": dict(c.expected),
+        "grouping": c.grouping,
+        "class": c.class_name,
+        "feature": c.feature,
+    }
+
+
+def dump_study_file(spec: StudySpec) -> str:
+    header = (
+        "# Barlow study file. Edit questions, HIT settings and attention checks here;\n"
+        "# 'barlow study serve' validates it on start. Question types: text, likert, choice.\n"
+    )
+    return header + yaml.safe_dump(spec.to_dict(), sort_keys=False, allow_unicode=True, width=100)
+
+
+def write_study_file(spec: StudySpec, study_dir: str | Path) -> Path:
+    validate_spec(spec, where=f"{STUDY_FILE}")
+    path = Path(study_dir) / STUDY_FILE
+    path.write_text(dump_study_file(spec), encoding="utf-8")
+    return path
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def _line_index(text: str) -> dict[tuple, int]:
+    """Map each path (tuple of keys / indexes) in a YAML document to its 1-based line."""
+    lines: dict[tuple, int] = {}
+
+    def walk(node: yaml.Node, path: tuple) -> None:
+        lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                key = key_node.value
+                lines[path + (key,)] = key_node.start_mark.line + 1
+                walk(value_node, path + (key,))
+                lines[path + (key,)] = key_node.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, path + (i,))
+
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is not None:
+        walk(root, ())
+    return lines
+
+
+class _Reader:
+    """Turns the parsed YAML into dataclasses, naming file, line and field in every error."""
+
+    def __init__(self, path: Path, lines: dict[tuple, int]):
+        self.path = path
+        self.lines = lines
+
+    def error(self, where: tuple, message: str) -> BarlowError:
+        line = None
+        probe = where
+        while probe and line is None:
+            line = self.lines.get(probe)
+            probe = probe[:-1]
+        name = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in where).replace(".[", "[")
+        loc = f"{self.path}" + (f" line {line}" if line else "")
+        return BarlowError(f"{loc}: {name or 'document'}: {message}")
+
+    def get(self, data: Mapping, key: str, where: tuple, kind: type | tuple, default: Any = ...) -> Any:
+        if key not in data or data[key] is None:
+            if default is ...:
+                raise self.error(where + (key,), "required field is missing")
+            return default
+        value = data[key]
+        # YAML reads 1 as int where a float is fine, and True is an int in Python.
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if kind is int and isinstance(value, bool):
+            raise self.error(where + (key,), f"expected an integer, got {value!r}")
+        if not isinstance(value, kind):
+            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            raise self.error(where + (key,), f"expected {names}, got {type(value).__name__} {value!r}")
+        return value
+
+    def unknown_keys(self, data: Mapping, allowed: set[str], where: tuple) -> None:
+        extra = sorted(set(map(str, data)) - allowed)
+        if extra:
+            raise self.error(where + (extra[0],), f"unknown field (allowed: {', '.join(sorted(allowed))})")
+
+
+def parse_study_text(text: str, path: Path) -> StudySpec:
+    try:
+        data = yaml.safe_load(text)
+        lines = _line_index(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise BarlowError(f"{path}{where}: not valid YAML: {problem}") from None
+    r = _Reader(path, lines)
+    if not isinstance(data, dict):
+        raise r.error((), "the study file must be a mapping with 'name', 'hit' and 'questions'")
+    r.unknown_keys(data, {"version", "name", "instructions", "hit", "questions", "attention_checks", "source"}, ())
+    version = r.get(data, "version", (), int, 1)
+    if version != 1:
+        raise r.error(("version",), f"unsupported study file version {version} (this Barlow reads version 1)")
+    name = r.get(data, "name", (), str)
+    instructions = r.get(data, "instructions", (), str, DEFAULT_INSTRUCTIONS)
+    settings = _read_settings(r, r.get(data, "hit", (), dict, {}))
+    raw_questions = r.get(data, "questions", (), list)
+    questions = [_read_question(r, q, ("questions", i)) for i, q in enumerate(raw_questions)]
+    raw_checks = r.get(data, "attention_checks", (), list, [])
+    checks = [_read_check(r, c, ("attention_checks", i)) for i, c in enumerate(raw_checks)]
+    source = r.get(data, "source", (), dict, {})
+    spec = StudySpec(
+        name=name,
+        settings=settings,
+        questions=questions,
+        instructions=instructions,
+        attention_checks=checks,
+        source=source,
+        version=version,
+    )
+    validate_spec(spec, where=str(path), reader=r)
+    return spec
+
+
+def _read_settings(r: _Reader, data: dict) -> HitSettings:
+    where = ("hit",)
+    defaults = HitSettings()
+    r.unknown_keys(data, set(asdict(defaults)), where)
+    reward = data.get("reward", defaults.reward)
+    if isinstance(reward, (int, float)) and not isinstance(reward, bool):
+        reward = f"{reward:.2f}"
+    settings = HitSettings(
+        title=r.get(data, "title", where, str, defaults.title),
+        description=r.get(data, "description", where, str, defaults.description),
+        keywords=[str(k) for k in r.get(data, "keywords", where, list, defaults.keywords)],
+        reward=str(reward),
+        assignments_per_hit=r.get(data, "assignments_per_hit", where, int, defaults.assignments_per_hit),
+        assignment_timeout_minutes=r.get(
+            data, "assignment_timeout_minutes", where, int, defaults.assignment_timeout_minutes
+        ),
+        lifetime_days=r.get(data, "lifetime_days", where, int, defaults.lifetime_days),
+        auto_approval_days=r.get(data, "auto_approval_days", where, int, defaults.auto_approval_days),
+    )
+    return settings
+
+
+_QUESTION_KEYS = {
+    "id",
+    "type",
+    "prompt",
+    "required",
+    "help",
+    "options",
+    "option_labels",
+    "scale_min",
+    "scale_max",
+    "scale_labels",
+    "min_length",
+    "max_length",
+}
+
+
+def _read_question(r: _Reader, data: Any, where: tuple) -> Question:
+    if not isinstance(data, dict):
+        raise r.error(where, "each question must be a mapping with id, type and prompt")
+    r.unknown_keys(data, _QUESTION_KEYS, where)
+    qid = r.get(data, "id", where, str)
+    qtype = r.get(data, "type", where, str)
+    if qtype not in QUESTION_TYPES:
+        raise r.error(where + ("type",), f"unknown question type {qtype!r} (use one of {', '.join(QUESTION_TYPES)})")
+    q = Question(
+        id=qid,
+        type=qtype,
+        prompt=r.get(data, "prompt", where, str),
+        required=r.get(data, "required", where, bool, True),
+        help=r.get(data, "help", where, str, ""),
+    )
+    if qtype == "choice":
+        options = r.get(data, "options", where, list)
+        q.options = [str(o) for o in options]
+        labels = r.get(data, "option_labels", where, dict, {})
+        q.option_labels = {str(k): str(v) for k, v in labels.items()}
+    elif qtype == "likert":
+        q.scale_min = r.get(data, "scale_min", where, int, 1)
+        q.scale_max = r.get(data, "scale_max", where, int, 5)
+        labels = r.get(data, "scale_labels", where, dict, {})
+        try:
+            q.scale_labels = {int(k): str(v) for k, v in labels.items()}
+        except (TypeError, ValueError):
+            raise r.error(where + ("scale_labels",), "keys must be integers on the scale") from None
+    else:
+        q.min_length = r.get(data, "min_length", where, int, 0)
+        q.max_length = r.get(data, "max_length", where, int, 1000)
+    return q
+
+
+def _read_check(r: _Reader, data: Any, where: tuple) -> AttentionCheck:
+    if not isinstance(data, dict):
+        raise r.error(where, "each attention check must be a mapping with id, instruction and expected")
+    r.unknown_keys(data, {"id", "instruction", "expected", "grouping", "class", "feature"}, where)
+    expected = r.get(data, "expected", where, dict)
+    feature = r.get(data, "feature", where, int, None)
+    return AttentionCheck(
+        id=str(r.get(data, "id", where, (str, int))),
+        instruction=r.get(data, "instruction", where, str),
+        expected={str(k): str(v) for k, v in expected.items()},
+        grouping=r.get(data, "grouping", where, str, ""),
+        class_name=str(r.get(data, "class", where, (str, int), "")),
+        feature=feature,
+    )
+
+
+def validate_spec(spec: StudySpec, where: str, reader: _Reader | None = None) -> None:
+    """Check the cross-field rules; errors name the question or check at fault."""
+
+    def fail(path: tuple, message: str) -> BarlowError:
+        if reader is not None:
+            return reader.error(path, message)
+        return BarlowError(f"{where}: {'.'.join(map(str, path))}: {message}")
+
+    s = spec.settings
+    if not spec.name.strip():
+        raise fail(("name",), "must not be empty")
+    if not _REWARD_PATTERN.match(s.reward):
+        raise fail(("hit", "reward"), f"must be US dollars with two decimals like \"0.50\", got {s.reward!r}")
+    if s.assignments_per_hit < 1:
+        raise fail(("hit", "assignments_per_hit"), "must be at least 1")
+    if s.assignment_timeout_minutes < 1:
+        raise fail(("hit", "assignment_timeout_minutes"), "must be at least 1 minute")
+    if not spec.questions:
+        raise fail(("questions",), "a study needs at least one question")
+    seen: set[str] = set()
+    for i, q in enumerate(spec.questions):
+        path = ("questions", i)
+        if not _ID_PATTERN.match(q.id):
+            raise fail(path + ("id",), f"{q.id!r} must start with a letter and hold only letters, digits and _")
+        if q.id in RESERVED_FIELDS:
+            raise fail(path + ("id",), f"{q.id!r} is reserved by the crowd platforms; choose another id")
+        if q.id in seen:
+            raise fail(path + ("id",), f"duplicate question id {q.id!r}")
+        seen.add(q.id)
+        if not q.prompt.strip():
+            raise fail(path + ("prompt",), "must not be empty")
+        if q.type == "choice":
+            if len(q.options) < 2:
+                raise fail(path + ("options",), f"question {q.id!r} needs at least two options")
+            if len(set(q.options)) != len(q.options):
+                raise fail(path + ("options",), f"question {q.id!r} lists an option twice")
+            extra = set(q.option_labels) - set(q.options)
+            if extra:
+                raise fail(path + ("option_labels",), f"labels for unknown options {sorted(extra)}")
+        elif q.type == "likert":
+            if q.scale_max <= q.scale_min:
+                raise fail(path + ("scale_max",), f"question {q.id!r}: scale_max must be greater than scale_min")
+            if q.scale_max - q.scale_min > 10:
+                raise fail(path + ("scale_max",), f"question {q.id!r}: at most 11 points on a scale")
+            outside = [k for k in q.scale_labels if not q.scale_min <= k <= q.scale_max]
+            if outside:
+                raise fail(path + ("scale_labels",), f"question {q.id!r}: labels for points {outside} off the scale")
+        elif q.type == "text":
+            if q.min_length < 0 or q.max_length < 1 or q.min_length > q.max_length:
+                raise fail(path + ("max_length",), f"question {q.id!r}: need 0 <= min_length <= max_length, max >= 1")
+            if q.max_length > 20000:
+                raise fail(path + ("max_length",), f"question {q.id!r}: max_length is capped at 20000 characters")
+    check_ids: set[str] = set()
+    for i, check in enumerate(spec.attention_checks):
+        path = ("attention_checks", i)
+        if check.id in check_ids:
+            raise fail(path + ("id",), f"duplicate attention check id {check.id!r}")
+        check_ids.add(check.id)
+        if not check.expected:
+            raise fail(path + ("expected",), f"attention check {check.id!r} needs at least one expected answer")
+        for qid, value in check.expected.items():
+            if qid not in seen:
+                raise fail(path + ("expected", qid), f"attention check {check.id!r} expects an answer to unknown question {qid!r}")
+            q = spec.question(qid)
+            try:
+                normalize_answer(q, value)
+            except AnswerError as exc:
+                raise fail(path + ("expected", qid), f"attention check {check.id!r}: expected answer {exc}") from None
+
+
+def load_study_file(study_dir: str | Path) -> StudySpec:
+    """Read and validate ``study_dir/study.yaml`` (contract 6)."""
+    study_dir = Path(study_dir)
+    path = study_dir / STUDY_FILE
+    if not path.is_file():
+        hint = "" if study_dir.is_dir() else " (the folder does not exist)"
+        raise BarlowError(
+            f"no study file {path}{hint}; create a study with "
+            "'barlow study create --analysis DIR --out STUDY'"
+        )
+    return parse_study_text(path.read_text(encoding="utf-8"), path)
+
+
+def load_questions_file(path: str | Path) -> list[Question]:
+    """Read a YAML/JSON file holding just a ``questions:`` list (for ``study create --questions``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise BarlowError(f"questions file {path} not found")
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise BarlowError(f"{path}: not valid YAML/JSON: {str(exc).splitlines()[0]}") from None
+    if isinstance(data, list):
+        text = yaml.safe_dump({"name": "questions", "questions": data})
+    elif isinstance(data, dict) and "questions" in data:
+        text = yaml.safe_dump({"name": "questions", "questions": data["questions"]})
+    else:
+        raise BarlowError(f"{path}: expected a list of questions or a mapping with a 'questions' list")
+    return parse_study_text(text, path).questions
+
+
+# ----------------------------------------------------------------------------- answers
+
+
+class AnswerError(ValueError):
+    """One answer that breaks its question's rules; the message is shown to the worker."""
+
+
+def normalize_answer(q: Question, raw: Any) -> str:
+    """Return the stored form of one answer, or raise AnswerError saying what is wrong."""
+    value = "" if raw is None else str(raw)
+    if q.type == "text":
+        # Browsers send CRLF; count characters the way the page's maxlength does.
+        value = value.replace("\r\n", "\n").strip()
+        if not value:
+            if q.required:
+                raise AnswerError("is required")
+            return ""
+        if len(value) > q.max_length:
+            raise AnswerError(f"is too long ({len(value)} characters; at most {q.max_length})")
+        if len(value) < q.min_length:
+            raise AnswerError(f"is too short ({len(value)} characters; at least {q.min_length})")
+        return value
+    value = value.strip()
+    if not value:
+        if q.required:
+            raise AnswerError("is required")
+        return ""
+    if q.type == "likert":
+        try:
+            number = int(value)
+        except ValueError:
+            raise AnswerError(f"must be a whole number from {q.scale_min} to {q.scale_max}, got {value[:20]!r}") from None
+        if not q.scale_min <= number <= q.scale_max:
+            raise AnswerError(f"must be from {q.scale_min} to {q.scale_max}, got {number}")
+        return str(number)
+    if value not in q.options:
+        raise AnswerError(f"must be one of {', '.join(q.options)}; got {value[:40]!r}")
+    return value
+
+
+def validate_answers(questions: list[Question], form: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """Check a submitted form against the questions.
+
+    Returns ``(answers, errors)``: answers by question id (only when there are no errors)
+    and one message per question at fault. Fields that are not questions are ignored.
+    """
+    answers: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for q in questions:
+        try:
+            answers[q.id] = normalize_answer(q, form.get(q.id))
+        except AnswerError as exc:
+            errors[q.id] = f"{q.id} {exc}"
+    return ({} if errors else answers), errors
+
+
+def check_passed(check: AttentionCheck, answers: Mapping[str, str]) -> bool:
+    return all(str(answers.get(qid, "")).strip() == str(value) for qid, value in check.expected.items())

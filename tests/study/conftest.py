@@ -1,0 +1,104 @@
+"""Fixtures for the study tests: an analysis folder with trees and A/B/C strips, and studies made from it."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+
+
+def _strip(path: Path, seed: int, k: int = 6, size: int = 56) -> None:
+    """A strip of k tiles, each a distinct pattern, like issue 4's section PNGs."""
+    rng = np.random.default_rng(seed)
+    tiles = []
+    for _ in range(k):
+        base = rng.integers(0, 255, size=3)
+        yy, xx = np.mgrid[0:size, 0:size]
+        pattern = ((np.sin(xx / rng.uniform(2, 6)) + np.cos(yy / rng.uniform(2, 6))) * 60).astype(int)
+        tile = np.clip(base[None, None, :] + pattern[..., None], 0, 255).astype(np.uint8)
+        tiles.append(np.pad(tile, ((2, 2), (2, 2), (0, 0)), constant_values=255))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.concatenate(tiles, axis=1)).save(path)
+
+
+def make_analysis(root: Path, n_features: int = 12, visualize: list[int] | None = None) -> Path:
+    """An analysis folder in the shapes of contracts 4 and 5 (trees.json, visualizations/)."""
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    groups = []
+    for grouping in ("label", "prediction"):
+        for i, cls in enumerate(CLASSES):
+            ber = float(round(0.02 + 0.03 * ((i * 7) % 10), 4))
+            feats = rng.choice(n_features, size=4, replace=False)
+            mis = sorted(rng.uniform(0.01, 0.3, size=4), reverse=True)
+            groups.append(
+                {
+                    "grouping": grouping,
+                    "class": cls,
+                    "n": 1000,
+                    "n_fail": int(ber * 1000),
+                    "ber": ber,
+                    "aler": ber / 2,
+                    "aler_minus_ber": -ber / 2,
+                    "depth": 1,
+                    "selected_features": [{"feature": int(f), "mi": float(m)} for f, m in zip(feats, mis)],
+                    "nodes": [],
+                    "leaves": [],
+                }
+            )
+    (root / "trees.json").write_text(json.dumps({"version": 1, "params": {}, "inputs": {}, "total_failures": 0, "groups": groups}))
+    vis = root / "visualizations"
+    features = {}
+    for fid in range(n_features) if visualize is None else visualize:
+        for j, s in enumerate("ABC"):
+            _strip(vis / f"feature_{fid}" / f"{s}.png", seed=fid * 3 + j)
+        features[str(fid)] = {s: f"feature_{fid}/{s}.png" for s in "ABC"} | {"top_rows": [], "top_values": []}
+    (vis / "index.json").write_text(
+        json.dumps({"version": 1, "features_model": "fmnist-robust", "dataset": "fashion-mnist", "features": features, "leaves": {}})
+    )
+    return root
+
+
+@pytest.fixture
+def analysis_dir(tmp_path) -> Path:
+    return make_analysis(tmp_path / "analysis")
+
+
+def make_study(analysis: Path, out: Path, **kw) -> Path:
+    from study.create import CreateOptions, create_study
+    from study.db import open_study_database
+
+    options = CreateOptions(**kw)
+    spec, _ = create_study(analysis, out, options)
+    open_study_database(out, spec=spec).dispose()
+    return out
+
+
+@pytest.fixture
+def study_dir(analysis_dir, tmp_path) -> Path:
+    """A small study: top/middle/bottom 1 class per grouping, 2 features each = 12 HITs, 2 workers per HIT."""
+    return make_study(analysis_dir, tmp_path / "study", top_n=1, top_m=2, assignments=2)
+
+
+class FakeClock:
+    """A clock tests move by hand, so timeouts are tested without sleeping."""
+
+    def __init__(self, start: datetime | None = None):
+        self.now = start or datetime(2026, 1, 5, 12, 0, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw) -> None:
+        self.now += timedelta(**kw)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
