@@ -1,0 +1,99 @@
+"""Write an AnalysisResult to its folder (failure_modes.csv, trees.json, skipped.csv) and summarise it.
+
+All three files are written into a staging folder and moved into place together, so a
+failed run leaves the output folder as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from analysis_core.analysis import AnalysisResult, config_dict
+from analysis_core.atomic import staged_dir
+
+SKIPPED_COLUMNS = ["grouping", "class", "n", "n_fail", "reason"]
+
+
+def _clean(value: Any) -> Any:
+    """JSON has no NaN: write null instead so every JSON reader accepts the file."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def trees_document(result: AnalysisResult) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "params": config_dict(result.config),
+        "inputs": {
+            "features": str(result.features_path) if result.features_path else None,
+            "metadata": str(result.metadata_path) if result.metadata_path else None,
+        },
+        "n_rows": result.n_rows,
+        "n_features": result.n_features,
+        "total_failures": result.total_failures,
+        "summary": result.summary(),
+        "groups": [_clean(group.to_dict()) for group in result.groups],
+    }
+
+
+def skipped_table(result: AnalysisResult):
+    import pandas as pd
+
+    return pd.DataFrame(
+        [(s.grouping, s.class_name, s.n, s.n_fail, s.reason) for s in result.skipped], columns=SKIPPED_COLUMNS
+    )
+
+
+def write_analysis(result: AnalysisResult, out_dir: str | os.PathLike) -> Path:
+    """Write failure_modes.csv, trees.json and skipped.csv into out_dir (all or nothing)."""
+    out_dir = Path(out_dir)
+    with staged_dir(out_dir) as stage:
+        result.failure_modes.to_csv(stage / "failure_modes.csv", index=False)
+        skipped_table(result).to_csv(stage / "skipped.csv", index=False)
+        with open(stage / "trees.json", "w", encoding="utf-8") as handle:
+            json.dump(_clean(trees_document(result)), handle, indent=1, allow_nan=False)
+    return out_dir
+
+
+def format_summary(result: AnalysisResult) -> str:
+    """A few lines for stdout: per grouping, classes analysed, valid-leaf fractions, mean ALER-BER."""
+    cfg = result.config
+    lines = [
+        f"Analysed {result.n_rows} rows x {result.n_features} features, {result.total_failures} failures "
+        f"(depth {cfg.depth}, top-{cfg.top_k} features by {cfg.mi} MI, delta {cfg.delta:g}, tau {cfg.tau:g})."
+    ]
+    for grouping, s in result.summary().items():
+        line = (
+            f"  {grouping} grouping: {s['analysed']} classes analysed, {s['skipped']} skipped; "
+            f"{_pct(s['fraction_with_valid_leaf'])} have a valid leaf "
+            f"({_pct(s['fraction_top_leaf_valid'])} their top-IV leaf); "
+            f"mean ALER-BER {_num(s['mean_aler_minus_ber'])}"
+        )
+        if "mean_holdout_aler_minus_ber" in s:
+            line += f", held-out {_num(s['mean_holdout_aler_minus_ber'])}"
+        lines.append(line)
+    table = result.failure_modes
+    if len(table):
+        best = table.sort_values("iv", ascending=False).iloc[0]
+        lines.append(
+            f"  top failure mode: {best['grouping']} '{best['class']}': {best['rule'] or '(root)'} -> "
+            f"ER {best['er']:.3f} vs BER {best['ber']:.3f}, EC {best['ec']:.3f}"
+        )
+    return "\n".join(lines)
+
+
+def _pct(value: float) -> str:
+    return "n/a" if value != value else f"{100 * value:.1f}%"
+
+
+def _num(value: float) -> str:
+    return "n/a" if value != value else f"{value:+.4f}"
