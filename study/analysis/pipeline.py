@@ -390,4 +390,6 @@ def _hardest(per_item: pd.DataFrame, table: AnswerTable, n: int = 15) -> pd.Data
         keys.append(f"{table.choice[0].name}_agreement")
     if not keys:
         return pd.DataFrame()
-    return per_item.sort_values(keys, na_position="last", kind="stable").head(n).reset_index(drop=True)
+    hardest = per_item.sort_values(keys, na_position="last", kind="stable").head(n).reset_index(drop=True)
+    hardest.attrs["rule"] = "Sorted by " + ", then by ".join(f"lowest {k.replace('_', ' ')}" for k in keys) + "."
+    return hardest

@@ -1,0 +1,83 @@
+"""Read a local study's answers (contract 6) into an :class:`AnswerTable`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis_core.errors import BarlowError
+from study.analysis.answers import AnswerTable, ChoiceQuestion, LikertQuestion, TextQuestion
+from study.analysis.loading import LINE, build_table
+
+ITEM_COLUMNS = ["Input.grouping", "Input.class", "Input.feature"]
+CHECK_ID = "Input.check_id"
+
+
+def _label(prompt: str, fallback: str, limit: int = 60) -> str:
+    """A short label for plots and tables, from the question's prompt."""
+    text = " ".join(str(prompt or "").split()) or fallback
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _as_strings(frame: pd.DataFrame) -> pd.DataFrame:
+    """The export's typed columns as the strings a downloaded CSV would hold ('' for missing)."""
+    out = pd.DataFrame(index=frame.index)
+    for column in frame.columns:
+        series = frame[column]
+        text = series.astype(object).where(series.notna(), "")
+        out[column] = text.map(lambda v: str(v).lower() if isinstance(v, (bool, np.bool_)) else str(v))
+    return out
+
+
+def load_study(study_dir: str | Path, database_url: str | None = None, **options) -> AnswerTable:
+    """Answers of the study in ``study_dir`` with roles taken from its study file."""
+    from study.export import batch_results
+    from study.study_file import load_study_file
+
+    spec = load_study_file(study_dir)
+    frame = batch_results(study_dir, database_url)
+    if frame.empty:
+        raise BarlowError(f"study {study_dir} has no submitted answers yet; nothing to analyse")
+    frame = _as_strings(frame)
+    frame[LINE] = np.arange(len(frame)) + 2
+
+    likert, choice, text = [], [], []
+    for q in spec.questions:
+        column = f"Answer.{q.id}"
+        label = _label(q.prompt, q.id)
+        if q.type == "likert":
+            likert.append(LikertQuestion(column, q.id, label, int(q.scale_min), int(q.scale_max)))
+        elif q.type == "choice":
+            choice.append(ChoiceQuestion(column, q.id, label, list(q.options)))
+        elif q.type == "text":
+            text.append(TextQuestion(column, q.id, label))
+
+    # Each attention check states its own expected answers; spread them over its rows.
+    expected: dict[str, str] = {}
+    checks = {c.id: c for c in spec.attention_checks}
+    if checks and CHECK_ID in frame.columns:
+        question_ids = sorted({qid for c in checks.values() for qid in c.expected})
+        for qid in question_ids:
+            store = f"Input.expected_{qid}"
+            frame[store] = frame[CHECK_ID].map(lambda cid, qid=qid: str(checks[cid].expected.get(qid, "")) if cid in checks else "")
+            expected[f"Answer.{qid}"] = store
+
+    descriptions = "Answer.description" if any(q.id == "description" for q in spec.questions) else None
+    return build_table(
+        frame,
+        source=str(study_dir),
+        item_columns=ITEM_COLUMNS,
+        likert=likert,
+        choice=choice,
+        text=text,
+        worker_column="WorkerId",
+        time_column="WorkTimeInSeconds",
+        attention_column="Input.is_attention_check",
+        expected=expected,
+        feature_column="Input.feature",
+        description_column=descriptions,
+        source_info={"kind": "study", "name": spec.name},
+        **options,
+    )

