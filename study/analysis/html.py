@@ -43,12 +43,12 @@ def _environment():
     return env
 
 
-def _hardest_rows(result: StudyAnalysis) -> tuple[list[str], list[list[str]]]:
+def _hardest_rows(result: StudyAnalysis) -> tuple[list[str], list[list[str]], list[bool]]:
     """Columns and cells of the "hardest items" table; never a worker id."""
     table = result.table
     frame = result.hardest.head(HARDEST_ROWS)
     headers = [c.replace("Input.", "") for c in table.item_columns] + ["answers"]
-    columns: list[tuple[str, str]] = [(c, "raw") for c in table.item_columns] + [("n_answers", "num")]
+    columns: list[tuple[str, str]] = [(c, "raw") for c in table.item_columns] + [("n_answers", "int")]
     for q in table.likert:
         headers.append(f"{pretty(q.name)} mean")
         columns.append((f"{q.name}_mean", "num"))
@@ -63,14 +63,19 @@ def _hardest_rows(result: StudyAnalysis) -> tuple[list[str], list[list[str]]]:
         cells = []
         for column, kind in columns:
             value = record[column]
-            cells.append(_number(float(value)) if kind == "num" else ("" if value is None else str(value)))
+            if kind == "int":
+                cells.append(f"{int(value):,}")
+            elif kind == "num":
+                cells.append(_number(float(value)))
+            else:
+                cells.append("" if value is None else str(value))
         rows.append(cells)
-    return headers, rows
+    return headers, rows, [kind != "raw" for _, kind in columns]
 
 
 def render_summary(result: StudyAnalysis, summary: dict, figures: dict[str, str], threshold: float = 3.0) -> str:
     env = _environment()
-    headers, rows = _hardest_rows(result)
+    headers, rows, numeric = _hardest_rows(result)
     descriptions = []
     if result.feature_descriptions is not None:
         ranked = result.feature_descriptions.sort_values(["agreement", "n_descriptions"], ascending=False, na_position="last")
@@ -83,6 +88,7 @@ def render_summary(result: StudyAnalysis, summary: dict, figures: dict[str, str]
         text_questions=[q.name for q in result.table.text],
         hardest_headers=headers,
         hardest_rows=rows,
+        hardest_numeric=numeric,
         hardest_rule=(result.hardest.attrs.get("rule") or ""),
         top_descriptions=descriptions,
         representative_rule=REPRESENTATIVE_RULE,

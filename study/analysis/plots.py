@@ -115,7 +115,7 @@ def text_agreement(result: StudyAnalysis, name: str, path: Path) -> Path | None:
     ax.hist(scores, bins=np.linspace(0, 1, 21), color="#8172b2", edgecolor="white")
     ax.axvline(scores.mean(), color="0.2", linestyle="--", linewidth=1, label=f"mean {scores.mean():.3f}")
     ax.set_xlim(0, 1)
-    ax.set_xlabel("Mean pairwise token Jaccard of an item's descriptions (0 = no shared words, 1 = same words)")
+    ax.set_xlabel("Mean pairwise token Jaccard of an item's descriptions (0–1)")
     ax.set_ylabel("Items")
     ax.set_title(f"Agreement between descriptions ({pretty(name)}, {scores.size:,} items)")
     ax.legend(frameon=False)
