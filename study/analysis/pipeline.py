@@ -239,7 +239,7 @@ def _drop_failed_workers(table: AnswerTable, checks: pd.DataFrame) -> None:
     drop = table.answers[table.worker_column].isin(failed)
     table.answers = table.answers.loc[~drop].reset_index(drop=True)
     table.warnings.append(
-        f"{int(drop.sum())} answers from {len(failed)} workers who failed an attention check left out (--exclude-failed-workers)"
+        f"{int(drop.sum())} answers from {len(failed)} worker(s) who failed an attention check left out (--exclude-failed-workers)"
     )
     if table.answers.empty:
         from analysis_core.errors import BarlowError

@@ -25,7 +25,7 @@ HAND_ROWS = [
     ["H2", "a6", "W3SECRET", "Approved", "75", "prediction", "Coat", "22", "false", "noise", "2", "1", "B"],
     # item 3 (feature 33): ease 3,3,3; views B and C, C, B (a three-way tie)
     ["H3", "a7", "W1SECRET", "Approved", "100", "label", "Shirt", "33", "false", "<script>alert(1)</script> collar", "3", "3", "B and C"],
-    ["H3", "a8", "W2SECRET", "Approved", "80", "label", "Shirt", "33", "false", "shirt collar", "3", "4", "C"],
+    ["H3", "a8", "W2SECRET", "Approved", "80", "label", "Shirt", "33", "false", "<script>alert(1)</script> collar", "3", "4", "C"],
     ["H3", "a9", "W3SECRET", "Approved", "50", "label", "Shirt", "33", "false", "collar", "3", "5", "B"],
 ]
 
