@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
+from markupsafe import Markup
 from tqdm import tqdm
 
 from analysis_core import __version__
@@ -82,7 +83,8 @@ def write_report(data: ReportData, out_dir: str | Path, progress: bool = True) -
     env = environment()
     folder = templates_dir() / "report"
     common = {
-        "css": (folder / "report.css").read_text(),
+        # Our own files, not user data: mark them safe so autoescaping leaves them intact.
+        "css": Markup((folder / "report.css").read_text()),
         "version": __version__,
         "meta": _meta(data),
         "descriptions": data.descriptions,
@@ -98,7 +100,7 @@ def write_report(data: ReportData, out_dir: str | Path, progress: bool = True) -
             summary=data.summary,
             skipped=data.skipped,
             params=data.trees.get("params", {}),
-            js=(folder / "report.js").read_text(),
+            js=Markup((folder / "report.js").read_text()),
             **common,
         )
         (stage / "index.html").write_text(index, encoding="utf-8")

@@ -29,7 +29,7 @@ class VisualizationConfig:
     iterations: int | None = None
     batch_size: int = 128
     cmap: str = "turbo"
-    alpha: float = 0.5
+    alpha: float = 0.75
     leaf_samples: int = 12
     leaf_columns: int = 6
     leaves: str = "all"  # all | valid | none

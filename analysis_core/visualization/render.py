@@ -37,24 +37,31 @@ def to_rgb_uint8(images: np.ndarray, scale: int) -> np.ndarray:
     return (np.clip(hwc, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
-def overlay_heat(rgb: np.ndarray, heat: np.ndarray, cmap: str = "turbo", alpha: float = 0.5) -> np.ndarray:
+def overlay_heat(rgb: np.ndarray, heat: np.ndarray, cmap: str = "turbo", alpha: float = 0.75) -> np.ndarray:
     """Blend a colormapped heat (n, H, W) in [0, 1] over images (n, H, W, 3) uint8.
 
     The image is shown in grey under the colour so that the heat's hue is not confused
-    with the image's own colours.
+    with the image's own colours. The colour's opacity grows with the heat (from 30% to
+    100% of ``alpha``): inactive regions stay readable as the image, active ones turn red.
     """
     from matplotlib import colormaps
 
-    colored = colormaps[cmap](np.clip(heat, 0.0, 1.0))[..., :3]
+    heat = np.clip(heat, 0.0, 1.0)
+    colored = colormaps[cmap](heat)[..., :3]
     grey = rgb.astype(np.float32).mean(axis=-1, keepdims=True) / 255.0
-    blended = (1.0 - alpha) * grey + alpha * colored
+    weight = (alpha * (0.3 + 0.7 * heat))[..., None]
+    blended = (1.0 - weight) * grey + weight * colored
     return (np.clip(blended, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
 def _font(size: int) -> ImageFont.ImageFont:
+    # DejaVu Sans ships with matplotlib and has the arrow and minus signs the captions use;
+    # Pillow's built-in font lacks them.
     try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1 has one bitmap size only
+        from matplotlib import font_manager
+
+        return ImageFont.truetype(font_manager.findfont("DejaVu Sans", fallback_to_default=True), size)
+    except (ImportError, OSError, ValueError):
         return ImageFont.load_default()
 
 
