@@ -56,7 +56,7 @@ def _hardest_rows(result: StudyAnalysis) -> tuple[list[str], list[list[str]], li
         headers.append(f"{pretty(q.name)} majority")
         columns.append((f"{q.name}_majority", "raw"))
     for q in table.text[:1]:
-        headers += [f"{pretty(q.name)} agreement (Jaccard)", f"Most representative {q.name}"]
+        headers += ["Agreement (Jaccard)", f"Most representative {q.name}"]
         columns += [(f"{q.name}_jaccard", "num"), (f"{q.name}_representative", "raw")]
     rows = []
     for _, record in frame.iterrows():
