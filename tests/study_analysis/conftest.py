@@ -34,6 +34,7 @@ CSV_ARGS = [
     "--likert", "Answer.ease,Answer.confidence",
     "--choice", "Answer.useful_view",
     "--text", "Answer.description",
+    "--embeddings", "off",  # the optional model takes seconds to load; one test covers it
 ]
 
 

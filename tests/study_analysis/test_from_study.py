@@ -78,7 +78,7 @@ def answered_study(tmp_path):
 def test_study_answers_are_analysed_with_roles_from_the_study_file(answered_study, tmp_path, capsys):
     study, spec = answered_study
     out = tmp_path / "out"
-    assert main(["study", "analyze", "--study", str(study), "--out", str(out), "--bootstrap", "200"]) == 0
+    assert main(["study", "analyze", "--study", str(study), "--out", str(out), "--bootstrap", "200", "--embeddings", "off"]) == 0
     s = json.loads((out / "summary.json").read_text())
     n_items = 12  # 2 groupings x top/middle/bottom 1 class x 2 features
     assert s["source"]["kind"] == "study"
@@ -104,7 +104,7 @@ def test_study_answers_are_analysed_with_roles_from_the_study_file(answered_stud
 def test_excluding_failed_workers_drops_their_answers(answered_study, tmp_path):
     study, _ = answered_study
     out = tmp_path / "out"
-    assert main(["study", "analyze", "--study", str(study), "--out", str(out), "--bootstrap", "200", "--exclude-failed-workers"]) == 0
+    assert main(["study", "analyze", "--study", str(study), "--out", str(out), "--bootstrap", "200", "--embeddings", "off", "--exclude-failed-workers"]) == 0
     s = json.loads((out / "summary.json").read_text())
     assert (s["answers"], s["workers"]) == (24, 2)
     assert any("from 1 worker(s) who failed" in w for w in s["warnings"])
