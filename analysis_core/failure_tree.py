@@ -134,8 +134,8 @@ class FailureTree:
             raise BarlowError("a failure tree needs both failures and successes in the group")
         self.n_, self.n_fail_ = n, n_fail
         self.ber_ = n_fail / n
-        self.mi_ = mutual_information(X, failure, method=self.mi, random_state=self.random_state)
-        selected = top_features(self.mi_, self.top_k)
+        self.mi_, tiebreak = mutual_information(X, failure, method=self.mi, random_state=self.random_state)
+        selected = top_features(self.mi_, self.top_k, tiebreak)
         self.selected_features_ = selected.astype(np.int64)
         self.selected_mi_ = self.mi_[selected]
         X_selected = np.asarray(X[:, selected], dtype=np.float32)

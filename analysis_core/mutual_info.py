@@ -50,8 +50,15 @@ def quantile_bins(X: np.ndarray, n_bins: int) -> np.ndarray:
     return bins
 
 
-def mutual_info_fast(X: np.ndarray, y: np.ndarray, n_bins: int | None = None) -> np.ndarray:
-    """Quantile-binned plug-in MI (nats) of each column of X with binary y, Miller-Madow corrected."""
+def mutual_info_fast(
+    X: np.ndarray, y: np.ndarray, n_bins: int | None = None, return_plugin: bool = False
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Quantile-binned plug-in MI (nats) of each column of X with binary y, Miller-Madow corrected.
+
+    The corrected value is clipped at 0 (as scikit-learn clips its estimate). In a small group
+    the correction can zero every feature; ``return_plugin=True`` also returns the uncorrected
+    estimate, which ``top_features`` uses to break such ties.
+    """
     X = np.asarray(X)
     y = np.asarray(y).astype(bool)
     n, n_features = X.shape
@@ -70,12 +77,13 @@ def mutual_info_fast(X: np.ndarray, y: np.ndarray, n_bins: int | None = None) ->
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where(count_all > 0, count_fail / np.maximum(count_all, 1), 0.0)
     h_cond = (count_all / n * _entropy_binary(rate)).sum(axis=1)
-    mi = h_y - h_cond
-    # Miller-Madow: the plug-in estimate is biased up by (occupied bins - 1)(classes - 1) / 2n.
+    plugin = np.maximum(h_y - h_cond, 0.0)
+    # Miller-Madow: the plug-in estimate is biased up by (occupied bins - 1)(classes - 1) / 2n,
+    # so features with many distinct values would otherwise beat mostly-zero (ReLU) ones by chance.
     occupied = (count_all > 0).sum(axis=1)
     both_classes = 1 if (n_fail > 0 and count_ok.sum() > 0) else 0
-    mi -= (occupied - 1) * both_classes / (2 * n)
-    return np.maximum(mi, 0.0)
+    mi = np.maximum(plugin - (occupied - 1) * both_classes / (2 * n), 0.0)
+    return (mi, plugin) if return_plugin else mi
 
 
 def _entropy_binary(p: np.ndarray) -> np.ndarray:
@@ -92,17 +100,24 @@ def mutual_info_knn(X: np.ndarray, y: np.ndarray, random_state: int = 0) -> np.n
     return mutual_info_classif(np.asarray(X), np.asarray(y).astype(int), random_state=random_state)
 
 
-def mutual_information(X: np.ndarray, y: np.ndarray, method: str = "fast", random_state: int = 0) -> np.ndarray:
-    """MI of every column of X with the binary failure indicator y, by ``method`` ("fast" or "knn")."""
+def mutual_information(
+    X: np.ndarray, y: np.ndarray, method: str = "fast", random_state: int = 0
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """MI of every column of X with the binary failure indicator y, by ``method`` ("fast" or "knn").
+
+    Returns (mi, tiebreak): ``tiebreak`` is a secondary ranking score (the fast estimator's
+    uncorrected plug-in value) or None.
+    """
     if method == "fast":
-        return mutual_info_fast(X, y)
+        return mutual_info_fast(X, y, return_plugin=True)
     if method == "knn":
-        return mutual_info_knn(X, y, random_state=random_state)
+        return mutual_info_knn(X, y, random_state=random_state), None
     raise BarlowError(f"unknown mutual-information estimator '{method}' (choose from {', '.join(METHODS)})")
 
 
-def top_features(mi: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k largest MI values, largest first; ties go to the lower feature id."""
+def top_features(mi: np.ndarray, k: int, tiebreak: np.ndarray | None = None) -> np.ndarray:
+    """Indices of the k largest MI values, largest first; ties by ``tiebreak`` (larger first), then lower id."""
     k = min(k, mi.shape[0])
-    # Stable sort on -mi keeps equal values in feature-id order, so results do not depend on numpy's partition.
-    return np.argsort(-mi, kind="stable")[:k]
+    ids = np.arange(mi.shape[0])
+    secondary = np.zeros_like(mi) if tiebreak is None else tiebreak
+    return np.lexsort((ids, -secondary, -mi))[:k]
