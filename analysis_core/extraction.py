@@ -1,0 +1,250 @@
+"""Feature extraction to disk: chunked, memory-mapped, resumable, never half-written.
+
+A run keeps its state in ``OUT/.extract-partial/``: memory-mapped ``.npy`` files for the
+features, predictions and confidences, and ``progress.json`` listing the finished chunks
+(updated atomically after each chunk is flushed). A rerun with the same inputs resumes
+after the last finished chunk; chunk boundaries never change, so a resumed run writes the
+same bytes as an uninterrupted one. ``features.npy``, ``metadata.csv`` and finally
+``manifest.json`` appear in ``OUT`` by atomic renames only when every chunk is done.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from analysis_core.atomic import atomic_path
+from analysis_core.datasets.base import ImageDataset
+from analysis_core.errors import BarlowError
+from analysis_core.models.base import FeatureModel
+
+PARTIAL = ".extract-partial"
+
+
+@dataclass
+class ClassMapping:
+    """How the inspected model's outputs and the data set's labels share one id space."""
+
+    classes: list[str]
+    label_ids: np.ndarray
+    output_to_id: np.ndarray | None  # model output index -> class id (None: no model)
+
+
+def map_classes(dataset: ImageDataset, model: FeatureModel | None, model_spec: str | None) -> ClassMapping:
+    labels = dataset.labels
+    if model is None:
+        return ClassMapping(list(dataset.classes), labels, None)
+    n_out = model.num_classes
+    if model.classes is not None and list(model.classes) != list(dataset.classes) and set(dataset.classes) <= set(model.classes):
+        # e.g. an ImageNet subset folder against a 1000-class model: use the model's ids.
+        position = {name: i for i, name in enumerate(model.classes)}
+        return ClassMapping(list(model.classes), np.array([position[dataset.classes[l]] for l in labels]),
+                            np.arange(n_out))
+    if n_out == len(dataset.classes):
+        # Same number of outputs: the data set's class order is the model's output order.
+        return ClassMapping(list(dataset.classes), labels, np.arange(n_out))
+    raise BarlowError(
+        f"model {model_spec} has {n_out} outputs but the data set has {len(dataset.classes)} classes "
+        f"whose names are not among the model's; give a matching --inspect-model or a Barlow CSV with predictions"
+    )
+
+
+def _fingerprint(parts: dict) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _batches(dataset: ImageDataset, indices: list[int], chunk: int, workers: int, pin: bool):
+    """Yield (chunk index, images) for the chunks starting at ``indices``, in order."""
+    fast = getattr(dataset, "images_uint8", None)
+    n = len(dataset)
+    if fast is not None:
+        for c in indices:
+            yield c, fast[c * chunk: min((c + 1) * chunk, n)].float().div_(255.0)
+        return
+    from torch.utils.data import DataLoader, Dataset
+
+    class Chunks(Dataset):
+        def __len__(self) -> int:
+            return len(indices)
+
+        def __getitem__(self, k: int):
+            c = indices[k]
+            return c, torch.stack([dataset[i][0] for i in range(c * chunk, min((c + 1) * chunk, n))])
+
+    loader = DataLoader(Chunks(), batch_size=None, num_workers=workers, pin_memory=pin,
+                        prefetch_factor=4 if workers > 0 else None, persistent_workers=False)
+    yield from loader
+
+
+def extract(
+    dataset: ImageDataset,
+    features_model: FeatureModel,
+    out_dir: str | os.PathLike,
+    *,
+    inspect_model: FeatureModel | None = None,
+    features_spec: str,
+    inspect_spec: str | None = None,
+    batch_size: int = 256,
+    workers: int = 0,
+    device: str = "cpu",
+    restart: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Extract features (and predictions) of every image of ``dataset`` into ``out_dir``.
+
+    Predictions come from ``inspect_model`` (which may be ``features_model`` itself: one
+    forward pass then serves both), else from ``dataset.predictions`` (Barlow CSV).
+    Returns the manifest.
+    """
+    import pandas as pd
+    from tqdm import tqdm
+
+    if inspect_model is None and dataset.predictions is None:
+        raise BarlowError("no predictions: give --inspect-model, or a barlow-csv data set whose metadata.csv has Predictions")
+    n = len(dataset)
+    if n == 0:
+        raise BarlowError(f"data set {dataset.spec} has no images")
+    mapping = map_classes(dataset, inspect_model, inspect_spec)
+    out = Path(out_dir)
+    partial = out / PARTIAL
+    chunk = int(batch_size)
+    n_chunks = (n + chunk - 1) // chunk
+    k = features_model.num_features
+    same_model = inspect_model is features_model
+    fingerprint = _fingerprint({
+        "dataset": dataset.spec, "n": n, "filenames": hashlib.sha256("\n".join(dataset.filenames).encode()).hexdigest(),
+        "features": features_model.source.get("sha256") or features_spec, "features_spec": features_spec,
+        "inspect": (inspect_model.source.get("sha256") or inspect_spec) if inspect_model is not None else None,
+        "chunk": chunk, "k": k,
+    })
+    state_path = partial / "progress.json"
+    done: set[int] = set()
+    if partial.exists() and not restart:
+        try:
+            state = json.loads(state_path.read_text())
+            if state.get("fingerprint") == fingerprint:
+                done = set(state["done_chunks"])
+        except (OSError, ValueError, KeyError):
+            done = set()
+    if not done and partial.exists():
+        shutil.rmtree(partial)
+    partial.mkdir(parents=True, exist_ok=True)
+    mode = "r+" if done else "w+"
+    from numpy.lib.format import open_memmap
+
+    features = open_memmap(partial / "features.npy", mode=mode, dtype=np.float32, shape=(n, k))
+    pred_out = open_memmap(partial / "predictions.npy", mode=mode, dtype=np.int64, shape=(n,))
+    conf_out = open_memmap(partial / "confidence.npy", mode=mode, dtype=np.float32, shape=(n,))
+    if not done:
+        state_path.write_text(json.dumps({"fingerprint": fingerprint, "done_chunks": []}))
+    features_model.to(device).eval()
+    if inspect_model is not None and not same_model:
+        inspect_model.to(device).eval()
+    todo = [c for c in range(n_chunks) if c not in done]
+    rows_done = sum(min((c + 1) * chunk, n) - c * chunk for c in done)
+    start = time.perf_counter()
+    bar = tqdm(total=n, initial=rows_done, unit="img", unit_scale=True, desc="extract", disable=not progress,
+               file=sys.stderr, smoothing=0.1)
+    with torch.inference_mode():
+        for c, images in _batches(dataset, todo, chunk, workers, pin=str(device).startswith("cuda")):
+            lo, hi = c * chunk, min((c + 1) * chunk, n)
+            x = images.to(device, non_blocking=True)
+            output = features_model(x)
+            features[lo:hi] = output.features.float().cpu().numpy()
+            if inspect_model is not None:
+                logits = output.logits if same_model else inspect_model(x).logits
+                probs = torch.softmax(logits.float(), dim=1)
+                conf, arg = probs.max(dim=1)
+                pred_out[lo:hi] = mapping.output_to_id[arg.cpu().numpy()]
+                conf_out[lo:hi] = conf.cpu().numpy()
+            else:
+                pred_out[lo:hi] = dataset.predictions[lo:hi]
+                conf_out[lo:hi] = np.nan
+            for array in (features, pred_out, conf_out):
+                array.flush()
+            done.add(c)
+            with atomic_path(state_path) as tmp:
+                tmp.write_text(json.dumps({"fingerprint": fingerprint, "done_chunks": sorted(done)}))
+            bar.update(hi - lo)
+    bar.close()
+    elapsed = time.perf_counter() - start
+    if len(done) != n_chunks:  # pragma: no cover - the loop covers every chunk
+        raise BarlowError("extraction stopped before every chunk was done; rerun to resume")
+    predictions = np.array(pred_out)
+    confidence = np.array(conf_out)
+    del features, pred_out, conf_out  # close the memory maps before renaming
+
+    classes = mapping.classes
+    label_ids = mapping.label_ids
+    metadata = pd.DataFrame({
+        "Filenames": dataset.filenames,
+        "Predictions": [classes[i] for i in predictions],
+        "Labels": [classes[i] for i in label_ids],
+        "label_id": label_ids,
+        "prediction_id": predictions,
+        "confidence": confidence,
+    })
+    computed = n - rows_done
+    manifest = {
+        "version": 1,
+        "dataset": dataset.spec,
+        "dataset_root": dataset.root,
+        "features_model": features_spec,
+        "inspect_model": inspect_spec,
+        "predictions_source": "inspect_model" if inspect_model is not None else "dataset metadata.csv",
+        "classes": classes,
+        "n_images": n,
+        "n_features": k,
+        "n_failures": int((predictions != label_ids).sum()),
+        "accuracy": float((predictions == label_ids).mean()),
+        "feature_map_shape": None,
+        "checkpoints": {
+            "features_model": _checkpoint_info(features_model),
+            "inspect_model": _checkpoint_info(inspect_model) if inspect_model is not None else None,
+        },
+        "batch_size": chunk,
+        "device": str(device),
+        "resumed_chunks": n_chunks - len(todo),
+        "wall_time_s": round(elapsed, 2),
+        "images_per_second": round(computed / elapsed, 1) if elapsed > 0 and computed else None,
+        "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "versions": _versions(),
+    }
+    with torch.inference_mode():
+        probe = features_model(dataset[0][0].unsqueeze(0).to(device)).feature_map
+    manifest["feature_map_shape"] = list(probe.shape[1:])
+    # An older complete result is replaced file by file; its manifest goes first so that a
+    # kill between the renames leaves no manifest, i.e. nothing that looks complete.
+    (out / "manifest.json").unlink(missing_ok=True)
+    with atomic_path(out / "metadata.csv") as tmp:
+        metadata.to_csv(tmp, index=False)
+    os.replace(partial / "features.npy", out / "features.npy")
+    with atomic_path(out / "manifest.json") as tmp:
+        tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    shutil.rmtree(partial, ignore_errors=True)
+    return manifest
+
+
+def _checkpoint_info(model: FeatureModel) -> dict:
+    keep = ("kind", "spec", "arch", "checkpoint", "sha256", "normalizer", "prefix")
+    return {key: model.source[key] for key in keep if key in model.source}
+
+
+def _versions() -> dict:
+    import torchvision
+
+    from analysis_core import __version__
+
+    return {"barlow": __version__, "torch": torch.__version__, "torchvision": torchvision.__version__,
+            "numpy": np.__version__, "python": platform.python_version()}
