@@ -22,6 +22,12 @@ def _pyplot():
     return plt
 
 
+def _integer_ticks():
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)
+
+
 def pretty(name: str) -> str:
     return name.replace("_", " ").strip().capitalize()
 
@@ -45,6 +51,7 @@ def likert_curves(result: StudyAnalysis, path: Path, threshold: float = 3.0) -> 
     ax.axvline(threshold, color="0.45", linestyle="--", linewidth=1)
     ax.set_xlim(min(lows), max(highs))
     ax.set_ylim(0, None)
+    ax.yaxis.set_major_locator(_integer_ticks())
     ax.set_xticks(np.arange(min(lows), max(highs) + 0.5, 0.5))
     ax.set_xlabel("Mean answer of an item (Likert scale points)")
     ax.set_ylabel("Items with mean answer ≥ x")
@@ -97,6 +104,8 @@ def tasks_per_worker(result: StudyAnalysis, path: Path) -> Path | None:
     ax.hist(tasks, bins=bins, color="#55a868", edgecolor="white")
     ax.axvline(tasks.mean(), color="0.2", linestyle="--", linewidth=1, label=f"mean {tasks.mean():.2f} tasks")
     ax.set_xlabel("Tasks answered by a worker")
+    ax.xaxis.set_major_locator(_integer_ticks())
+    ax.yaxis.set_major_locator(_integer_ticks())
     ax.set_ylabel("Workers")
     ax.set_title(f"Tasks per worker ({len(tasks):,} workers)")
     ax.legend(frameon=False)
@@ -117,6 +126,7 @@ def text_agreement(result: StudyAnalysis, name: str, path: Path) -> Path | None:
     ax.set_xlim(0, 1)
     ax.set_xlabel("Mean pairwise token Jaccard of an item's descriptions (0–1)")
     ax.set_ylabel("Items")
+    ax.yaxis.set_major_locator(_integer_ticks())
     ax.set_title(f"Agreement between descriptions ({pretty(name)}, {scores.size:,} items)")
     ax.legend(frameon=False)
     fig.tight_layout()
