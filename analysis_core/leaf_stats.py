@@ -20,7 +20,9 @@ def wilson_interval(n_fail, n, confidence: float = 0.95) -> tuple[np.ndarray, np
     ok = n > 0
     if ok.any():
         lo, hi = proportion_confint(n_fail[ok], n[ok], alpha=1 - confidence, method="wilson")
-        low[ok], high[ok] = lo, hi
+        # Rounding can put the bound a hair inside the estimate at 0 or 1 failures; keep ER inside.
+        rate = n_fail[ok] / n[ok]
+        low[ok], high[ok] = np.minimum(lo, rate), np.maximum(hi, rate)
     return low, high
 
 
