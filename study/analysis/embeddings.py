@@ -34,7 +34,7 @@ def load_embedder():
 def mean_pairwise_cosine(groups: list[list[str]], embedder, batch_size: int = 256) -> np.ndarray:
     """Per group of texts, the mean cosine similarity over distinct pairs (NaN below two texts)."""
     texts = [text for group in groups for text in group if text]
-    vectors = embedder.encode(texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False) if texts else np.zeros((0, 1))
+    vectors = embedder.encode(texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=len(texts) > 500) if texts else np.zeros((0, 1))
     out = np.full(len(groups), np.nan)
     start = 0
     for g, group in enumerate(groups):

@@ -25,6 +25,12 @@ def _percent(value, digits: int = 1) -> str:
     return f"{100 * value:.{digits}f}%"
 
 
+def _duration(seconds) -> str:
+    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
+        return "–"
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
 def _environment():
     from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
@@ -39,6 +45,7 @@ def _environment():
     )
     env.filters["num"] = _number
     env.filters["pct"] = _percent
+    env.filters["duration"] = _duration
     env.filters["pretty"] = pretty
     return env
 
