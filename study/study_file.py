@@ -232,6 +232,20 @@ def write_study_file(spec: StudySpec, study_dir: str | Path) -> Path:
 # ----------------------------------------------------------------------------- reading
 
 
+class _StudyLoader(yaml.SafeLoader):
+    """YAML 1.1 without its surprise booleans: options like yes/no/on/off stay strings."""
+
+
+_StudyLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+for _first in "tTfF":
+    _StudyLoader.add_implicit_resolver(
+        "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list(_first)
+    )
+
+
 def _line_index(text: str) -> dict[tuple, int]:
     """Map each path (tuple of keys / indexes) in a YAML document to its 1-based line."""
     lines: dict[tuple, int] = {}
@@ -248,7 +262,7 @@ def _line_index(text: str) -> dict[tuple, int]:
             for i, item in enumerate(node.value):
                 walk(item, path + (i,))
 
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    root = yaml.compose(text, Loader=_StudyLoader)
     if root is not None:
         walk(root, ())
     return lines
@@ -295,7 +309,7 @@ class _Reader:
 
 def parse_study_text(text: str, path: Path) -> StudySpec:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StudyLoader)
         lines = _line_index(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -508,16 +522,22 @@ def load_questions_file(path: str | Path) -> list[Question]:
         raise BarlowError(f"questions file {path} not found")
     text = path.read_text(encoding="utf-8")
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StudyLoader)
     except yaml.YAMLError as exc:
         raise BarlowError(f"{path}: not valid YAML/JSON: {str(exc).splitlines()[0]}") from None
-    if isinstance(data, list):
-        text = yaml.safe_dump({"name": "questions", "questions": data})
-    elif isinstance(data, dict) and "questions" in data:
-        text = yaml.safe_dump({"name": "questions", "questions": data["questions"]})
-    else:
+    if not (isinstance(data, list) or (isinstance(data, dict) and "questions" in data)):
         raise BarlowError(f"{path}: expected a list of questions or a mapping with a 'questions' list")
-    return parse_study_text(text, path).questions
+    if isinstance(data, list):
+        # Wrap the bare list as a study file; indenting keeps the error line numbers right.
+        text = "name: questions\nquestions:\n" + "\n".join("  " + line for line in text.splitlines())
+        offset = 2
+    else:
+        text = "name: questions\n" + text
+        offset = 1
+    try:
+        return parse_study_text(text, path).questions
+    except BarlowError as exc:
+        raise BarlowError(re.sub(r" line (\d+):", lambda m: f" line {int(m.group(1)) - offset}:", str(exc), count=1)) from None
 
 
 # ----------------------------------------------------------------------------- answers

@@ -104,7 +104,9 @@ def _parse_likert(frame: pd.DataFrame, question: LikertQuestion, source: str) ->
 def _choice_options(observed: list[str], given: list[str] | None) -> list[str]:
     if given:
         return list(given)
-    if set(observed) <= set(VIEW_OPTIONS):
+    # Answers that can only come from the paper's view question get its full option list, so
+    # that an option nobody chose still shows (as 0%) in the distribution.
+    if set(observed) <= set(VIEW_OPTIONS) and set(observed) & {"B and C", "none"}:
         return list(VIEW_OPTIONS)
     return sorted(observed, key=lambda v: (not v.replace(".", "", 1).isdigit(), float(v) if v.replace(".", "", 1).isdigit() else 0, v))
 

@@ -65,9 +65,10 @@ def make_analysis(root: Path, n_features: int = 12, visualize: list[int] | None 
     return root
 
 
-@pytest.fixture
-def analysis_dir(tmp_path) -> Path:
-    return make_analysis(tmp_path / "analysis")
+@pytest.fixture(scope="session")
+def analysis_dir(tmp_path_factory) -> Path:
+    """Read-only for tests: built once per run (drawing the strips takes a moment)."""
+    return make_analysis(tmp_path_factory.mktemp("analysis"))
 
 
 def make_study(analysis: Path, out: Path, **kw) -> Path:
@@ -102,3 +103,15 @@ class FakeClock:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture
+def analysis_factory():
+    """make_analysis(root, n_features=12, visualize=None) -> analysis folder."""
+    return make_analysis
+
+
+@pytest.fixture
+def study_factory():
+    """make_study(analysis, out, **CreateOptions) -> study folder with its database."""
+    return make_study

@@ -1,0 +1,189 @@
+"""The study server through Flask's test client: flows, validation, double submits, admin auth."""
+
+import html
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from study.app import create_app
+from study.db import open_study_database
+from study.models import Answer, Assignment
+
+GOOD = {"description": "the collar of a shirt", "ease": "4", "confidence": "5", "useful_view": "B and C"}
+
+
+@pytest.fixture
+def app(study_dir, clock):
+    return create_app(study_dir, admin_token="s3cret-token", clock=clock, secret_key="test-secret")
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def csrf(response) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', response.get_data(as_text=True)).group(1)
+
+
+def start(client, worker="alice"):
+    token = csrf(client.get("/"))
+    response = client.post("/start", data={"csrf_token": token, "worker_id": worker})
+    assert response.status_code == 302
+    hit_url = client.get("/next").location
+    page = client.get(hit_url)
+    assert page.status_code == 200
+    return hit_url.rsplit("/", 1)[1], csrf(page)
+
+
+def count(study_dir, model=Answer):
+    db = open_study_database(study_dir, create=False)
+    try:
+        with db.sessions() as s:
+            return s.scalar(select(func.count(model.id)))
+    finally:
+        db.dispose()
+
+
+def test_local_session_moves_through_hits(client, study_dir):
+    hit, token = start(client)
+    response = client.post(f"/hit/{hit}/submit", data=GOOD | {"csrf_token": token})
+    assert response.status_code == 302 and response.location == f"/thanks/{hit}?again=0"
+    thanks = client.get(response.location).get_data(as_text=True)
+    assert "Your answer is saved" in thanks and "answered 1 HIT so far" in thanks
+    next_hit = client.get("/next").location
+    assert next_hit != f"/hit/{hit}"
+    assert count(study_dir) == 4
+
+
+@pytest.mark.parametrize(
+    "change, status, message",
+    [
+        ({"ease": "7"}, 400, "ease must be from 1 to 5, got 7"),
+        ({"ease": "-1"}, 400, "ease must be from 1 to 5"),
+        ({"confidence": None}, 400, "confidence is required"),
+        ({"description": "x" * 501}, 400, "description is too long"),
+        ({"useful_view": "D"}, 400, "useful_view must be one of"),
+        ({"description": "y" * 300_000}, 413, "larger than 256 KB"),
+    ],
+)
+def test_tampered_forms_get_4xx_and_store_nothing(client, study_dir, change, status, message):
+    hit, token = start(client)
+    data = {k: v for k, v in (GOOD | change).items() if v is not None}
+    response = client.post(f"/hit/{hit}/submit", data=data | {"csrf_token": token})
+    assert response.status_code == status
+    assert message in html.unescape(response.get_data(as_text=True))
+    assert count(study_dir) == 0
+
+
+def test_unknown_hit_and_missing_csrf(client, study_dir):
+    hit, token = start(client)
+    response = client.post("/hit/nope/submit", data=GOOD | {"csrf_token": token})
+    assert response.status_code == 404 and "no HIT 'nope'" in html.unescape(response.get_data(as_text=True))
+    response = client.post(f"/hit/{hit}/submit", data=GOOD)
+    assert response.status_code == 400 and "security token" in response.get_data(as_text=True)
+    response = client.post(f"/hit/{hit}/submit", data=GOOD | {"csrf_token": "forged"})
+    assert response.status_code == 400
+    assert count(study_dir) == 0
+
+
+def test_a_hit_not_assigned_to_the_worker_is_refused(client, study_dir):
+    hit, token = start(client)
+    other = "h0012" if hit != "h0012" else "h0011"
+    assert client.get(f"/hit/{other}").location == "/next"
+    response = client.post(f"/hit/{other}/submit", data=GOOD | {"csrf_token": token})
+    assert response.status_code == 403 and count(study_dir) == 0
+
+
+def test_double_submit_stores_one_answer(client, study_dir):
+    hit, token = start(client)
+    first = client.post(f"/hit/{hit}/submit", data=GOOD | {"csrf_token": token})
+    second = client.post(f"/hit/{hit}/submit", data=GOOD | {"csrf_token": token, "ease": "1"})
+    assert first.location.endswith("again=0") and second.location.endswith("again=1")
+    assert "already saved" in client.get(second.location).get_data(as_text=True)
+    assert count(study_dir) == 4 and count(study_dir, Assignment) == 1
+
+
+def test_worker_text_is_escaped_and_ids_stay_private(client, study_dir):
+    hit, token = start(client, worker="secret-worker-42")
+    evil = "<script>alert(1)</script> a stripe"
+    client.post(f"/hit/{hit}/submit", data=GOOD | {"csrf_token": token, "description": evil})
+    for url in ("/", f"/thanks/{hit}", "/next", "/api/status"):
+        body = client.get(url).get_data(as_text=True)
+        assert "secret-worker-42" not in body
+    client.get("/admin?token=s3cret-token")
+    dashboard = client.get("/admin/").get_data(as_text=True)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; a stripe" in dashboard and evil not in dashboard
+    assert "secret-worker-42" in dashboard  # admins see who answered
+
+
+def test_admin_needs_the_token(study_dir, app, clock):
+    client = app.test_client()
+    assert client.get("/admin/").status_code == 401
+    assert client.get("/admin/?token=wrong").status_code == 401
+    assert client.get("/api/hits").status_code == 401
+    assert client.get("/api/hits", headers={"Authorization": "Bearer s3cret-token"}).status_code == 200
+    response = client.get("/admin?token=s3cret-token")
+    assert response.status_code == 302 and "token" not in response.location  # dropped from the URL
+    page = client.get("/admin/")
+    assert page.status_code == 200 and page.headers["X-Frame-Options"] == "DENY"
+    assert client.get("/admin/export/mturk-csv").headers["Content-Type"].startswith("text/csv")
+    client.post("/admin/logout", data={"csrf_token": csrf(page)})
+    assert client.get("/admin/").status_code == 401
+    off = create_app(study_dir, admin_token=None, clock=clock, secret_key="k").test_client()
+    assert off.get("/admin/?token=anything").status_code == 403
+    assert "--admin-token" in off.get("/admin/").get_data(as_text=True)
+
+
+def test_review_marks_reach_the_export(client, study_dir):
+    hit, token = start(client)
+    client.post(f"/hit/{hit}/submit", data=GOOD | {"csrf_token": token})
+    client.get("/admin?token=s3cret-token")
+    page = client.get("/admin/")
+    public_id = re.search(r'id="assignment-([0-9A-F]+)"', page.get_data(as_text=True)).group(1)
+    assert client.post(f"/admin/assignments/{public_id}/review", data={"decision": "approve"}).status_code == 400  # no CSRF
+    client.post(f"/admin/assignments/{public_id}/review", data={"decision": "reject", "csrf_token": csrf(page)})
+    csv_text = client.get("/admin/export/mturk-csv").get_data(as_text=True)
+    assert ",Rejected," in csv_text
+    api = client.post(f"/api/assignments/{public_id}/review", json={"decision": "approve"})
+    assert api.status_code == 401  # API writes need the header, not the cookie
+    api = client.post(f"/api/assignments/{public_id}/review", json={"decision": "approve"}, headers={"Authorization": "Bearer s3cret-token"})
+    assert api.json == {"assignment": public_id, "review": "approved"}
+
+
+def test_hit_pages_can_be_framed(client):
+    response = client.get("/hit/h0001?assignmentId=ASSIGNMENT_ID_NOT_AVAILABLE&hitId=H1")
+    assert response.status_code == 200 and "X-Frame-Options" not in response.headers
+    body = response.get_data(as_text=True)
+    assert 'id="submit" disabled' in body and "Preview" in body
+
+
+def test_crowd_assignment_flow_and_forged_token(client, study_dir):
+    params = {"assignmentId": "A1", "hitId": "PLATFORM-H1", "workerId": "W1", "turkSubmitTo": "https://workersandbox.mturk.com/"}
+    page = client.get("/hit/h0003", query_string=params).get_data(as_text=True)
+    form_token = re.search(r'name="form_token" value="([^"]+)"', page).group(1)
+    forged = client.post("/hit/h0003/submit", data=GOOD | params | {"form_token": form_token + "x"})
+    assert forged.status_code == 400 and count(study_dir) == 0
+    other_hit = client.post("/hit/h0004/submit", data=GOOD | params | {"form_token": form_token})
+    assert other_hit.status_code == 400 and count(study_dir) == 0
+    done = client.post("/hit/h0003/submit", data=GOOD | params | {"form_token": form_token})
+    body = done.get_data(as_text=True)
+    assert 'action="https://workersandbox.mturk.com/mturk/externalSubmit"' in body
+    assert 'name="assignmentId" value="A1"' in body and count(study_dir) == 4
+    assert client.get("/hit/h0003", query_string=params | {"assignmentId": "A2"}).status_code == 409
+
+
+def test_bad_crowd_parameters(client):
+    response = client.get("/hit/h0001", query_string={"assignmentId": "A1", "workerId": "W"})
+    assert response.status_code == 400 and "turkSubmitTo" in response.get_data(as_text=True)
+    response = client.get("/hit/h0001", query_string={"assignmentId": "A1", "workerId": "W", "turkSubmitTo": "javascript:alert(1)"})
+    assert response.status_code == 400
+
+
+def test_api_status_is_public_counts(client):
+    hit, token = start(client)
+    client.post(f"/hit/{hit}/submit", data=GOOD | {"csrf_token": token})
+    status = client.get("/api/status").json
+    assert status["submitted"] == 1 and status["assignments_needed"] == 24 and status["hits"] == 12
+    assert client.get("/api/nothing").json["status"] == 404
