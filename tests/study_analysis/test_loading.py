@@ -96,3 +96,10 @@ def test_attention_checks_are_split_off_with_expected_answers(hand_rows, make_cs
     table = load_csv(make_csv(hand_rows), **ROLES, expected={"Answer.useful_view": "none"})
     assert len(table.checks) == 2 and len(table.answers) == 9
     assert table.expected == {"Answer.useful_view": "Expected.useful_view"}
+
+
+def test_other_choice_questions_keep_only_their_own_options(make_csv):
+    header = ["WorkerId", "Input.feature", "Answer.pick"]
+    rows = [["W1", "1", "B"], ["W2", "1", "A"], ["W3", "2", "10"], ["W4", "2", "9"]]
+    table = load_csv(make_csv(rows, header), item_columns=["Input.feature"], likert_columns=[], choice_columns=["Answer.pick"], text_columns=[])
+    assert table.choice[0].options == ["9", "10", "A", "B"]
