@@ -120,11 +120,15 @@ def _choice(question: ChoiceQuestion, answers: pd.DataFrame, codes: np.ndarray, 
     low, high = stats.bootstrap_proportions(table, options.n_bootstrap, options.level, options.seed)
     answered_items = int((table.sum(axis=1) > 0).sum())
     distribution, majority, dist_rows = {}, {}, []
+    answered = np.array([m.n > 0 for m in majorities])
     for k, option in enumerate(question.options):
         n = int(table[:, k].sum())
-        wins = sum(1 for m in majorities if m.answer == option)
+        won = np.array([m.answer == option for m in majorities])[answered].astype(float)
+        wins = int(won.sum())
+        win_low, win_high = stats.bootstrap_mean(won, options.n_bootstrap, options.level, options.seed)
         distribution[option] = {"n": n, "fraction": n / total if total else None, "ci_low": _num(low[k]), "ci_high": _num(high[k])}
-        majority[option] = {"count": wins, "fraction": wins / answered_items if answered_items else None}
+        majority[option] = {"count": wins, "fraction": wins / answered_items if answered_items else None,
+                            "ci_low": _num(win_low), "ci_high": _num(win_high)}
         dist_rows.append({"question": question.name, "option": option, "n_answers": n, "fraction": distribution[option]["fraction"],
                           "ci_low": distribution[option]["ci_low"], "ci_high": distribution[option]["ci_high"],
                           "items_majority": wins, "fraction_items_majority": majority[option]["fraction"]})
@@ -142,6 +146,7 @@ def _choice(question: ChoiceQuestion, answers: pd.DataFrame, codes: np.ndarray, 
         "majority": majority,
         "majority_ties": {"count": ties, "fraction": ties / answered_items if answered_items else None},
         "fraction_items_majority_none": majority[none_option]["fraction"] if none_option else None,
+        "fraction_items_majority_none_ci": [majority[none_option]["ci_low"], majority[none_option]["ci_high"]] if none_option else None,
         "fleiss_kappa": _num(kappa.kappa),
         "fleiss_kappa_items": kappa.n_items,
         "fleiss_kappa_raters": kappa.n_raters,

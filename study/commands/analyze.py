@@ -145,6 +145,8 @@ def run(args: argparse.Namespace) -> int:
         raise BarlowError(f"--bootstrap {args.bootstrap} is too few resamples for a 95% interval; use 100 or more")
     if args.description and args.csv and args.description not in args.text.split(","):
         raise BarlowError(f"--description {args.description} must be one of the --text columns")
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise BarlowError(f"--out {args.out} is a file, not a folder")
     if args.analysis and not (Path(args.analysis) / "trees.json").is_file():
         raise BarlowError(f"--analysis {args.analysis} is not an analysis folder (no trees.json in it)")
     start = time.perf_counter()

@@ -40,6 +40,8 @@ def test_hand_made_batch_gives_hand_computed_numbers(hand_csv, csv_args, tmp_pat
     assert {k: v["n"] for k, v in view["distribution"].items()} == {"A": 0, "B": 4, "C": 2, "B and C": 1, "none": 2}
     # item 1 -> B, item 2 -> none, item 3 -> three-way tie
     assert view["fraction_items_majority_none"] == pytest.approx(1 / 3)
+    low, high = view["fraction_items_majority_none_ci"]
+    assert 0 <= low <= 1 / 3 <= high <= 1
     assert view["majority_ties"]["count"] == 1
     # Fleiss: P_bar = (1/3 + 1/3 + 0) / 3 = 2/9, P_e = (16 + 4 + 1 + 4) / 81 -> kappa = -7/56
     assert view["fleiss_kappa"] == pytest.approx(-0.125)
@@ -105,6 +107,14 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(hand_rows, make_csv,
     assert err == ["barlow: error: " + err[0][len("barlow: error: "):]]
     assert "line 4: 'five'" in err[0]
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_out_that_is_a_file_is_an_error(hand_csv, csv_args, tmp_path, capsys):
+    target = tmp_path / "taken"
+    target.write_text("x")
+    assert run(["--csv", str(hand_csv), *csv_args, "--out", str(target)]) == 2
+    assert "is a file" in capsys.readouterr().err
+    assert target.read_text() == "x"
 
 
 def test_csv_without_item_columns_is_an_error(hand_csv, tmp_path, capsys):
