@@ -65,10 +65,13 @@ def mutual_info_fast(
     if n_bins is None:
         n_bins = auto_bins(n)
     bins = quantile_bins(X, n_bins)
-    offsets = (np.arange(n_features, dtype=np.int64) * n_bins)[None, :]
+    # One flat index per value (feature * n_bins + bin) turns all contingency tables into two bincounts.
     size = n_features * n_bins
-    count_all = np.bincount((bins + offsets).ravel(), minlength=size).reshape(n_features, n_bins)
-    count_fail = np.bincount((bins[y] + offsets).ravel(), minlength=size).reshape(n_features, n_bins)
+    index_dtype = np.int32 if size < 2**31 else np.int64
+    flat = bins.astype(index_dtype)
+    flat += (np.arange(n_features, dtype=index_dtype) * n_bins)[None, :]
+    count_all = np.bincount(flat.ravel(), minlength=size).reshape(n_features, n_bins)
+    count_fail = np.bincount(flat[y].ravel(), minlength=size).reshape(n_features, n_bins)
     count_ok = count_all - count_fail
     n_fail = int(y.sum())
     p_fail = n_fail / n
