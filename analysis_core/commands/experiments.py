@@ -1,0 +1,60 @@
+"""barlow experiments: compare feature models, groupings and tree depths (paper section 7)."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "compare models, groupings and depths by ALER-BER and valid leaves (paper section 7)"
+DESCRIPTION = """\
+Automated evaluation of failure explanations (paper section 7, Figure 8, Table 1). For every
+--run (a feature matrix, e.g. robust vs standard features of the same images), every grouping
+(label, prediction) and every depth, it runs the same analysis as 'barlow analyze' and reports
+the mean ALER - BER across classes and the fraction of classes whose top-IV leaf is valid
+(ER > BER + delta and EC > tau, strict as in the paper).
+
+Writes DIR/experiments.csv (one row per model x grouping x depth), DIR/experiments_per_class.csv,
+DIR/experiments.json and DIR/experiments.png.
+
+example:
+  barlow experiments --run robust=runs/robust --run standard=runs/standard --out runs/experiments
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run", action="append", required=True, metavar="NAME=PATH",
+                        help="a feature matrix to evaluate: NAME=DIR (extraction folder with features.npy and "
+                             "metadata.csv) or NAME=FEATURES.npy; repeat for each model")
+    parser.add_argument("--metadata", metavar="META.csv", default=None,
+                        help="metadata for runs given as a bare FEATURES.npy (default: metadata.csv beside it)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
+    parser.add_argument("--depths", type=int, nargs="+", default=[1, 2, 3], help="tree depths (default: 1 2 3)")
+    parser.add_argument("--grouping", choices=["label", "prediction", "both"], default="both",
+                        help="groupings to compare (default: %(default)s)")
+    parser.add_argument("--top-k", type=int, default=20, help="features kept per group (default: %(default)s)")
+    parser.add_argument("--mi", choices=["fast", "knn"], default="fast",
+                        help="mutual-information estimator (default: %(default)s)")
+    parser.add_argument("--delta", type=float, default=0.1, help="valid: ER > BER + delta (default: %(default)s)")
+    parser.add_argument("--tau", type=float, default=0.2, help="valid: EC > tau (default: %(default)s)")
+    parser.add_argument("--min-leaf", type=int, default=1, help="minimum rows per leaf (default: %(default)s)")
+    parser.add_argument("--min-rows", type=int, default=10, help="smaller groups are skipped (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes; -1 = all cores (default: %(default)s)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    from analysis_core.analysis import GROUPINGS, AnalysisConfig
+    from analysis_core.experiments import format_experiments, parse_run, run_experiments, write_experiments
+
+    base = AnalysisConfig(
+        top_k=args.top_k, mi=args.mi, delta=args.delta, tau=args.tau, min_leaf=args.min_leaf,
+        min_rows=args.min_rows, seed=args.seed, jobs=args.jobs,
+    ).validate()
+    runs = [parse_run(text, args.metadata) for text in args.run]
+    groupings = list(GROUPINGS) if args.grouping == "both" else [args.grouping]
+    result = run_experiments(runs, depths=args.depths, groupings=groupings, base=base, progress=not args.quiet)
+    out = write_experiments(result, args.out)
+    print(format_experiments(result))
+    print(f"Wrote {out / 'experiments.csv'}, {out / 'experiments_per_class.csv'}, "
+          f"{out / 'experiments.json'}, {out / 'experiments.png'}")
+    return 0
