@@ -113,7 +113,7 @@ def worker_progress(session: Session, study_id: int, timeout: timedelta, now) ->
                 checks_failed=sum(a.attention_passed is False for a in done),
                 approved=sum(a.review == APPROVED for a in done),
                 rejected=sum(a.review == REJECTED for a in done),
-                last_seen=worker.last_seen_at.strftime("%Y-%m-%d %H:%M UTC"),
+                last_seen=worker.last_seen_at.strftime("%m-%d %H:%M"),
             )
         )
     return sorted(out, key=lambda w: (-w.submitted, w.worker))

@@ -135,3 +135,37 @@ def test_crowd_worker_cannot_answer_a_hit_twice(db, allocator):
         allocator.submit(s, a, ANSWERS)
         with pytest.raises(AllocationError, match="already answered"):
             allocator.platform_assignment(s, hit, "ASG2", "WORKER9")
+
+
+def test_concurrent_workers_never_overfill_a_hit(study_dir, clock):
+    """Eight threads, each its own connection, race for 24 slots; SQLite serializes them."""
+    import threading
+
+    errors = []
+
+    def work(name):
+        db = open_study_database(study_dir)
+        allocator = Allocator(db.study_id, timedelta(minutes=30), clock)
+        try:
+            while take_and_submit(db, allocator, name) is not None:
+                pass
+        except Exception as exc:  # noqa: BLE001 - reported below with its thread
+            errors.append((name, exc))
+        finally:
+            db.dispose()
+
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    db = open_study_database(study_dir)
+    try:
+        with db.sessions() as s:
+            per_hit = dict(s.execute(select(Assignment.hit_id, func.count()).where(Assignment.status == SUBMITTED).group_by(Assignment.hit_id)).all())
+            pairs = s.execute(select(Assignment.hit_id, Assignment.worker_id)).all()
+    finally:
+        db.dispose()
+    assert sorted(per_hit.values()) == [2] * 12
+    assert len(pairs) == len(set(pairs))
