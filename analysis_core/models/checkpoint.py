@@ -52,6 +52,12 @@ def torch_load(path: str | os.PathLike, trust_checkpoint: bool = False) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=not trust_checkpoint)
     except pickle.UnpicklingError as exc:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+        # A zip (current torch.save) or pickle-protocol (legacy, dill) file that weights_only
+        # refuses holds Python objects; anything else is simply not a PyTorch file.
+        if not (magic.startswith(b"PK") or magic[:1] == b"\x80"):
+            raise BarlowError(f"cannot read checkpoint {path}: not a PyTorch checkpoint file") from exc
         if trust_checkpoint:
             raise BarlowError(f"cannot unpickle checkpoint {path}: {exc}".splitlines()[0]) from exc
         raise BarlowError(
