@@ -129,10 +129,10 @@ def render_features(
         folder.mkdir(parents=True, exist_ok=True)
         heat = resize_maps(shared_normalize(maps[part]), size)
         values = top_vals[i]
-        tile_sheet(shown[part], [_fmt(v) for v in values]).save(folder / "A.png", optimize=True)
-        tile_sheet(overlay_heat(shown[part], heat, cmap=config.cmap, alpha=config.alpha)).save(folder / "B.png", optimize=True)
+        tile_sheet(shown[part], [_fmt(v) for v in values]).save(folder / "A.png")
+        tile_sheet(overlay_heat(shown[part], heat, cmap=config.cmap, alpha=config.alpha)).save(folder / "B.png")
         captions = [f"{_fmt(b)} \u2192 {_fmt(a)}" for b, a in zip(attack.before[part], attack.after[part])]
-        tile_sheet(attacked[part], captions).save(folder / "C.png", optimize=True)
+        tile_sheet(attacked[part], captions).save(folder / "C.png")
         entries[str(feature)] = {
             "A": f"feature_{feature}/A.png",
             "B": f"feature_{feature}/B.png",
@@ -202,7 +202,7 @@ def render_leaf_samples(dataset, X: np.ndarray, metadata, groups: list[dict], ou
             captions = [f"pred: {metadata['Predictions'].iloc[r]}" if group["grouping"] == "label" else f"label: {metadata['Labels'].iloc[r]}" for r in chosen]
             name = f"leaves/{slug}-leaf{leaf}.png"
             (out_dir / "leaves").mkdir(parents=True, exist_ok=True)
-            tile_sheet(to_rgb_uint8(imgs, scale), captions, columns=min(config.leaf_columns, len(chosen))).save(out_dir / name, optimize=True)
+            tile_sheet(to_rgb_uint8(imgs, scale), captions, columns=min(config.leaf_columns, len(chosen))).save(out_dir / name)
             entries[leaf_key(group, leaf)] = {
                 "grouping": group["grouping"],
                 "class": group["class"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -54,6 +55,7 @@ def overlay_heat(rgb: np.ndarray, heat: np.ndarray, cmap: str = "turbo", alpha: 
     return (np.clip(blended, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
+@functools.lru_cache(maxsize=8)
 def _font(size: int) -> ImageFont.ImageFont:
     # DejaVu Sans ships with matplotlib and has the arrow and minus signs the captions use;
     # Pillow's built-in font lacks them.

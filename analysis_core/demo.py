@@ -1,0 +1,188 @@
+"""``barlow demo``: the whole pipeline on the shipped Fashion-MNIST data and models.
+
+extract (robust features + the standard model's predictions) -> analyze (label and
+prediction groupings, depth 2) -> visualize (split features and each group's top-MI
+features, so a crowd study can be created from the demo) -> report.
+
+Each step records a fingerprint of its parameters and input files in
+``<out>/.steps/<step>.json``; a rerun skips a step whose outputs exist and whose
+fingerprint is unchanged, so only what changed is recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from analysis_core import __version__
+from analysis_core.atomic import atomic_path
+from analysis_core.errors import BarlowError
+from analysis_core.visualization.pipeline import VisualizationConfig
+
+
+@dataclass
+class DemoConfig:
+    out: Path = Path("barlow-demo")
+    dataset: str = "fashion-mnist"
+    features_model: str = "fmnist-robust"
+    inspect_model: str = "fmnist-standard"
+    depth: int = 2
+    top_mi: int = 5
+    batch_size: int = 256
+    device: str = "cpu"
+    force: bool = False
+    visualization: VisualizationConfig = field(default_factory=VisualizationConfig)
+
+    @property
+    def extraction_dir(self) -> Path:
+        return self.out / "extraction"
+
+    @property
+    def analysis_dir(self) -> Path:
+        return self.out / "analysis"
+
+    @property
+    def report_dir(self) -> Path:
+        return self.out / "report"
+
+
+@dataclass
+class StepOutcome:
+    name: str
+    seconds: float
+    reused: bool
+
+
+def _file_fingerprint(path: Path) -> str:
+    digest = hashlib.sha1()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _model_fingerprint(spec: str) -> str:
+    """The checkpoint's content hash for shipped models and paths, else the spec itself."""
+    from analysis_core.models.loading import SHIPPED, shipped_model_path
+
+    path = shipped_model_path(spec) if spec in SHIPPED else Path(spec)
+    return _file_fingerprint(path) if path.is_file() else spec
+
+
+def fingerprint(params: dict, inputs: list[Path]) -> str:
+    payload = {"barlow": __version__, "params": params, "inputs": {str(p.name): _file_fingerprint(p) for p in inputs if p.is_file()}}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class StepRunner:
+    """Run named steps, skipping those whose outputs exist with a matching fingerprint."""
+
+    def __init__(self, out: Path, force: bool = False, log: Callable[[str], None] = print):
+        self.records = out / ".steps"
+        self.force = force
+        self.log = log
+        self.outcomes: list[StepOutcome] = []
+
+    def run(self, name: str, params: dict, inputs: list[Path], outputs: list[Path], action: Callable[[], None]) -> None:
+        key = fingerprint(params, inputs)
+        record = self.records / f"{name}.json"
+        previous = json.loads(record.read_text()).get("key") if record.is_file() else None
+        start = time.perf_counter()
+        if not self.force and previous == key and all(p.exists() for p in outputs):
+            self.log(f"[{name}] up to date, reused")
+            self.outcomes.append(StepOutcome(name, 0.0, True))
+            return
+        self.log(f"[{name}] running")
+        action()
+        missing = [str(p) for p in outputs if not p.exists()]
+        if missing:
+            raise BarlowError(f"step {name} finished without writing {missing[0]}")
+        seconds = time.perf_counter() - start
+        with atomic_path(record) as tmp:
+            tmp.write_text(json.dumps({"key": key, "params": params, "seconds": round(seconds, 2)}, indent=1, default=str))
+        self.log(f"[{name}] done in {seconds:.1f} s")
+        self.outcomes.append(StepOutcome(name, seconds, False))
+
+
+def _extract(config: DemoConfig) -> None:
+    from analysis_core.datasets import load_dataset
+    from analysis_core.extraction import extract
+    from analysis_core.models import load_model
+
+    dataset = load_dataset(config.dataset)
+    features_model = load_model(config.features_model, device=config.device)
+    same = config.inspect_model == config.features_model
+    inspect_model = features_model if same else load_model(config.inspect_model, device=config.device)
+    extract(
+        dataset,
+        features_model,
+        config.extraction_dir,
+        inspect_model=inspect_model,
+        features_spec=config.features_model,
+        inspect_spec=config.inspect_model,
+        batch_size=config.batch_size,
+        device=config.device,
+    )
+
+
+def _analyze(config: DemoConfig, analysis_config) -> None:
+    from analysis_core.analysis import analyze_files
+    from analysis_core.analysis_outputs import write_analysis
+
+    result = analyze_files(config.extraction_dir / "features.npy", config.extraction_dir / "metadata.csv", analysis_config)
+    write_analysis(result, config.analysis_dir)
+
+
+def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> tuple[Path, str, list[StepOutcome]]:
+    """Run (or resume) the demo; returns the report's index.html, a summary paragraph and step timings."""
+    from analysis_core.analysis import AnalysisConfig, config_dict
+    from analysis_core.report import build_report, summary_paragraph
+    from analysis_core.visualization.pipeline import visualize_analysis
+
+    if config.depth < 1 or config.depth > 3:
+        raise BarlowError(f"--depth must be 1, 2 or 3 (trees stay readable), got {config.depth}")
+    if config.top_mi < 0:
+        raise BarlowError(f"--top-mi must be 0 or more, got {config.top_mi}")
+    config.out.mkdir(parents=True, exist_ok=True)
+    steps = StepRunner(config.out, config.force, log)
+    ext, ana = config.extraction_dir, config.analysis_dir
+
+    steps.run(
+        "extract",
+        {"dataset": config.dataset, "features_model": config.features_model, "features_model_sha1": _model_fingerprint(config.features_model),
+         "inspect_model": config.inspect_model, "inspect_model_sha1": _model_fingerprint(config.inspect_model)},
+        [],
+        [ext / "features.npy", ext / "metadata.csv", ext / "manifest.json"],
+        lambda: _extract(config),
+    )
+    analysis_config = AnalysisConfig(grouping="both", depth=config.depth)
+    steps.run(
+        "analyze",
+        config_dict(analysis_config),
+        [ext / "features.npy", ext / "metadata.csv"],
+        [ana / "trees.json", ana / "failure_modes.csv"],
+        lambda: _analyze(config, analysis_config),
+    )
+    steps.run(
+        "visualize",
+        {"top_mi": config.top_mi, **asdict(config.visualization)},
+        [ana / "trees.json", ext / "manifest.json"],
+        [ana / "visualizations" / "index.json"],
+        lambda: visualize_analysis(ana, top_mi=config.top_mi, config=config.visualization, device=config.device),
+    )
+    descriptions = ana / "feature_descriptions.csv"
+    steps.run(
+        "report",
+        {"out": str(config.report_dir)},
+        [ana / "trees.json", ana / "failure_modes.csv", ana / "visualizations" / "index.json", descriptions],
+        [config.report_dir / "index.html"],
+        lambda: build_report(ana, config.report_dir),
+    )
+    from analysis_core.report.context import load_report_data
+
+    data = load_report_data(ana)
+    return config.report_dir / "index.html", summary_paragraph(data), steps.outcomes
