@@ -55,7 +55,8 @@ def dashboard():
     with ctx.db.sessions() as db_session:
         hits = hit_progress(db_session, ctx.db.study_id, ctx.timeout, now)
         workers = worker_progress(db_session, ctx.db.study_id, ctx.timeout, now)
-        answers = recent_answers(db_session, ctx.db.study_id, limit=int(request.args.get("limit", 200) or 200))
+        limit = request.args.get("limit", "200")
+        answers = recent_answers(db_session, ctx.db.study_id, limit=int(limit) if limit.isdigit() else 200)
         rows = [
             {
                 "id": a.public_id,

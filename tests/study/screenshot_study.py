@@ -1,15 +1,15 @@
 """Screenshots of the HIT page, the thank-you page and the admin dashboard.
 
-Builds a small study from a generated analysis folder, answers a few HITs through the real
-server, and saves PNGs. Run: python tests/study/screenshot_study.py [OUT_DIR]
-(default: screenshots/study/ in the current folder).
+Builds a small study from a generated analysis folder (or from a real one with
+--analysis, e.g. the output of 'barlow demo'), answers a few HITs through the real server,
+and saves PNGs. Run: python tests/study/screenshot_study.py [--out DIR] [--analysis DIR]
+(default out: screenshots/study/ in the current folder).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import shutil
-import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -28,7 +28,7 @@ def _fixtures():
     return module
 
 
-def main(out_dir: str = "screenshots/study") -> None:
+def main(out_dir: str = "screenshots/study", analysis_dir: str | None = None) -> None:
     from study.app import create_app
 
     out = Path(out_dir)
@@ -36,7 +36,7 @@ def main(out_dir: str = "screenshots/study") -> None:
     fx = _fixtures()
     work = Path(tempfile.mkdtemp(prefix="barlow-shots-"))
     try:
-        analysis = fx.make_analysis(work / "analysis")
+        analysis = Path(analysis_dir) if analysis_dir else fx.make_analysis(work / "analysis")
         study = fx.make_study(analysis, work / "study", top_n=1, top_m=2, assignments=3, attention_checks=1)
         app = create_app(study, admin_token="shot", secret_key="shot")
         httpd = make_server("127.0.0.1", 0, app, threaded=True)
@@ -80,4 +80,10 @@ def main(out_dir: str = "screenshots/study") -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:2])
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="screenshots/study", help="folder for the PNGs (default: %(default)s)")
+    parser.add_argument("--analysis", help="a real analysis folder with visualizations (default: a generated one)")
+    args = parser.parse_args()
+    main(args.out, args.analysis)

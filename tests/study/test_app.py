@@ -187,3 +187,23 @@ def test_api_status_is_public_counts(client):
     status = client.get("/api/status").json
     assert status["submitted"] == 1 and status["assignments_needed"] == 24 and status["hits"] == 12
     assert client.get("/api/nothing").json["status"] == 404
+
+
+def test_a_question_added_in_the_study_file_is_asked_stored_and_exported(study_dir, clock):
+    path = study_dir / "study.yaml"
+    path.write_text(path.read_text().replace(
+        "- id: useful_view",
+        "- id: colour\n  type: choice\n  prompt: Does the feature depend on colour?\n  options: [yes, no, unsure]\n- id: useful_view",
+    ))
+    client = create_app(study_dir, admin_token="t", clock=clock, secret_key="k").test_client()
+    hit, token = start(client)
+    page = client.get(f"/hit/{hit}").get_data(as_text=True)
+    assert "Does the feature depend on colour?" in page and 'name="colour" value="unsure"' in page
+    missing = client.post(f"/hit/{hit}/submit", data=GOOD | {"csrf_token": token})
+    assert missing.status_code == 400 and "colour is required" in missing.get_data(as_text=True)
+    client.post(f"/hit/{hit}/submit", data=GOOD | {"csrf_token": token, "colour": "no"})
+    from study.export import batch_results
+
+    frame = batch_results(study_dir)
+    assert frame.loc[0, "Answer.colour"] == "no"
+    assert list(frame.columns[-5:]) == ["Answer.description", "Answer.ease", "Answer.confidence", "Answer.colour", "Answer.useful_view"]
