@@ -118,12 +118,20 @@ def next_hit():
     worker_external = session.get(WORKER_KEY)
     if not worker_external:
         return redirect(url_for("worker.entry"))
-    with ctx.db.sessions.begin() as db_session:
-        worker = ctx.allocator.worker(db_session, worker_external)
-        assignment = ctx.allocator.next_assignment(db_session, worker)
-        if assignment is not None:
-            return redirect(url_for("worker.hit_page", hit_key=assignment.hit.key))
-        stats = _worker_stats(db_session, worker.id)
+    for attempt in range(2):
+        try:
+            with ctx.db.sessions.begin() as db_session:
+                worker = ctx.allocator.worker(db_session, worker_external)
+                assignment = ctx.allocator.next_assignment(db_session, worker)
+                if assignment is not None:
+                    return redirect(url_for("worker.hit_page", hit_key=assignment.hit.key))
+                stats = _worker_stats(db_session, worker.id)
+            break
+        except IntegrityError:
+            # Two tabs of one worker asked at once (only possible off SQLite, which
+            # serializes writers); the other request made the row, so ask again.
+            if attempt:
+                raise
     return render_template("study/thanks.html", spec=ctx.spec, finished=True, answered=stats.get("answered", 0), csrf_token=csrf_token())
 
 
