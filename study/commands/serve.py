@@ -26,6 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--admin-token", metavar="T", help="token for /admin and the admin API (default: a random one, printed)")
     parser.add_argument("--database-url", help="SQLAlchemy database URL (default: sqlite file STUDY/study.sqlite)")
     parser.add_argument("--threads", type=int, default=8, help="waitress worker threads (default: %(default)s)")
+    parser.add_argument(
+        "--behind-proxy",
+        action="store_true",
+        help="trust X-Forwarded-Proto/Host/For from a reverse proxy on this machine (HTTPS for crowd platforms)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,7 +44,14 @@ def run(args: argparse.Namespace) -> int:
     token = args.admin_token or secrets.token_urlsafe(16)
     app = create_app(args.study, admin_token=token, database_url=args.database_url)
     try:
-        server = create_server(app, host=args.host, port=args.port, threads=args.threads, ident="barlow-study")
+        proxy = {}
+        if args.behind_proxy:
+            proxy = {
+                "trusted_proxy": "localhost",
+                "trusted_proxy_headers": "x-forwarded-proto x-forwarded-host x-forwarded-for",
+                "clear_untrusted_proxy_headers": True,
+            }
+        server = create_server(app, host=args.host, port=args.port, threads=args.threads, ident="barlow-study", **proxy)
     except OSError as exc:
         raise BarlowError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
