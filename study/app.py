@@ -85,10 +85,14 @@ def create_app(
     def security_headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        # Pages carry their small scripts and styles inline; everything else comes from here.
+        csp = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'"
         if request.path.startswith("/admin") or request.path.startswith("/api"):
             # HIT pages must work inside a crowd platform's iframe; admin pages never should.
             response.headers.setdefault("X-Frame-Options", "DENY")
             response.headers.setdefault("Cache-Control", "no-store")
+            csp += "; frame-ancestors 'none'"
+        response.headers.setdefault("Content-Security-Policy", csp)
         return response
 
     @app.errorhandler(HTTPException)
