@@ -81,7 +81,14 @@ def sync_hits(session: Session, spec: StudySpec, hits: list[HitSpec]) -> int:
     else:
         study.title = spec.settings.title
         study.settings = spec.to_dict()["hit"]
-    existing = set(session.scalars(select(Hit.key).where(Hit.study_id == study.id)))
+    existing = {h.key: h for h in session.scalars(select(Hit).where(Hit.study_id == study.id))}
+    for h in hits:
+        old = existing.get(h.key)
+        if old is not None and (old.grouping, old.class_name, old.feature) != (h.grouping, h.class_name, h.feature):
+            raise BarlowError(
+                f"the database already holds a different study named {spec.name!r} (HIT {h.key} shows "
+                f"{old.grouping}/{old.class_name}/feature {old.feature} there); give this study another 'name' in study.yaml"
+            )
     for position, h in enumerate(hits):
         if h.key in existing:
             continue

@@ -65,3 +65,15 @@ def test_export_errors(study_dir, tmp_path, capsys):
     assert "no database" in capsys.readouterr().err
     assert main(["study", "export", str(study_dir), "--out", str(tmp_path / "y.csv"),
                  "--database-url", f"sqlite:///{study_dir / 'moved.sqlite'}"]) == 0
+
+
+def test_two_studies_with_one_name_cannot_share_a_database(analysis_dir, study_factory, tmp_path):
+    items = tmp_path / "items.csv"
+    items.write_text("grouping,class,feature\nlabel,Bag,4\n")
+    shared = f"sqlite:///{tmp_path / 'shared.sqlite'}"
+    first = study_factory(analysis_dir, tmp_path / "one", items_csv=items, name="same")
+    open_study_database(first, shared).dispose()
+    items.write_text("grouping,class,feature\nlabel,Coat,5\n")
+    second = study_factory(analysis_dir, tmp_path / "two", items_csv=items, name="same")
+    with pytest.raises(BarlowError, match="already holds a different study named 'same'"):
+        open_study_database(second, shared)
