@@ -47,13 +47,39 @@ def fmt_share(value: float) -> str:
     return f"{value * 100:.1f}%"
 
 
-def condition_text(cond: Condition, descriptions: dict[int, str], html: bool) -> str | Markup:
-    op = "\u2264" if cond.below else ">"
-    bare = f"feature[{cond.feature}] {op} {fmt_threshold(cond.threshold)}"
+@dataclass(frozen=True)
+class Bound:
+    """All conditions of a path on one feature: low < feature <= high (either may be None)."""
+
+    feature: int
+    low: float | None
+    high: float | None
+
+
+def merge_conditions(conditions: list[Condition]) -> list[Bound]:
+    """A path may split twice on one feature; say it once, with the tightest bounds."""
+    bounds: dict[int, list] = {}
+    for cond in conditions:
+        low, high = bounds.setdefault(cond.feature, [None, None])
+        if cond.below:
+            bounds[cond.feature][1] = cond.threshold if high is None else min(high, cond.threshold)
+        else:
+            bounds[cond.feature][0] = cond.threshold if low is None else max(low, cond.threshold)
+    return [Bound(f, low, high) for f, (low, high) in bounds.items()]
+
+
+def condition_text(cond: Bound, descriptions: dict[int, str], html: bool) -> str | Markup:
+    name = f"feature[{cond.feature}]"
+    if cond.low is not None and cond.high is not None:
+        bare = f"{fmt_threshold(cond.low)} < {name} \u2264 {fmt_threshold(cond.high)}"
+    elif cond.high is not None:
+        bare = f"{name} \u2264 {fmt_threshold(cond.high)}"
+    else:
+        bare = f"{name} > {fmt_threshold(cond.low)}"
     description = descriptions.get(cond.feature)
     if not description:
         return Markup(f"<code>{escape(bare)}</code>") if html else bare
-    level = "weak" if cond.below else "strong"
+    level = "weak" if cond.low is None else ("strong" if cond.high is None else "moderate")
     if html:
         return Markup(f"\u201c<em>{escape(description)}</em>\u201d is {level} (<code>{escape(bare)}</code>)")
     return f"\u201c{description}\u201d is {level} ({bare})"
@@ -73,7 +99,7 @@ def leaf_sentence(
     descriptions = descriptions or {}
     who = "label" if grouping == "label" else "prediction"
     name = Markup(f"<strong>{escape(class_name)}</strong>") if html else class_name
-    parts = [condition_text(c, descriptions, html) for c in conditions]
+    parts = [condition_text(b, descriptions, html) for b in merge_conditions(conditions)]
     joined = Markup(" and ").join(parts) if html else " and ".join(parts)
     change = "increases" if er > ber else ("stays" if er == ber else "decreases")
     text = (

@@ -28,6 +28,10 @@ def test_sentence_in_the_papers_words():
     )
     described = leaf_sentence("prediction", "dog", 0.2, [Condition(7, 1.5, False)], 0.3, 0.5, {7: "dog collar"})
     assert "\u201cdog collar\u201d is strong (feature[7] > 1.5000)" in described
+    twice = leaf_sentence("label", "bag", 0.1, [Condition(78, 0.12, False), Condition(78, 0.2, False), Condition(3, 0.5, True)], 0.8, 0.4)
+    assert "When feature[78] > 0.2000 and feature[3] \u2264 0.5000," in twice
+    both = leaf_sentence("label", "bag", 0.1, [Condition(5, 0.9, True), Condition(5, 0.2, False)], 0.8, 0.4)
+    assert "When 0.2000 < feature[5] \u2264 0.9000," in both
     html = leaf_sentence("label", "<b>x</b>", 0.1, [Condition(1, 0.5, True)], 0.2, 0.3, {1: "<script>"}, html=True)
     assert "<b>x</b>" not in html and "&lt;script&gt;" in html
 
