@@ -242,9 +242,14 @@ def _checkpoint_info(model: FeatureModel) -> dict:
 
 
 def _versions() -> dict:
-    import torchvision
+    from importlib.metadata import PackageNotFoundError, version
 
     from analysis_core import __version__
 
-    return {"barlow": __version__, "torch": torch.__version__, "torchvision": torchvision.__version__,
+    try:
+        # Importing torchvision just for its version would cost seconds.
+        torchvision_version = version("torchvision")
+    except PackageNotFoundError:
+        torchvision_version = None
+    return {"barlow": __version__, "torch": torch.__version__, "torchvision": torchvision_version,
             "numpy": np.__version__, "python": platform.python_version()}
