@@ -31,7 +31,7 @@ class DemoConfig:
     features_model: str = "fmnist-robust"
     inspect_model: str = "fmnist-standard"
     depth: int = 2
-    top_mi: int = 5
+    top_mi: int = 10
     batch_size: int = 256
     device: str = "cpu"
     force: bool = False

@@ -21,7 +21,7 @@ example: barlow demo --out barlow-demo && xdg-open barlow-demo/report/index.html
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="barlow-demo", metavar="DIR", help="output folder (default: ./%(default)s)")
     parser.add_argument("--depth", type=int, default=2, help="failure tree depth, 1-3 (default: %(default)s)")
-    parser.add_argument("--top-mi", type=int, default=5, metavar="M", help="also visualize the M highest-MI features of each group, for crowd studies (default: %(default)s)")
+    parser.add_argument("--top-mi", type=int, default=10, metavar="M", help="also visualize the M highest-MI features of each group, as the paper's crowd study and 'barlow study create' use (default: %(default)s)")
     parser.add_argument("--iterations", type=int, help="feature attack steps (default: 30 for 28x28)")
     parser.add_argument("--features-model", default="fmnist-robust", metavar="SPEC", help="model whose features explain failures (default: %(default)s)")
     parser.add_argument("--inspect-model", default="fmnist-standard", metavar="SPEC", help="model whose failures are explained (default: %(default)s)")
