@@ -129,3 +129,23 @@ def test_visualize_and_report_commands(fmnist_run, tmp_path, capsys):
     assert "valid failure modes" in out and str((tmp_path / "rep" / "index.html").resolve()) in out
     assert main(["visualize", "--analysis", str(analysis), "--features", "99999"]) == 2
     assert "outside" in capsys.readouterr().err
+
+
+def test_report_of_a_real_analysis_with_holdout(fmnist_run, tmp_path):
+    """The report reads what 'barlow analyze' writes, held-out columns included."""
+    from analysis_core.analysis import AnalysisConfig, analyze_files
+    from analysis_core.analysis_outputs import write_analysis
+
+    ext = fmnist_run["extraction"]
+    result = analyze_files(ext / "features.npy", ext / "metadata.csv", AnalysisConfig(depth=2, holdout=0.3), progress=False)
+    analysis = write_analysis(result, tmp_path / "analysis")
+    _, data = build_report(analysis, tmp_path / "report", progress=False)
+    table = pd.read_csv(analysis / "failure_modes.csv", keep_default_na=False)
+    assert data.has_holdout and len(data.groups) == table.groupby(["grouping", "class"]).ngroups
+    for g in data.groups:
+        html = (tmp_path / "report" / g["href"]).read_text()
+        text = _text(html)
+        for _, row in table[(table["grouping"] == g["grouping"]) & (table["class"] == g["class"])].iterrows():
+            if row["holdout_er"] != "":
+                assert f"held-out: size {int(row['holdout_n_leaf'])}" in text
+                assert f"ER {float(row['holdout_er']):.4f}" in text
