@@ -82,10 +82,14 @@ def format_summary(result: AnalysisResult) -> str:
             line += f", held-out {_num(s['mean_holdout_aler_minus_ber'])}"
         lines.append(line)
     table = result.failure_modes
-    if len(table):
-        best = table.sort_values("iv", ascending=False).iloc[0]
+    valid = table[table["valid"]] if len(table) else table
+    if len(valid):
+        # IV alone favours groups with a handful of failures (one leaf holding all 3 gets IV 1);
+        # the valid leaf holding the most failures is the one a user most wants to read first.
+        best = valid.sort_values(["n_fail_leaf", "iv"], ascending=False).iloc[0]
         lines.append(
-            f"  top failure mode: {best['grouping']} '{best['class']}': {best['rule'] or '(root)'} -> "
+            f"  largest valid failure mode: {best['grouping']} '{best['class']}': {best['rule'] or '(root)'} -> "
+            f"{int(best['n_fail_leaf'])} failures in {int(best['n_leaf'])} rows, "
             f"ER {best['er']:.3f} vs BER {best['ber']:.3f}, EC {best['ec']:.3f}"
         )
     return "\n".join(lines)
