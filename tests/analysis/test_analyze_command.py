@@ -128,3 +128,37 @@ def test_depth_outside_range_is_refused(planted_files, tmp_path, capsys, depth):
     err = capsys.readouterr().err
     assert status == 2 and f"tree depth must be an integer from 1 to 3, got {depth}" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_failure_while_writing_leaves_the_folder_as_it_was(planted_files, tmp_path, monkeypatch, capsys):
+    features, metadata, _ = planted_files
+    out = tmp_path / "out"
+    assert analyze(features, metadata, out) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    import analysis_core.analysis_outputs as outputs
+
+    def broken(result):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(outputs, "trees_document", broken)
+    with pytest.raises(OSError, match="disk full"):
+        analyze(features, metadata, out, "--depth", "3")
+    # failure_modes.csv of the new run was already staged but must not replace the old one.
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_all_cores_option_runs(planted_files, tmp_path):
+    features, metadata, _ = planted_files
+    assert analyze(features, metadata, tmp_path / "out", "--jobs", "-1", "--grouping", "label") == 0
+    assert len(json.loads((tmp_path / "out" / "trees.json").read_text())["groups"]) == 4
+
+
+def test_summary_names_the_largest_valid_failure_mode(planted_files, tmp_path, capsys):
+    features, metadata, _ = planted_files
+    assert analyze(features, metadata, tmp_path / "out", "--grouping", "label") == 0
+    stdout = capsys.readouterr().out
+    table = pd.read_csv(tmp_path / "out" / "failure_modes.csv")
+    best = table[table["valid"]].sort_values(["n_fail_leaf", "iv"], ascending=False).iloc[0]
+    assert f"largest valid failure mode: label '{best['class']}': {best['rule']}" in stdout
+    assert "4 classes analysed, 0 skipped; 100.0% have a valid leaf" in stdout
