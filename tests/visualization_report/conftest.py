@@ -185,3 +185,25 @@ def fmnist_run(tmp_path_factory):
         "n_images": int(len(X)), "n_features": int(X.shape[1])}))
     analysis = write_hand_analysis(root / "analysis", X, names[labels], names[preds], extraction / "features.npy", extraction / "metadata.csv")
     return {"root": root, "analysis": analysis, "extraction": extraction, "X": X, "model": model, "dataset": dataset, "checkpoint": ckpt}
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """'barlow demo' through its Python API on the real Fashion-MNIST test split, with two
+    small untrained models standing in for the shipped ones (which take minutes)."""
+    from analysis_core.demo import DemoConfig, run_demo
+    from analysis_core.models import SmallCNN, save_checkpoint
+    from analysis_core.visualization import VisualizationConfig
+
+    root = tmp_path_factory.mktemp("demo_run")
+    models = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        path = root / f"model{seed}.pt"
+        save_checkpoint(SmallCNN(width=4), path)
+        models.append(str(path))
+    logs: list[str] = []
+    config = DemoConfig(out=root / "demo", features_model=models[0], inspect_model=models[1], top_mi=1,
+                        visualization=VisualizationConfig(iterations=2))
+    index, summary, outcomes = run_demo(config, log=logs.append)
+    return {"config": config, "index": index, "summary": summary, "outcomes": outcomes, "logs": logs}

@@ -1,41 +1,35 @@
 import json
+import shutil
+from dataclasses import replace
 
-import torch
-
-from analysis_core.demo import DemoConfig, run_demo
-from analysis_core.models import SmallCNN, save_checkpoint
-from analysis_core.visualization import VisualizationConfig
+from analysis_core.demo import run_demo
 
 
-def test_demo_pipeline_runs_then_reuses_its_steps(tmp_path):
-    """The demo's four steps on the real Fashion-MNIST test split with small untrained models
-    (the shipped ones take minutes); a rerun reuses every step, a changed setting redoes
-    only the steps after it."""
-    models = []
-    for seed in (0, 1):
-        torch.manual_seed(seed)
-        path = tmp_path / f"model{seed}.pt"
-        save_checkpoint(SmallCNN(width=4), path)
-        models.append(str(path))
-    logs: list[str] = []
-    config = DemoConfig(out=tmp_path / "demo", features_model=models[0], inspect_model=models[1], top_mi=1,
-                        visualization=VisualizationConfig(iterations=2, leaves="valid"))
-    index, summary, outcomes = run_demo(config, log=logs.append)
-    assert index.is_file() and (tmp_path / "demo" / "report" / "groups").is_dir()
-    assert [o.name for o in outcomes] == ["extract", "analyze", "visualize", "report"]
-    assert not any(o.reused for o in outcomes)
-    assert "groups analysed" in summary
-    manifest = json.loads((tmp_path / "demo" / "extraction" / "manifest.json").read_text())
+def test_demo_runs_every_step_on_fashion_mnist(demo_run):
+    out = demo_run["config"].out
+    assert demo_run["index"] == out / "report" / "index.html" and demo_run["index"].is_file()
+    assert [o.name for o in demo_run["outcomes"]] == ["extract", "analyze", "visualize", "report"]
+    assert not any(o.reused for o in demo_run["outcomes"])
+    assert "groups analysed" in demo_run["summary"]
+    manifest = json.loads((out / "extraction" / "manifest.json").read_text())
     assert manifest["n_images"] == 10000
-    trees = json.loads((tmp_path / "demo" / "analysis" / "trees.json").read_text())
+    trees = json.loads((out / "analysis" / "trees.json").read_text())
     assert {g["grouping"] for g in trees["groups"]} <= {"label", "prediction"}
-    vis = json.loads((tmp_path / "demo" / "analysis" / "visualizations" / "index.json").read_text())
+    assert all(g["depth"] <= 2 for g in trees["groups"])
+    vis = json.loads((out / "analysis" / "visualizations" / "index.json").read_text())
     split = {n["feature"] for g in trees["groups"] for n in g["nodes"] if not n["is_leaf"]}
-    assert split <= {int(f) for f in vis["features"]}
+    top_mi = {g["selected_features"][0]["feature"] for g in trees["groups"]}
+    assert split | top_mi == {int(f) for f in vis["features"]}
 
+
+def test_rerun_reuses_steps_and_a_change_redoes_only_later_steps(demo_run, tmp_path):
+    config = demo_run["config"]
+    logs: list[str] = []
     _, _, again = run_demo(config, log=logs.append)
     assert all(o.reused for o in again)
-
-    config.depth = 1
+    assert all("reused" in line for line in logs)
+    config = replace(config, out=shutil.copytree(config.out, tmp_path / "demo"), depth=1)
     _, _, changed = run_demo(config, log=logs.append)
     assert [o.reused for o in changed] == [True, False, False, False]
+    trees = json.loads((config.out / "analysis" / "trees.json").read_text())
+    assert all(g["depth"] <= 1 for g in trees["groups"])

@@ -70,3 +70,19 @@ def test_index_paginates_many_groups(page, tmp_path, fmnist_run):
     page.click("#next")
     assert page.locator("#groups tbody td a").first.inner_text() == "class 2949"
     assert len(json.loads(page.locator("#groups-data").text_content())) == 3000 == len(index_rows(data))
+
+
+@pytest.mark.browser
+def test_demo_report_from_index_to_a_group(page, demo_run):
+    page.goto(demo_run["index"].as_uri())
+    assert page.locator("#groups tbody tr").count() >= 1
+    page.locator("#groups tbody a").first.click()
+    page.wait_for_load_state("load")
+    assert page.locator("#tree .node").count() >= 3
+    for section in ("A", "B", "C"):
+        img = page.locator(f".feature .sec-{section} img").first
+        img.scroll_into_view_if_needed()
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=img.element_handle())
+    samples = page.locator("img.samples").first
+    samples.scroll_into_view_if_needed()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=samples.element_handle())
