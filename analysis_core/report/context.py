@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from analysis_core.errors import BarlowError
-from analysis_core.report.sentences import fmt_rate, leaf_sentence, path_conditions
+from analysis_core.report.sentences import condition_text, fmt_rate, leaf_sentence, merge_conditions, path_conditions
 from analysis_core.visualization.inputs import read_trees
 from analysis_core.visualization.pipeline import group_slugs, leaf_key
 
@@ -111,6 +111,7 @@ def _group_view(group: dict, slug: str, rows: list[dict], vis: dict, description
                 "sentence_html": leaf_sentence(group["grouping"], group["class"], ber, conditions, float(row["er"]), float(row["ec"]), short, html=True),
                 "sentence": leaf_sentence(group["grouping"], group["class"], ber, conditions, float(row["er"]), float(row["ec"]), short),
                 "samples": samples,
+                "bounds": {b.feature: b for b in merge_conditions(conditions)},
             }
         )
     leaves_by_id = {leaf["id"]: leaf for leaf in leaves}
@@ -167,6 +168,13 @@ def _group_view(group: dict, slug: str, rows: list[dict], vis: dict, description
             "agreement": desc.get("agreement"),
             "vis": entry,
             "splits": [n["id"] for n in nodes.values() if not n.get("is_leaf") and n.get("feature") is not None and int(n["feature"]) == fid],
+            # Where this feature's value puts the failures: its bound on the path of each
+            # valid leaf (or of the top leaf), e.g. "feature[34] > 0.5101" for leaf 5.
+            "failure_bounds": [
+                {"leaf": leaf["id"], "er": leaf["er"], "valid": leaf["valid"], "text": condition_text(leaf["bounds"][fid], {}, html=False)}
+                for leaf in sorted(leaves, key=lambda leaf: -leaf["iv"])
+                if fid in leaf["bounds"] and (leaf["valid"] or (top is not None and leaf["id"] == top["id"]))
+            ],
         }
 
     other = [int(s["feature"]) for s in group.get("selected_features", []) if int(s["feature"]) not in split_ids]
