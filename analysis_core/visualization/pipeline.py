@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,14 +42,6 @@ class VisualizationConfig:
             step_size=default.step_size if self.step_size is None else float(self.step_size),
             iterations=default.iterations if self.iterations is None else int(self.iterations),
         )
-
-
-@dataclass
-class FeatureStrips:
-    rows: np.ndarray  # (n_features, k) dataset rows, most activating first
-    values: np.ndarray  # feature values of those rows (from features.npy)
-    before: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    after: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def top_k_for_features(X: np.ndarray, feature_ids: list[int], k: int, chunk_rows: int = 65536) -> tuple[np.ndarray, np.ndarray]:
@@ -215,7 +207,7 @@ def render_leaf_samples(dataset, X: np.ndarray, metadata, groups: list[dict], ou
     return entries
 
 
-def _reusable(old: dict, root: Path, features_model: str, dataset_spec: str, params: dict) -> bool:
+def _reusable(old: dict, features_model: str, dataset_spec: str, params: dict) -> bool:
     return old.get("version") == INDEX_VERSION and old.get("features_model") == features_model and old.get("dataset") == dataset_spec and old.get("params") == params
 
 
@@ -251,7 +243,7 @@ def write_visualizations(
             old = json.loads((out_dir / "index.json").read_text())
         except json.JSONDecodeError:
             old = {}
-    reuse = _reusable(old, out_dir, features_model, dataset_spec, params)
+    reuse = _reusable(old, features_model, dataset_spec, params)
     old_features = old.get("features", {}) if reuse else {}
     kept = {f: e for f, e in old_features.items() if all((out_dir / e[s]).is_file() for s in "ABC")}
     todo = [int(f) for f in feature_ids if str(int(f)) not in kept]
