@@ -206,7 +206,7 @@ def load_report_data(analysis_dir: str | Path, descriptions: str | Path | None =
     import pandas as pd
 
     analysis_dir = Path(analysis_dir)
-    trees, _ = read_trees(analysis_dir)
+    trees, trees_sha1 = read_trees(analysis_dir)
     table = _read_leaf_table(analysis_dir / "failure_modes.csv")
     rows_by_group: dict[tuple[str, str], list[dict]] = {}
     for row in table.to_dict("records"):
@@ -220,6 +220,10 @@ def load_report_data(analysis_dir: str | Path, descriptions: str | Path | None =
         except json.JSONDecodeError as exc:
             raise BarlowError(f"{vis_path} is not valid JSON (line {exc.lineno}: {exc.msg}); rerun 'barlow visualize'") from None
 
+    if vis.get("trees_sha1") not in (None, trees_sha1):
+        # Leaf samples were drawn for other trees (the analysis was rerun since): their
+        # leaf ids no longer mean the same rows. Feature pictures do not depend on the trees.
+        vis = dict(vis, leaves={})
     desc_path = Path(descriptions) if descriptions else analysis_dir / "feature_descriptions.csv"
     if descriptions and not desc_path.is_file():
         raise BarlowError(f"--descriptions file {desc_path} not found")

@@ -149,3 +149,15 @@ def test_report_of_a_real_analysis_with_holdout(fmnist_run, tmp_path):
             if row["holdout_er"] != "":
                 assert f"held-out: size {int(row['holdout_n_leaf'])}" in text
                 assert f"ER {float(row['holdout_er']):.4f}" in text
+
+
+def test_leaf_samples_of_older_trees_are_not_shown(report, tmp_path):
+    analysis = tmp_path / "analysis"
+    shutil.copytree(report["analysis"], analysis, ignore=shutil.ignore_patterns("report"))
+    trees = json.loads((analysis / "trees.json").read_text())
+    trees["params"]["note"] = "rerun"
+    (analysis / "trees.json").write_text(json.dumps(trees))
+    _, data = build_report(analysis, tmp_path / "r", progress=False)
+    assert not any(leaf["samples"] for g in data.groups for leaf in g["leaves"])
+    assert any(f["vis"] for g in data.groups for f in g["split_features"])
+    assert report["data"].groups and any(leaf["samples"] for g in report["data"].groups for leaf in g["leaves"])
