@@ -36,7 +36,10 @@ class ImageTransform:
             raise BarlowError(f"image not found: {path}") from exc
         except (UnidentifiedImageError, OSError) as exc:
             raise BarlowError(f"cannot decode image {path}: {exc}") from exc
-        img = F.center_crop(F.resize(img, self.resize), [self.crop, self.crop])
+        if min(img.size) != self.resize:
+            img = F.resize(img, self.resize)
+        if img.size != (self.crop, self.crop):
+            img = F.center_crop(img, [self.crop, self.crop])
         array = np.asarray(img, dtype=np.uint8)
         if array.ndim == 2:
             array = array[:, :, None]
