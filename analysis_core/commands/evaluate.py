@@ -17,11 +17,17 @@ examples:
 """
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from analysis_core.models.loading import SPEC_HELP
+# Kept literal (not imported from the torch-importing packages) so that 'barlow --help' stays instant.
+DATASET_HELP = "fashion-mnist[:train|:test] | imagefolder:PATH | barlow-csv:PATH | imagenet:PATH[:train|:val]"
+MODEL_HELP = (
+    "fmnist-robust | fmnist-standard | PATH.pt (Barlow or MadryLab checkpoint) | "
+    "madry-ARCH:PATH | torchvision:ARCH[:WEIGHTS_PATH] | entrypoint:module:function"
+)
 
-    parser.add_argument("--model", required=True, help=f"model spec: {SPEC_HELP}")
-    parser.add_argument("--dataset", default="fashion-mnist", help="data set spec (default: %(default)s, the test split)")
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help=f"model spec: {MODEL_HELP}")
+    parser.add_argument("--dataset", default="fashion-mnist", help=f"data set spec: {DATASET_HELP} (default: %(default)s, the test split)")
     parser.add_argument("--eps", type=float, default=0.0, help="L2 radius in [0,1] pixel space; 0 = clean accuracy only (default: %(default)s)")
     parser.add_argument("--steps", type=int, default=20, help="PGD steps (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=250, help="batch size (default: %(default)s)")

@@ -22,15 +22,20 @@ from the features model itself.
 examples:
   barlow extract --dataset fashion-mnist --out runs/fmnist
   barlow extract --dataset imagenet:/data/ILSVRC2012:val --features-model madry-resnet50:imagenet_l2_3_0.pt \\
-      --inspect-model torchvision:resnet50:resnet50.pth --out runs/imagenet --workers 4
+      --inspect-model torchvision:resnet50:resnet50.pth --out runs/imagenet --workers 4 --trust-checkpoint
   barlow extract --dataset barlow-csv:my_images/ --features-model madry-resnet50:resnet50_l2_eps3.ckpt --out runs/mine
 """
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from analysis_core.datasets import SPEC_HELP as DATASET_HELP
-    from analysis_core.models.loading import SPEC_HELP as MODEL_HELP
+# Kept literal (not imported from the torch-importing packages) so that 'barlow --help' stays instant.
+DATASET_HELP = "fashion-mnist[:train|:test] | imagefolder:PATH | barlow-csv:PATH | imagenet:PATH[:train|:val]"
+MODEL_HELP = (
+    "fmnist-robust | fmnist-standard | PATH.pt (Barlow or MadryLab checkpoint) | "
+    "madry-ARCH:PATH | torchvision:ARCH[:WEIGHTS_PATH] | entrypoint:module:function"
+)
 
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, help=f"data set spec: {DATASET_HELP}")
     parser.add_argument("--features-model", default=None,
                         help=f"robust model giving the features (default for fashion-mnist: fmnist-robust): {MODEL_HELP}")

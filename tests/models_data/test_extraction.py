@@ -183,3 +183,17 @@ def test_cli_bad_csv_is_one_clear_line(tmp_path, capsys, checkpoints):
     err = capsys.readouterr().err.strip()
     assert err.startswith("barlow: error:") and "lacks column(s) Predictions" in err and "\n" not in err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_default_fashion_mnist_extraction_with_shipped_models(tmp_path):
+    out = tmp_path / "fmnist"
+    assert main(["extract", "--dataset", "fashion-mnist", "--out", str(out)]) == 0
+    features = np.load(out / "features.npy", mmap_mode="r")
+    assert features.shape == (10_000, 128) and features.dtype == np.float32
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["features_model"] == "fmnist-robust" and manifest["inspect_model"] == "fmnist-standard"
+    assert manifest["dataset"] == "fashion-mnist" and manifest["n_images"] == 10_000
+    meta = pd.read_csv(out / "metadata.csv")
+    assert len(meta) == 10_000 and (meta["Labels"].value_counts() == 1000).all()
+    # The standard model's test accuracy from its model card (91.7 %).
+    assert abs(manifest["accuracy"] - 0.917) < 0.002 and manifest["n_failures"] == (meta["label_id"] != meta["prediction_id"]).sum()
