@@ -200,6 +200,9 @@ def extract(
         "version": 1,
         "dataset": dataset.spec,
         "dataset_root": dataset.root,
+        # How image files were decoded; reload the same inputs with
+        # load_dataset(spec, ImageTransform(**transform)) (null: fixed-size arrays).
+        "transform": _transform_info(dataset),
         "features_model": features_spec,
         "inspect_model": inspect_spec,
         "predictions_source": "inspect_model" if inspect_model is not None else "dataset metadata.csv",
@@ -234,6 +237,13 @@ def extract(
         tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     shutil.rmtree(partial, ignore_errors=True)
     return manifest
+
+
+def _transform_info(dataset: ImageDataset) -> dict | None:
+    from dataclasses import asdict
+
+    transform = getattr(dataset, "transform", None)
+    return asdict(transform) if transform is not None else None
 
 
 def _checkpoint_info(model: FeatureModel) -> dict:

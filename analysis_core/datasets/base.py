@@ -34,6 +34,8 @@ class ImageDataset(Dataset):
         self.labels = np.asarray(labels, dtype=np.int64)
         self.predictions = None if predictions is None else np.asarray(predictions, dtype=np.int64)
         self.root = root
+        # The ImageTransform that decodes files (None for fixed-size arrays like Fashion-MNIST).
+        self.transform = None
         self._load_image = load_image
         if len(self.filenames) != len(self.labels):
             raise ValueError("filenames and labels differ in length")

@@ -46,7 +46,9 @@ def load_image_folder(path: str | Path, transform: ImageTransform, spec: str | N
         labels += [class_id] * len(found)
     if not files:
         raise BarlowError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) under {root}")
-    return _make(spec or f"imagefolder:{path}", root, files, labels, [d.name for d in class_dirs], transform)
+    dataset = _make(spec or f"imagefolder:{path}", root, files, labels, [d.name for d in class_dirs], transform)
+    dataset.transform = transform
+    return dataset
 
 
 def _read_classes_file(path: Path) -> list[str]:
@@ -117,6 +119,7 @@ def load_barlow_csv(path: str | Path, transform: ImageTransform, spec: str | Non
         predictions=np.array([index[n] for n in table["Predictions"]]),
         root=str(image_root.resolve()),
     )
+    dataset.transform = transform
     return dataset
 
 
@@ -171,4 +174,5 @@ def load_imagenet(path: str | Path, split: str, transform: ImageTransform, spec:
         raise BarlowError(f"no images under {split_dir}")
     dataset = _make(spec or f"imagenet:{path}:{split}", split_dir, files, labels, classes, transform)
     dataset.wnids = list(wnids)
+    dataset.transform = transform
     return dataset

@@ -167,6 +167,8 @@ def test_cli_barlow_csv_predictions_without_inspect_model(tmp_path, fmnist, chec
     assert meta["confidence"].isna().all()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["inspect_model"] is None and manifest["predictions_source"] == "dataset metadata.csv"
+    # The 28x28 model made extract decode the files at 28x28, one channel.
+    assert manifest["transform"] == {"resize": 28, "crop": 28, "channels": 1}
     assert manifest["n_failures"] == 14
     # PNG decoding reproduces the idx pixels exactly, so features match the in-memory images.
     model = load_model(str(checkpoints[0]))
