@@ -84,7 +84,6 @@ def load_model(spec: str, device: str | torch.device = "cpu", trust_checkpoint: 
         model = _load_path(Path(spec), trust_checkpoint)
     else:
         raise BarlowError(f"unknown model spec {spec!r} (no such file either); use {SPEC_HELP}")
-    model.source.setdefault("spec", spec)
     model.source["spec"] = spec
     model.eval()
     return model.to(device)
