@@ -16,7 +16,7 @@ read from the extraction's manifest.json unless given. Features already drawn wi
 settings are reused.
 
 Attack defaults depend on the input size d = C*H*W: eps = 0.4*sqrt(d) (11.2 for 28x28),
-step = 2.5*eps/iterations, 60 iterations for small inputs and 200 for large ones.
+step = 2.5*eps/iterations, 30 iterations for small inputs and 200 for large ones.
 
 example: barlow visualize --analysis runs/analysis --top-mi 5
 """
@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-k", "--top-k", type=int, default=6, help="images per feature (default: %(default)s)")
     parser.add_argument("--eps", type=float, help="L2 radius of the feature attack (default: 0.4*sqrt(C*H*W))")
     parser.add_argument("--step-size", type=float, help="L2 length of each attack step (default: 2.5*eps/iterations)")
-    parser.add_argument("--iterations", type=int, help="attack steps (default: 60 for inputs up to 64x64x3, else 200)")
+    parser.add_argument("--iterations", type=int, help="attack steps (default: 30 for inputs up to 64x64x3, else 200)")
     parser.add_argument("--batch-size", type=int, default=128, help="images per forward/backward pass (default: %(default)s)")
     parser.add_argument("--leaves", choices=("all", "valid", "none"), default="all", help="leaves that get a grid of failure samples (default: %(default)s)")
     parser.add_argument("--leaf-samples", type=int, default=12, help="failures shown per leaf (default: %(default)s)")
