@@ -246,7 +246,9 @@ def load_report_data(analysis_dir: str | Path, descriptions: str | Path | None =
         "n_valid": len(valid),
         "n_groups_with_valid": sum(1 for g in views if g["n_valid"]),
         "total_failures": trees.get("total_failures"),
-        "top": sorted(valid, key=lambda gl: -gl[1]["iv"])[:5],
+        # Ranked as in 'barlow analyze': IV alone puts a leaf holding all 3 failures of a tiny
+        # group first; the leaf holding the most failures is the one a user wants to read first.
+        "top": sorted(valid, key=lambda gl: (-gl[1]["n_fail"], -gl[1]["iv"]))[:5],
     }
     return ReportData(analysis_dir, trees, views, skipped, vis, desc, "holdout_er" in table.columns, summary)
 
@@ -290,7 +292,7 @@ def summary_paragraph(data: ReportData, limit: int = 3) -> str:
             else "."
         )
         return head + tail
-    return head + " Strongest by importance (ER x EC): " + " ".join(leaf["sentence"] for _, leaf in s["top"][:limit])
+    return head + " Largest valid failure modes: " + " ".join(leaf["sentence"] for _, leaf in s["top"][:limit])
 
 
 __all__ = ["ReportData", "fmt_rate", "index_rows", "load_report_data", "read_descriptions", "summary_paragraph"]
