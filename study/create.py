@@ -9,7 +9,6 @@ items replaces the protocol when given.
 from __future__ import annotations
 
 import csv
-import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,8 @@ from typing import Any
 
 from analysis_core.atomic import staged_dir
 from analysis_core.errors import BarlowError
+from analysis_core.json_files import read_json
+from analysis_core.visualization.inputs import read_trees
 from study.hits import HITS_FILE, SECTIONS, HitSpec, write_hits
 from study.study_file import (
     STUDY_FILE,
@@ -65,13 +66,7 @@ def load_trees(analysis_dir: Path) -> dict:
     path = analysis_dir / "trees.json"
     if not path.is_file():
         raise BarlowError(f"no trees.json in {analysis_dir}; run 'barlow analyze' first or pass --items FILE.csv")
-    try:
-        trees = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise BarlowError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(trees, dict) or not isinstance(trees.get("groups"), list):
-        raise BarlowError(f"{path}: expected an object with a 'groups' list (Barlow analysis output)")
-    return trees
+    return read_trees(analysis_dir)[0]
 
 
 def tiers(groups: list[dict], n: int) -> list[tuple[str, dict]]:
@@ -144,10 +139,7 @@ def load_visualization_index(analysis_dir: Path) -> dict:
     path = analysis_dir / "visualizations" / "index.json"
     if not path.is_file():
         return {"features": {}}
-    try:
-        index = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise BarlowError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    index = read_json(path)
     if not isinstance(index.get("features"), dict):
         raise BarlowError(f"{path}: expected a 'features' mapping (Barlow visualization index)")
     return index

@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from analysis_core.atomic import atomic_path
     from analysis_core.datasets import ImageTransform, load_dataset
     from analysis_core.errors import BarlowError
+    from analysis_core.json_files import read_json
     from analysis_core.models import load_model
     from analysis_core.training import evaluate_model
 
@@ -73,10 +74,7 @@ def run(args: argparse.Namespace) -> int:
         card_path = Path(args.card)
         if not card_path.is_file():
             raise BarlowError(f"model card not found: {card_path}")
-        try:
-            card = json.loads(card_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise BarlowError(f"model card {card_path} is not valid JSON: {exc}") from exc
+        card = read_json(card_path)
         evaluations = [e for e in card.get("evaluation", []) if (e.get("eps"), e.get("dataset")) != (result.get("eps"), args.dataset)]
         card["evaluation"] = evaluations + [result]
         with atomic_path(card_path) as tmp:

@@ -7,13 +7,13 @@ visualizations/index.json and feature descriptions from feature_descriptions.csv
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from analysis_core.errors import BarlowError
 from analysis_core.report.sentences import condition_text, fmt_rate, leaf_sentence, merge_conditions, path_conditions
+from analysis_core.json_files import read_json
 from analysis_core.visualization.inputs import read_trees
 from analysis_core.visualization.pipeline import group_slugs, leaf_key
 
@@ -213,12 +213,7 @@ def load_report_data(analysis_dir: str | Path, descriptions: str | Path | None =
         rows_by_group.setdefault((str(row["grouping"]), str(row["class"])), []).append(row)
 
     vis_path = analysis_dir / "visualizations" / "index.json"
-    vis = {}
-    if vis_path.is_file():
-        try:
-            vis = json.loads(vis_path.read_text())
-        except json.JSONDecodeError as exc:
-            raise BarlowError(f"{vis_path} is not valid JSON (line {exc.lineno}: {exc.msg}); rerun 'barlow visualize'") from None
+    vis = read_json(vis_path, "rerun 'barlow visualize'") if vis_path.is_file() else {}
 
     if vis.get("trees_sha1") not in (None, trees_sha1):
         # Leaf samples were drawn for other trees (the analysis was rerun since): their

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
@@ -13,6 +12,7 @@ from tqdm import tqdm
 from analysis_core import __version__
 from analysis_core.atomic import staged_dir
 from analysis_core.errors import BarlowError
+from analysis_core.json_files import read_json_or_empty
 from analysis_core.report.context import ReportData, index_rows, load_report_data
 from analysis_core.resources import templates_dir
 
@@ -55,15 +55,8 @@ def _used_pictures(data: ReportData) -> list[str]:
 
 
 def _meta(data: ReportData) -> dict:
-    manifest = {}
     features = data.trees.get("inputs", {}).get("features")
-    if features:
-        path = Path(features).parent / "manifest.json"
-        if path.is_file():
-            try:
-                manifest = json.loads(path.read_text())
-            except json.JSONDecodeError:
-                manifest = {}
+    manifest = read_json_or_empty(Path(features).parent / "manifest.json") if features else {}
     return {
         "title": manifest.get("dataset") or data.analysis_dir.name,
         "analysis_dir": str(data.analysis_dir),

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from analysis_core.errors import BarlowError
+from analysis_core.json_files import read_json
 
 
 @dataclass
@@ -30,14 +30,10 @@ def read_trees(analysis_dir: str | Path) -> tuple[dict, str]:
     path = Path(analysis_dir) / "trees.json"
     if not path.is_file():
         raise BarlowError(f"{path} not found: --analysis must be a folder written by 'barlow analyze'")
-    raw = path.read_bytes()
-    try:
-        trees = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise BarlowError(f"{path} is not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    trees = read_json(path)
     if not isinstance(trees, dict) or not isinstance(trees.get("groups"), list):
         raise BarlowError(f"{path} has no 'groups' list; was it written by 'barlow analyze'?")
-    return trees, hashlib.sha1(raw).hexdigest()
+    return trees, hashlib.sha1(path.read_bytes()).hexdigest()
 
 
 def read_analysis(analysis_dir: str | Path, features: str | Path | None = None, metadata: str | Path | None = None) -> AnalysisInputs:
@@ -59,12 +55,7 @@ def read_analysis(analysis_dir: str | Path, features: str | Path | None = None, 
     if not metadata_path.is_file():
         raise BarlowError(f"metadata file {metadata_path} not found; pass --metadata PATH")
     manifest_path = features_path.parent / "manifest.json"
-    manifest = {}
-    if manifest_path.is_file():
-        try:
-            manifest = json.loads(manifest_path.read_text())
-        except json.JSONDecodeError as exc:
-            raise BarlowError(f"{manifest_path} is not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    manifest = read_json(manifest_path) if manifest_path.is_file() else {}
     return AnalysisInputs(analysis_dir, trees, sha1, features_path, metadata_path, manifest)
 
 

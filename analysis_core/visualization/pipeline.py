@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from analysis_core.atomic import staged_dir
 from analysis_core.errors import BarlowError
+from analysis_core.json_files import read_json_or_empty
 from analysis_core.visualization.attack import AttackParams, default_attack_params, feature_attack
 from analysis_core.visualization.heatmap import channel_maps, resize_maps, shared_normalize
 from analysis_core.visualization.render import display_scale, overlay_heat, tile_sheet, to_rgb_uint8
@@ -237,12 +238,7 @@ def write_visualizations(
     input_shape = tuple(int(s) for s in dataset[0][0].shape)
     params = asdict(config)
     params.update(asdict(config.attack_params(input_shape)))
-    old = {}
-    if (out_dir / "index.json").is_file():
-        try:
-            old = json.loads((out_dir / "index.json").read_text())
-        except json.JSONDecodeError:
-            old = {}
+    old = read_json_or_empty(out_dir / "index.json")
     reuse = _reusable(old, features_model, dataset_spec, params)
     old_features = old.get("features", {}) if reuse else {}
     kept = {f: e for f, e in old_features.items() if all((out_dir / e[s]).is_file() for s in "ABC")}

@@ -1,6 +1,5 @@
 """SmallCNN, the Barlow checkpoint format, the shipped models and load_model's spec parsing."""
 
-import numpy as np
 import pytest
 import torch
 

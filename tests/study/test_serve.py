@@ -35,7 +35,7 @@ def test_serve_prints_urls_and_answers(study_dir):
             if "press Ctrl+C" in line:
                 break
         printed = "".join(lines)
-        assert f"http://127.0.0.1:{port}/" in printed and f"/admin?token=tok-1" in printed, printed
+        assert f"http://127.0.0.1:{port}/" in printed and "/admin?token=tok-1" in printed, printed
         status = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=10))
         assert status["hits"] == 12 and status["submitted"] == 0
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/hit/h0001?assignmentId=ASSIGNMENT_ID_NOT_AVAILABLE", timeout=10) as r:
