@@ -11,13 +11,14 @@ from __future__ import annotations
 import csv
 import shutil
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from analysis_core.atomic import staged_dir
 from analysis_core.errors import BarlowError
 from analysis_core.json_files import read_json
 from analysis_core.visualization.inputs import read_trees
+from analysis_core.visualization.pipeline import feature_entry
 from study.hits import HITS_FILE, SECTIONS, HitSpec, write_hits
 from study.study_file import (
     STUDY_FILE,
@@ -145,25 +146,48 @@ def load_visualization_index(analysis_dir: Path) -> dict:
     return index
 
 
-def find_strips(analysis_dir: Path, index: dict, features: list[int]) -> dict[int, dict[str, Path]]:
-    """The A/B/C strips of each feature; a clear error lists every feature without them."""
+def item_key(item: Item | AttentionCheck) -> tuple[str, str, int]:
+    return (item.grouping, item.class_name, int(item.feature))
+
+
+def find_strips(analysis_dir: Path, index: dict, items: list[Item]) -> dict[tuple[str, str, int], dict[str, str]]:
+    """Per (grouping, class, feature) item, its A/B/C strips, relative to visualizations/.
+
+    An item shows its group's own pictures when 'barlow visualize --scope group' drew them
+    (the top images among that group's images, what a worker should describe for it), else
+    the feature's data-set pictures. A clear error lists every feature without either.
+    """
     vis_dir = analysis_dir / "visualizations"
-    found: dict[int, dict[str, Path]] = {}
-    missing: list[int] = []
-    for fid in sorted(set(features)):
-        entry = index["features"].get(str(fid))
-        paths = {s: vis_dir / entry[s] for s in SECTIONS if entry and entry.get(s)} if entry else {}
-        if len(paths) != len(SECTIONS) or not all(p.is_file() for p in paths.values()):
-            missing.append(fid)
+    found: dict[tuple[str, str, int], dict[str, str]] = {}
+    missing: set[int] = set()
+    for key in dict.fromkeys(item_key(it) for it in items):
+        entry, _ = feature_entry(index, *key)
+        paths = {s: entry[s] for s in SECTIONS if entry and entry.get(s)}
+        if len(paths) != len(SECTIONS) or not all((vis_dir / p).is_file() for p in paths.values()):
+            missing.add(key[2])
         else:
-            found[fid] = paths
+            found[key] = paths
     if missing:
-        shown = ",".join(map(str, missing[:40])) + (",..." if len(missing) > 40 else "")
+        ordered = sorted(missing)
+        shown = ",".join(map(str, ordered[:40])) + (",..." if len(ordered) > 40 else "")
         raise BarlowError(
-            f"{len(missing)} feature(s) have no A/B/C visualization in {vis_dir}: {shown}; "
-            f"make them with 'barlow visualize --analysis {analysis_dir} --features {','.join(map(str, missing))}'"
+            f"{len(ordered)} feature(s) have no A/B/C visualization in {vis_dir}: {shown}; "
+            f"make them with 'barlow visualize --analysis {analysis_dir} --features {','.join(map(str, ordered))}'"
         )
     return found
+
+
+def study_image_path(strip: str, feature: int, section: str) -> str:
+    """Where a strip goes in the study folder: its place under visualizations/, below images/.
+
+    feature_<id>/A.png and groups/<slug>/feature_<id>/A.png keep data-set and group pictures
+    of one feature apart; a path that would leave the folder falls back to feature_<id>/.
+    """
+    path = PurePosixPath(strip)
+    folder = path.parent
+    if path.is_absolute() or ".." in path.parts or str(folder) in ("", "."):
+        folder = PurePosixPath(f"feature_{feature}")
+    return f"images/{folder}/{section}{path.suffix.lower() or '.png'}"
 
 
 # ----------------------------------------------------------------------------- checks
@@ -207,9 +231,9 @@ def make_attention_checks(questions: list[Question], items: list[Item], n: int) 
 # ----------------------------------------------------------------------------- building
 
 
-def build_hits(items: list[Item], checks: list[AttentionCheck], images: dict[int, dict[str, str]]) -> list[HitSpec]:
+def build_hits(items: list[Item], checks: list[AttentionCheck], images: dict[tuple[str, str, int], dict[str, str]]) -> list[HitSpec]:
     hits = [
-        HitSpec(key=f"h{i + 1:04d}", grouping=it.grouping, class_name=it.class_name, feature=it.feature, images=images[it.feature])
+        HitSpec(key=f"h{i + 1:04d}", grouping=it.grouping, class_name=it.class_name, feature=it.feature, images=images[item_key(it)])
         for i, it in enumerate(items)
     ]
     # Spread the checks through the list so that workers meet them early and late.
@@ -222,7 +246,7 @@ def build_hits(items: list[Item], checks: list[AttentionCheck], images: dict[int
                 grouping=check.grouping,
                 class_name=check.class_name,
                 feature=int(check.feature),
-                images=images[int(check.feature)],
+                images=images[item_key(check)],
                 is_attention_check=True,
                 check_id=check.id,
             ),
@@ -253,7 +277,7 @@ def create_study(analysis_dir: str | Path, out_dir: str | Path, options: CreateO
             raise BarlowError(f"{analysis_dir}/trees.json: no group has selected features to show")
 
     index = load_visualization_index(analysis_dir)
-    strips = find_strips(analysis_dir, index, [it.feature for it in items])
+    strips = find_strips(analysis_dir, index, items)
 
     questions = options.questions or default_questions()
     checks = make_attention_checks(questions, items, options.attention_checks)
@@ -281,14 +305,16 @@ def create_study(analysis_dir: str | Path, out_dir: str | Path, options: CreateO
     )
 
     with staged_dir(out_dir) as stage:
-        rel_images: dict[int, dict[str, str]] = {}
-        for fid, paths in strips.items():
-            rel_images[fid] = {}
-            for s, src in paths.items():
-                rel = f"images/feature_{fid}/{s}{src.suffix.lower() or '.png'}"
-                (stage / rel).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(src, stage / rel)
-                rel_images[fid][s] = rel
+        vis_dir = analysis_dir / "visualizations"
+        rel_images: dict[tuple[str, str, int], dict[str, str]] = {}
+        for key, paths in strips.items():
+            rel_images[key] = {}
+            for s, strip in paths.items():
+                rel = study_image_path(strip, key[2], s)
+                if not (stage / rel).is_file():  # groups falling back to one data-set strip share it
+                    (stage / rel).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(vis_dir / strip, stage / rel)
+                rel_images[key][s] = rel
         hits = build_hits(items, checks, rel_images)
         write_study_file(spec, stage)
         write_hits(hits, stage / HITS_FILE)

@@ -7,7 +7,7 @@ import argparse
 HELP = "draw feature visualizations (top images, heatmaps, feature attacks) for an analysis"
 DESCRIPTION = """\
 Draw the three views of each feature that the failure trees use, as in the Barlow paper:
-  A  the k images of the data set with the largest value of the feature
+  A  the k images of the data set (or of a group, see --scope) with the largest value of the feature
   B  heatmaps: the feature's channel of the last spatial map, one colour scale for the k images
   C  feature attack: each image changed by projected L2 gradient ascent to increase the feature
 plus, for each leaf, a grid of random failures from that leaf. Writes PNG strips and
@@ -15,10 +15,19 @@ visualizations/index.json into the analysis folder. The data set and the feature
 read from the extraction's manifest.json unless given. Features already drawn with the same
 settings are reused.
 
+--scope chooses the set of images A is taken from. dataset (the default): the whole data set,
+one set of pictures per feature. group: in addition, each group gets its own A/B/C of the
+features drawn for it (those splitting its tree, its --top-mi features, or every --features
+id), with the k images chosen among the group's images only: rows whose label is the class
+for a label group, rows predicted as the class for a prediction group. The report's group
+pages and 'barlow study create' then show a group's own pictures and fall back to the
+data-set ones for features not drawn for that group.
+
 Attack defaults depend on the input size d = C*H*W: eps = 0.4*sqrt(d) (11.2 for 28x28),
 step = 2.5*eps/iterations, 30 iterations for small inputs and 200 for large ones.
 
 example: barlow visualize --analysis runs/analysis --top-mi 5
+         barlow visualize --analysis runs/analysis --top-mi 5 --scope group
 """
 
 
@@ -29,6 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which.add_argument("--split-features", action="store_true", help="every feature that splits a tree node (the default)")
     which.add_argument("--top-mi", type=int, metavar="M", default=0, help="also the M features with the highest mutual information in each group (default: 0)")
     parser.add_argument("-k", "--top-k", type=int, default=6, help="images per feature (default: %(default)s)")
+    parser.add_argument(
+        "--scope",
+        choices=("dataset", "group"),
+        default="dataset",
+        help="take the top-k images from the whole data set, or also from each group's own images (default: %(default)s)",
+    )
     parser.add_argument("--eps", type=float, help="L2 radius of the feature attack (default: 0.4*sqrt(C*H*W))")
     parser.add_argument("--step-size", type=float, help="L2 length of each attack step (default: 2.5*eps/iterations)")
     parser.add_argument("--iterations", type=int, help="attack steps (default: 30 for inputs up to 64x64x3, else 200)")
@@ -75,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         leaf_samples=args.leaf_samples,
         leaves=args.leaves,
         seed=args.seed,
+        scope=args.scope,
     )
     feature_ids = parse_feature_list(args.features) if args.features else None
     index = visualize_analysis(
@@ -92,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     out = Path(args.analysis) / "visualizations"
-    print(f"{len(index['features'])} features and {len(index['leaves'])} leaves drawn in {out}")
+    by_group = sum(len(entries) for entries in index.get("group_features", {}).values())
+    in_groups = f", {by_group} (group, feature) pairs" if args.scope == "group" else ""
+    print(f"{len(index['features'])} features{in_groups} and {len(index['leaves'])} leaves drawn in {out}")
     print(f"next: barlow report --analysis {args.analysis}")
     return 0

@@ -15,7 +15,7 @@ from analysis_core.errors import BarlowError
 from analysis_core.report.sentences import condition_text, fmt_rate, leaf_sentence, merge_conditions, path_conditions
 from analysis_core.json_files import read_json
 from analysis_core.visualization.inputs import read_trees
-from analysis_core.visualization.pipeline import group_slugs, leaf_key
+from analysis_core.visualization.pipeline import feature_entry, group_slugs, leaf_key
 
 REQUIRED_LEAF_COLUMNS = ("grouping", "class", "n", "n_fail", "ber", "aler", "aler_minus_ber", "leaf", "n_leaf", "n_fail_leaf", "er", "ec", "iv", "valid")
 
@@ -78,6 +78,16 @@ def _read_leaf_table(path: Path):
     if missing:
         raise BarlowError(f"{path} lacks column(s) {', '.join(missing)}")
     return table
+
+
+def scope_text(entry: dict, scope: str, grouping: str, class_name: str) -> str:
+    """Where section A's images come from, e.g. 'top 6 of the 1,000 images labelled Shirt'."""
+    k = len(entry.get("top_rows", []))
+    if scope != "group":
+        return f"top {k} of the data set"
+    n = entry.get("group_rows")
+    which = "labelled" if grouping == "label" else "predicted as"
+    return f"top {k} of the {n:,} images {which} {class_name}" if n is not None else f"top {k} of the images {which} {class_name}"
 
 
 def _group_view(group: dict, slug: str, rows: list[dict], vis: dict, descriptions: dict[int, dict], params: dict) -> dict:
@@ -156,10 +166,9 @@ def _group_view(group: dict, slug: str, rows: list[dict], vis: dict, description
         if not node.get("is_leaf") and node.get("feature") is not None and int(node["feature"]) not in split_ids:
             split_ids.append(int(node["feature"]))
     mi = {int(s["feature"]): float(s["mi"]) for s in group.get("selected_features", [])}
-    vis_features = vis.get("features", {})
 
     def feature_view(fid: int) -> dict:
-        entry = vis_features.get(str(fid))
+        entry, scope = feature_entry(vis, group["grouping"], group["class"], fid)
         desc = descriptions.get(fid, {})
         return {
             "id": fid,
@@ -167,6 +176,7 @@ def _group_view(group: dict, slug: str, rows: list[dict], vis: dict, description
             "description": desc.get("description"),
             "agreement": desc.get("agreement"),
             "vis": entry,
+            "vis_scope": scope_text(entry, scope, group["grouping"], group["class"]) if entry else None,
             "splits": [n["id"] for n in nodes.values() if not n.get("is_leaf") and n.get("feature") is not None and int(n["feature"]) == fid],
             # Where this feature's value puts the failures: its bound on the path of each
             # valid leaf (or of the top leaf), e.g. "feature[34] > 0.5101" for leaf 5.

@@ -20,6 +20,7 @@ from analysis_core.visualization.render import display_scale, overlay_heat, tile
 from analysis_core.visualization.topk import top_k_rows
 
 INDEX_VERSION = 1
+SCOPES = ("dataset", "group")
 
 
 @dataclass
@@ -35,6 +36,9 @@ class VisualizationConfig:
     leaf_columns: int = 6
     leaves: str = "all"  # all | valid | none
     seed: int = 0
+    # dataset: a feature's top-k images come from the whole data set. group: each group
+    # also gets its own strips of the features drawn for it, top-k among its rows only.
+    scope: str = "dataset"
 
     def attack_params(self, input_shape: tuple[int, int, int]) -> AttackParams:
         default = default_attack_params(input_shape)
@@ -45,20 +49,29 @@ class VisualizationConfig:
         )
 
 
-def top_k_for_features(X: np.ndarray, feature_ids: list[int], k: int, chunk_rows: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+def top_k_for_features(
+    X: np.ndarray, feature_ids: list[int], k: int, chunk_rows: int = 65536, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Top-k rows of every feature in one pass over the rows of a (memory-mapped) matrix.
 
     Reading row chunks once is much faster than one strided column read per feature
-    when features.npy holds millions of rows.
+    when features.npy holds millions of rows. ``rows`` (sorted row numbers, e.g. one
+    group's) restricts the search to them; the result keeps the numbering of ``X``.
     """
     ids = np.asarray(feature_ids, dtype=np.int64)
-    k = min(k, X.shape[0])
+    n_rows = X.shape[0] if rows is None else len(rows)
+    k = min(k, n_rows)
     best_rows = np.zeros((len(ids), 0), dtype=np.int64)
     best_vals = np.zeros((len(ids), 0), dtype=np.float64)
-    for start in range(0, X.shape[0], chunk_rows):
-        block = np.asarray(X[start : start + chunk_rows][:, ids], dtype=np.float64).T  # (features, rows)
-        rows = np.arange(start, start + block.shape[1])
-        cand_rows = np.concatenate([best_rows, np.broadcast_to(rows, block.shape)], axis=1)
+    for start in range(0, n_rows, chunk_rows):
+        if rows is None:
+            chunk = np.arange(start, min(start + chunk_rows, n_rows))
+            block = X[start : start + chunk_rows]  # a slice reads a memmap sequentially
+        else:
+            chunk = np.asarray(rows[start : start + chunk_rows], dtype=np.int64)
+            block = X[chunk]
+        block = np.asarray(block[:, ids], dtype=np.float64).T  # (features, rows)
+        cand_rows = np.concatenate([best_rows, np.broadcast_to(chunk, block.shape)], axis=1)
         cand_vals = np.concatenate([best_vals, block], axis=1)
         keep_rows = np.empty((len(ids), min(k, cand_rows.shape[1])), dtype=np.int64)
         keep_vals = np.empty(keep_rows.shape, dtype=np.float64)
@@ -83,28 +96,61 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
 
 
-def render_features(
-    model: torch.nn.Module,
-    dataset,
-    X: np.ndarray,
-    feature_ids: list[int],
-    out_dir: Path,
-    config: VisualizationConfig,
-    progress: bool = True,
-) -> dict[str, dict]:
-    """Write feature_<id>/{A,B,C}.png for each feature; return their index entries."""
-    if not feature_ids:
-        return {}
-    n_features = X.shape[1]
+@dataclass
+class Strip:
+    """One feature's A/B/C pictures to draw: its top rows and values, written to ``folder``."""
+
+    folder: str
+    feature: int
+    rows: np.ndarray
+    values: np.ndarray
+    group_rows: int | None = None  # rows of the group the top-k came from (group scope)
+
+
+def check_feature_ids(feature_ids: list[int], n_features: int) -> None:
     bad = [f for f in feature_ids if not 0 <= f < n_features]
     if bad:
         raise BarlowError(f"feature id {bad[0]} is outside 0..{n_features - 1} (features file has {n_features} columns)")
-    top_rows, top_vals = top_k_for_features(X, feature_ids, config.k)
-    k = top_rows.shape[1]
-    unique_rows, inverse = np.unique(top_rows.ravel(), return_inverse=True)
+
+
+def dataset_strips(X: np.ndarray, feature_ids: list[int], k: int) -> list[Strip]:
+    """Strips of the top-k images of the whole data set, in feature_<id>/."""
+    if not feature_ids:
+        return []
+    top_rows, top_vals = top_k_for_features(X, feature_ids, k)
+    return [Strip(f"feature_{f}", int(f), top_rows[i], top_vals[i]) for i, f in enumerate(feature_ids)]
+
+
+def group_strips(X: np.ndarray, metadata, groups: list[dict], feature_ids: list[list[int]], k: int) -> dict[str, list[Strip]]:
+    """Per group key, strips of the top-k images among that group's rows only, in groups/<slug>/.
+
+    ``feature_ids[i]`` are the features to draw for ``groups[i]``.
+    """
+    out: dict[str, list[Strip]] = {}
+    for group, slug, ids in zip(groups, group_slugs(groups), feature_ids):
+        rows = group_rows(metadata, group)
+        if not ids or len(rows) == 0:
+            continue
+        top_rows, top_vals = top_k_for_features(X, ids, k, rows=rows)
+        out[group_key(group)] = [
+            Strip(f"groups/{slug}/feature_{f}", int(f), top_rows[i], top_vals[i], group_rows=len(rows)) for i, f in enumerate(ids)
+        ]
+    return out
+
+
+def draw_strips(model: torch.nn.Module, dataset, strips: list[Strip], out_dir: Path, config: VisualizationConfig, progress: bool = True) -> list[dict]:
+    """Write <folder>/{A,B,C}.png for each strip; return their index entries, in order.
+
+    The images of all strips go through heatmaps and the attack together, in shared
+    batches: many small strips cost about as much as one run over their images.
+    """
+    if not strips:
+        return []
+    sizes = [len(s.rows) for s in strips]
+    unique_rows, inverse = np.unique(np.concatenate([s.rows for s in strips]), return_inverse=True)
     pool = load_images(dataset, unique_rows, progress=progress)
-    images = pool[inverse]  # (n_features * k, C, H, W), feature-major
-    per_image_feature = np.repeat(np.asarray(feature_ids, dtype=np.int64), k)
+    images = pool[inverse]  # (total images, C, H, W), strip after strip
+    per_image_feature = np.repeat(np.asarray([s.feature for s in strips], dtype=np.int64), sizes)
     input_shape = tuple(images.shape[1:])
     params = config.attack_params(input_shape)
 
@@ -115,27 +161,30 @@ def render_features(
     size = (input_shape[1] * scale, input_shape[2] * scale)
     shown = to_rgb_uint8(images.numpy(), scale)
     attacked = to_rgb_uint8(attack.images.numpy(), scale)
-    entries: dict[str, dict] = {}
-    for i, feature in enumerate(tqdm(feature_ids, desc="drawing features", unit="feature", disable=not progress, leave=False)):
-        part = slice(i * k, (i + 1) * k)
-        folder = out_dir / f"feature_{feature}"
+    bounds = np.cumsum([0] + sizes)
+    entries: list[dict] = []
+    for strip, start, stop in tqdm(list(zip(strips, bounds[:-1], bounds[1:])), desc="drawing features", unit="feature", disable=not progress, leave=False):
+        part = slice(int(start), int(stop))
+        folder = out_dir / strip.folder
         folder.mkdir(parents=True, exist_ok=True)
         heat = resize_maps(shared_normalize(maps[part]), size)
-        values = top_vals[i]
-        tile_sheet(shown[part], [_fmt(v) for v in values]).save(folder / "A.png")
+        tile_sheet(shown[part], [_fmt(v) for v in strip.values]).save(folder / "A.png")
         tile_sheet(overlay_heat(shown[part], heat, cmap=config.cmap, alpha=config.alpha)).save(folder / "B.png")
         captions = [f"{_fmt(b)} \u2192 {_fmt(a)}" for b, a in zip(attack.before[part], attack.after[part])]
         tile_sheet(attacked[part], captions).save(folder / "C.png")
-        entries[str(feature)] = {
-            "A": f"feature_{feature}/A.png",
-            "B": f"feature_{feature}/B.png",
-            "C": f"feature_{feature}/C.png",
-            "top_rows": [int(r) for r in top_rows[i]],
-            "top_values": [float(v) for v in values],
+        entry = {
+            "A": f"{strip.folder}/A.png",
+            "B": f"{strip.folder}/B.png",
+            "C": f"{strip.folder}/C.png",
+            "top_rows": [int(r) for r in strip.rows],
+            "top_values": [float(v) for v in strip.values],
             "attack_before": [float(v) for v in attack.before[part]],
             "attack_after": [float(v) for v in attack.after[part]],
-            "heatmap_max": float(maps[part].max()) if k else 0.0,
+            "heatmap_max": float(maps[part].max()) if stop > start else 0.0,
         }
+        if strip.group_rows is not None:
+            entry["group_rows"] = int(strip.group_rows)
+        entries.append(entry)
     return entries
 
 
@@ -165,6 +214,24 @@ def group_slugs(groups: list[dict]) -> list[str]:
 
 def leaf_key(group: dict, leaf_id: int) -> str:
     return f"{group['grouping']}/{group['class']}/{int(leaf_id)}"
+
+
+def group_key(group: dict) -> str:
+    """Key of a group in index.json's group_features, e.g. 'label/Shirt'."""
+    return f"{group['grouping']}/{group['class']}"
+
+
+def feature_entry(index: dict, grouping: str, class_name: str, feature: int) -> tuple[dict | None, str | None]:
+    """The pictures of ``feature`` to show for a group, and their scope ('group' or 'dataset').
+
+    The group's own top-k (``--scope group``) describe what the feature means for those
+    images, so they win; the data-set pictures stand in where none were drawn.
+    """
+    group = index.get("group_features", {}).get(group_key({"grouping": grouping, "class": class_name}), {})
+    if str(feature) in group:
+        return group[str(feature)], "group"
+    entry = index.get("features", {}).get(str(feature))
+    return (entry, "dataset") if entry else (None, None)
 
 
 def render_leaf_samples(dataset, X: np.ndarray, metadata, groups: list[dict], out_dir: Path, config: VisualizationConfig, progress: bool = True) -> dict[str, dict]:
@@ -208,8 +275,26 @@ def render_leaf_samples(dataset, X: np.ndarray, metadata, groups: list[dict], ou
     return entries
 
 
-def _reusable(old: dict, features_model: str, dataset_spec: str, params: dict) -> bool:
-    return old.get("version") == INDEX_VERSION and old.get("features_model") == features_model and old.get("dataset") == dataset_spec and old.get("params") == params
+def _same_settings(old: dict, features_model: str, dataset_spec: str, params: dict) -> bool:
+    """Whether an earlier index.json was drawn with this model, data and these parameters.
+
+    The scope is left out: a data-set strip or a leaf grid is the same whichever scope the
+    run had, so switching scope redraws only the group strips.
+    """
+
+    def drawing(p) -> dict:
+        return {k: v for k, v in (p or {}).items() if k != "scope"}
+
+    return (
+        old.get("version") == INDEX_VERSION
+        and old.get("features_model") == features_model
+        and old.get("dataset") == dataset_spec
+        and drawing(old.get("params")) == drawing(params)
+    )
+
+
+def _with_files(entries: dict, out_dir: Path) -> dict:
+    return {f: e for f, e in entries.items() if all((out_dir / e[s]).is_file() for s in "ABC")}
 
 
 def write_visualizations(
@@ -224,29 +309,55 @@ def write_visualizations(
     config: VisualizationConfig | None = None,
     metadata=None,
     groups: list[dict] | None = None,
+    group_feature_ids: list[list[int]] | None = None,
     trees_sha1: str | None = None,
     progress: bool = True,
 ) -> dict:
     """Render features and leaves into ``out_dir`` and write ``out_dir/index.json``.
 
+    With ``config.scope == "group"``, ``group_feature_ids[i]`` are also drawn with their
+    top-k among the rows of ``groups[i]`` (index.json's ``group_features``).
     Features already drawn with the same model, data and parameters (per an existing
     index.json) are kept and not redrawn, so asking for more features later only pays
     for the new ones. Nothing in ``out_dir`` changes if rendering fails.
     """
     config = config or VisualizationConfig()
+    if config.scope not in SCOPES:
+        raise BarlowError(f"scope must be one of {', '.join(SCOPES)}, got '{config.scope}'")
+    by_group = config.scope == "group"
+    if by_group and (metadata is None or not groups or group_feature_ids is None):
+        raise BarlowError("--scope group needs the analysis's groups and metadata")
     out_dir = Path(out_dir)
     input_shape = tuple(int(s) for s in dataset[0][0].shape)
     params = asdict(config)
+    if not by_group:
+        # Recorded only when it is not the default, so that index.json files written
+        # before the option existed stay identical and reusable.
+        del params["scope"]
     params.update(asdict(config.attack_params(input_shape)))
+    check_feature_ids(sorted({int(f) for ids in [feature_ids, *(group_feature_ids or [])] for f in ids}), X.shape[1])
     old = read_json_or_empty(out_dir / "index.json")
-    reuse = _reusable(old, features_model, dataset_spec, params)
-    old_features = old.get("features", {}) if reuse else {}
-    kept = {f: e for f, e in old_features.items() if all((out_dir / e[s]).is_file() for s in "ABC")}
+    reuse = _same_settings(old, features_model, dataset_spec, params)
+    kept = _with_files(old.get("features", {}), out_dir) if reuse else {}
+    reuse_groups = reuse and by_group and (old.get("params") or {}).get("scope") == "group"
+    kept_groups = {key: _with_files(e, out_dir) for key, e in old.get("group_features", {}).items()} if reuse_groups else {}
     todo = [int(f) for f in feature_ids if str(int(f)) not in kept]
+    todo_groups: dict[str, list[Strip]] = {}
+    if by_group:
+        keys = [group_key(g) for g in groups]
+        wanted = [[int(f) for f in ids if str(int(f)) not in kept_groups.get(key, {})] for key, ids in zip(keys, group_feature_ids)]
+        todo_groups = group_strips(X, metadata, groups, wanted, config.k)
     reuse_leaves = reuse and old.get("trees_sha1") == trees_sha1 and trees_sha1 is not None
     with staged_dir(out_dir) as stage:
+        strips = dataset_strips(X, todo, config.k)
+        group_order = [(key, strip) for key, part in todo_groups.items() for strip in part]
+        # One call for all strips: the attack batches images across features and groups.
+        entries = draw_strips(model, dataset, strips + [strip for _, strip in group_order], stage, config, progress=progress)
         features = dict(kept)
-        features.update(render_features(model, dataset, X, todo, stage, config, progress=progress))
+        features.update({str(s.feature): e for s, e in zip(strips, entries)})
+        drawn_groups = {key: dict(e) for key, e in kept_groups.items()}
+        for (key, strip), entry in zip(group_order, entries[len(strips) :]):
+            drawn_groups.setdefault(key, {})[str(strip.feature)] = entry
         if reuse_leaves and all((out_dir / e["samples"]).is_file() for e in old.get("leaves", {}).values()):
             leaves = old.get("leaves", {})
         elif metadata is not None and groups:
@@ -261,8 +372,15 @@ def write_visualizations(
             "trees_sha1": trees_sha1,
             "heatmap_normalization": "one scale per feature, shared by its k images: map / max over the k maps (floor 0)",
             "features": {str(f): features[str(f)] for f in sorted(features, key=int)},
-            "leaves": leaves,
         }
+        if by_group:
+            # In trees.json's group order, so that reading the file follows the report.
+            index["group_features"] = {
+                group_key(g): {f: drawn_groups[group_key(g)][f] for f in sorted(drawn_groups[group_key(g)], key=int)}
+                for g in groups
+                if drawn_groups.get(group_key(g))
+            }
+        index["leaves"] = leaves
         (stage / "index.json").write_text(json.dumps(index, indent=1))
     return index
 
@@ -284,8 +402,10 @@ def visualize_analysis(
     """Visualize features of an analysis into ``<analysis_dir>/visualizations/``.
 
     ``feature_ids`` None means every feature that splits a tree node, plus the ``top_mi``
-    highest-MI features of each group. The models and data come from the extraction's
-    manifest.json unless given.
+    highest-MI features of each group. With ``config.scope == "group"`` each group also
+    gets strips from its own rows: of the features that split its tree and its ``top_mi``
+    features, or of every id in ``feature_ids`` when given. The models and data come from
+    the extraction's manifest.json unless given.
     """
     from analysis_core.datasets import load_dataset
     from analysis_core.models import load_model
@@ -302,7 +422,11 @@ def visualize_analysis(
     X = load_features(inputs.features_path)
     metadata = load_metadata(inputs.metadata_path, X.shape[0])
     if feature_ids is None:
-        feature_ids = sorted(set(split_features(inputs.groups)) | set(top_mi_features(inputs.groups, top_mi)))
+        per_group = [sorted(set(split_features([g])) | set(top_mi_features([g], top_mi))) for g in inputs.groups]
+        feature_ids = sorted({f for ids in per_group for f in ids})
+    else:
+        per_group = [list(feature_ids) for _ in inputs.groups]
+    group_scope = config is not None and config.scope == "group"
     dataset = load_dataset(dataset_spec)
     if len(dataset) != X.shape[0]:
         raise BarlowError(f"dataset {dataset_spec} has {len(dataset)} images but {inputs.features_path} has {X.shape[0]} rows")
@@ -321,6 +445,7 @@ def visualize_analysis(
         config=config,
         metadata=metadata,
         groups=inputs.groups,
+        group_feature_ids=per_group if group_scope else None,
         trees_sha1=inputs.trees_sha1,
         progress=progress,
     )
