@@ -21,7 +21,8 @@ features drawn for it (those splitting its tree, its --top-mi features, or every
 id), with the k images chosen among the group's images only: rows whose label is the class
 for a label group, rows predicted as the class for a prediction group. The report's group
 pages and 'barlow study create' then show a group's own pictures and fall back to the
-data-set ones for features not drawn for that group.
+data-set ones for features not drawn for that group. The attack then runs on k images per
+(group, feature) pair as well: on the demo analysis with --top-mi 10, about 3x the images.
 
 Attack defaults depend on the input size d = C*H*W: eps = 0.4*sqrt(d) (11.2 for 28x28),
 step = 2.5*eps/iterations, 30 iterations for small inputs and 200 for large ones.
