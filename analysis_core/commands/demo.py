@@ -9,7 +9,8 @@ DESCRIPTION = """\
 Run Barlow end to end on the Fashion-MNIST test split (10,000 images):
   1. extract features with the shipped robust model and predictions of the shipped standard model
   2. analyze failures for label and prediction groups with depth-2 trees
-  3. visualize every feature that splits a tree, plus the top-MI features of each group
+  3. visualize every feature that splits a tree, plus the top-MI features of each group,
+     with each group's own most activating images (--scope dataset: the whole test split's)
   4. write the HTML report
 then print the report's path and a summary of the strongest failure modes. Steps whose
 inputs and settings did not change are reused when you run it again (--force redoes all).
@@ -22,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="barlow-demo", metavar="DIR", help="output folder (default: ./%(default)s)")
     parser.add_argument("--depth", type=int, default=2, help="failure tree depth, 1-3 (default: %(default)s)")
     parser.add_argument("--top-mi", type=int, default=10, metavar="M", help="also visualize the M highest-MI features of each group, as the paper's crowd study and 'barlow study create' use (default: %(default)s)")
+    parser.add_argument("--scope", choices=("group", "dataset"), default="group", help="top images of a feature among the group's images or the whole data set (default: %(default)s)")
     parser.add_argument("--iterations", type=int, help="feature attack steps (default: 30 for 28x28)")
     parser.add_argument("--features-model", default="fmnist-robust", metavar="SPEC", help="model whose features explain failures (default: %(default)s)")
     parser.add_argument("--inspect-model", default="fmnist-standard", metavar="SPEC", help="model whose failures are explained (default: %(default)s)")
@@ -45,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         top_mi=args.top_mi,
         device=args.device,
         force=args.force,
-        visualization=VisualizationConfig(iterations=args.iterations),
+        visualization=VisualizationConfig(iterations=args.iterations, scope=args.scope),
     )
     index, summary, outcomes = run_demo(config)
     print()
