@@ -25,6 +25,7 @@ class ImageDataset(Dataset):
         filenames: Sequence[str],
         labels: np.ndarray,
         load_image: Callable[[int], torch.Tensor],
+        decode_image: Callable[[int], np.ndarray] | None = None,
         predictions: np.ndarray | None = None,
         root: str | None = None,
     ) -> None:
@@ -37,6 +38,8 @@ class ImageDataset(Dataset):
         # The ImageTransform that decodes files (None for fixed-size arrays like Fashion-MNIST).
         self.transform = None
         self._load_image = load_image
+        # Image files: the H x W x C uint8 pixels before conversion, for batch loaders.
+        self.decode_image = decode_image
         if len(self.filenames) != len(self.labels):
             raise ValueError("filenames and labels differ in length")
 

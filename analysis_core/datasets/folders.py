@@ -28,6 +28,7 @@ def _make(spec: str, root: Path, files: list[Path], labels, classes, transform: 
         filenames=filenames,
         labels=np.asarray(labels, dtype=np.int64),
         load_image=lambda i: transform(files[i]),
+        decode_image=lambda i: transform.decode(files[i]),
         predictions=predictions,
         root=str(root.resolve()),
     )
@@ -116,6 +117,7 @@ def load_barlow_csv(path: str | Path, transform: ImageTransform, spec: str | Non
         filenames=list(table["Filenames"]),
         labels=np.array([index[n] for n in table["Labels"]]),
         load_image=lambda i: transform(files[i]),
+        decode_image=lambda i: transform.decode(files[i]),
         predictions=np.array([index[n] for n in table["Predictions"]]),
         root=str(image_root.resolve()),
     )

@@ -199,3 +199,22 @@ def test_default_fashion_mnist_extraction_with_shipped_models(tmp_path):
     assert len(meta) == 10_000 and (meta["Labels"].value_counts() == 1000).all()
     # The standard model's test accuracy from its model card (91.7 %).
     assert abs(manifest["accuracy"] - 0.917) < 0.002 and manifest["n_failures"] == (meta["label_id"] != meta["prediction_id"]).sum()
+
+
+def test_file_batches_equal_the_per_image_tensors_for_rgb(tmp_path):
+    """Files travel as uint8 batches and become floats in the loop: same values and layout
+    as the data set's own per-image tensors, channels in RGB order."""
+    from analysis_core.datasets import ImageTransform
+    from analysis_core.extraction import _batches
+
+    rng = np.random.default_rng(0)
+    for k in range(7):
+        folder = tmp_path / ("cat" if k % 2 else "dog")
+        folder.mkdir(exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (40, 30, 3), dtype=np.uint8)).save(folder / f"{k}.png")
+    data = load_dataset(f"imagefolder:{tmp_path}", ImageTransform(32, 24, 3))
+    batches = dict(_batches(data, [0, 1], 4, workers=0, pin=False))
+    got = torch.cat([batches[0], batches[1]])
+    expected = torch.stack([data[i][0] for i in range(len(data))])
+    assert got.shape == (7, 3, 24, 24) and got.is_contiguous()
+    assert torch.equal(got, expected)
