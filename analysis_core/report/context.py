@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from analysis_core.errors import BarlowError
-from analysis_core.report.sentences import condition_text, fmt_rate, leaf_sentence, merge_conditions, path_conditions
 from analysis_core.json_files import read_json
+from analysis_core.report.sentences import condition_text, fmt_rate, leaf_sentence, merge_conditions, path_conditions
 from analysis_core.visualization.inputs import read_trees
 from analysis_core.visualization.pipeline import feature_entry, group_slugs, leaf_key
 
