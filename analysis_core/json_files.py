@@ -11,9 +11,13 @@ from analysis_core.errors import BarlowError
 
 def read_json(path: str | Path, hint: str = "") -> Any:
     """Parse ``path``; a broken file is a BarlowError naming it, its line and ``hint``."""
-    path = Path(path)
+    return parse_json(Path(path).read_bytes(), path, hint)
+
+
+def parse_json(raw: bytes, path: str | Path, hint: str = "") -> Any:
+    """Parse the bytes read from ``path`` (for callers that also hash them)."""
     try:
-        return json.loads(path.read_bytes())
+        return json.loads(raw)
     except json.JSONDecodeError as exc:
         raise BarlowError(f"{path} is not valid JSON (line {exc.lineno}: {exc.msg}){'; ' + hint if hint else ''}") from None
 

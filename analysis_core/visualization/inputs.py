@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis_core.errors import BarlowError
-from analysis_core.json_files import read_json
+from analysis_core.json_files import parse_json, read_json
 
 
 @dataclass
@@ -30,10 +30,11 @@ def read_trees(analysis_dir: str | Path) -> tuple[dict, str]:
     path = Path(analysis_dir) / "trees.json"
     if not path.is_file():
         raise BarlowError(f"{path} not found: --analysis must be a folder written by 'barlow analyze'")
-    trees = read_json(path)
+    raw = path.read_bytes()
+    trees = parse_json(raw, path)
     if not isinstance(trees, dict) or not isinstance(trees.get("groups"), list):
         raise BarlowError(f"{path} has no 'groups' list; was it written by 'barlow analyze'?")
-    return trees, hashlib.sha1(path.read_bytes()).hexdigest()
+    return trees, hashlib.sha1(raw).hexdigest()
 
 
 def read_analysis(analysis_dir: str | Path, features: str | Path | None = None, metadata: str | Path | None = None) -> AnalysisInputs:
