@@ -24,6 +24,7 @@ COMMANDS = {
     "visualize": "analysis_core.commands.visualize",
     "report": "analysis_core.commands.report",
     "experiments": "analysis_core.commands.experiments",
+    "reproduce": "analysis_core.commands.reproduce",
 }
 
 STUDY_COMMANDS = {
@@ -31,6 +32,12 @@ STUDY_COMMANDS = {
     "serve": "study.commands.serve",
     "export": "study.commands.export",
     "analyze": "study.commands.analyze",
+    "publish": "study.commands.publish",
+    "status": "study.commands.status",
+    "collect": "study.commands.collect",
+    "review": "study.commands.review",
+    "bonus": "study.commands.bonus",
+    "expire": "study.commands.expire",
 }
 
 
