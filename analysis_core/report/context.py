@@ -104,6 +104,9 @@ def _group_view(group: dict, slug: str, rows: list[dict], vis: dict, description
             raise BarlowError(f"failure_modes.csv has no row for leaf {leaf_id} of {group['grouping']} '{group['class']}' in trees.json")
         conditions = path_conditions(nodes, leaf_id) if leaf_id in nodes else []
         samples = vis.get("leaves", {}).get(leaf_key(group, leaf_id))
+        honest = _honest(row)
+        # Sentences state the honest (cross-fitted) rates when the analysis has them.
+        say_er, say_ec = (honest["er"], honest["ec"]) if honest else (float(row["er"]), float(row["ec"]))
         leaves.append(
             {
                 "id": leaf_id,
@@ -114,18 +117,21 @@ def _group_view(group: dict, slug: str, rows: list[dict], vis: dict, description
                 "ec": float(row["ec"]),
                 "iv": float(row["iv"]),
                 "valid": _bool(row["valid"]),
+                "valid_in_sample": _bool(row.get("valid_in_sample", row["valid"])),
+                "rank": int(row.get("rank") or 0),
+                "honest": honest,
                 "er_ci": (_num(row.get("er_ci_low")), _num(row.get("er_ci_high"))),
                 "p_value": _num(row.get("p_value")),
                 "q_value": _num(row.get("q_value")),
                 "holdout": {k[len("holdout_") :]: _num(v) for k, v in row.items() if k.startswith("holdout_")},
-                "sentence_html": leaf_sentence(group["grouping"], group["class"], ber, conditions, float(row["er"]), float(row["ec"]), short, html=True),
-                "sentence": leaf_sentence(group["grouping"], group["class"], ber, conditions, float(row["er"]), float(row["ec"]), short),
+                "sentence_html": leaf_sentence(group["grouping"], group["class"], ber, conditions, say_er, say_ec, short, html=True),
+                "sentence": leaf_sentence(group["grouping"], group["class"], ber, conditions, say_er, say_ec, short),
                 "samples": samples,
                 "bounds": {b.feature: b for b in merge_conditions(conditions)},
             }
         )
     leaves_by_id = {leaf["id"]: leaf for leaf in leaves}
-    top = max(leaves, key=lambda leaf: leaf["iv"]) if leaves else None
+    top = max(leaves, key=_leaf_importance) if leaves else None
 
     def build(node_id: int) -> dict:
         node = nodes[node_id]
@@ -199,7 +205,10 @@ def _group_view(group: dict, slug: str, rows: list[dict], vis: dict, description
         "ber": ber,
         "aler": float(first.get("aler", group.get("aler", 0.0))),
         "aler_minus_ber": float(first.get("aler_minus_ber", group.get("aler_minus_ber", 0.0))),
-        "leaves": sorted(leaves, key=lambda leaf: -leaf["iv"]),
+        "leaves": sorted(leaves, key=lambda leaf: tuple(-v for v in _leaf_importance(leaf))),
+        "honest_aler_minus_ber": _num(first.get("honest_aler_minus_ber")),
+        "group_p_value": _num(first.get("group_p_value")),
+        "group_q_value": _num(first.get("group_q_value")),
         "n_valid": sum(leaf["valid"] for leaf in leaves),
         "top_leaf": top,
         "tree": tree,
@@ -253,9 +262,34 @@ def load_report_data(analysis_dir: str | Path, descriptions: str | Path | None =
         "total_failures": trees.get("total_failures"),
         # Ranked as in 'barlow analyze': IV alone puts a leaf holding all 3 failures of a tiny
         # group first; the leaf holding the most failures is the one a user wants to read first.
-        "top": sorted(valid, key=lambda gl: (-gl[1]["n_fail"], -gl[1]["iv"]))[:5],
+        "top": sorted(valid, key=lambda gl: _largest_first(gl[1]))[:5],
     }
     return ReportData(analysis_dir, trees, views, skipped, vis, desc, "holdout_er" in table.columns, summary)
+
+
+def _honest(row: dict) -> dict | None:
+    """The leaf's cross-fitted numbers from its failure_modes.csv row, or None when the analysis has none."""
+    er = _num(row.get("honest_er"))
+    if er is None:
+        return None
+    keys = ("n_leaf", "n_fail_leaf", "er", "ec", "iv", "er_ci_low", "er_ci_high", "p_value", "q_value")
+    values = {k: _num(row.get(f"honest_{k}")) for k in keys}
+    values["stability"] = _num(row.get("stability"))
+    return values
+
+
+def _leaf_importance(leaf: dict) -> tuple[float, float]:
+    """Order leaves by honest IV when known (the in-sample IV breaks ties and orders the rest)."""
+    honest = leaf.get("honest") or {}
+    iv = honest.get("iv")
+    return (iv if iv is not None else -1.0, leaf["iv"])
+
+
+def _largest_first(leaf: dict) -> tuple[float, float]:
+    honest = leaf.get("honest")
+    if honest and honest.get("n_fail_leaf") is not None:
+        return (-honest["n_fail_leaf"], -(honest.get("iv") or 0.0))
+    return (-leaf["n_fail"], -leaf["iv"])
 
 
 def index_rows(data: ReportData) -> list[dict]:
