@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from analysis_core.errors import BarlowError
 from study.hits import HitSpec, load_hits
-from study.models import Base, Hit, Study
+from study.models import Hit, Study
+from study.schema import upgrade_database
 from study.study_file import StudySpec, load_study_file
 
 DB_FILE = "study.sqlite"
@@ -124,8 +125,8 @@ def open_study_database(
     engine = make_engine(url)
     sessions = sessionmaker(engine, expire_on_commit=False)
     try:
+        upgrade_database(engine, create=create)
         if create:
-            Base.metadata.create_all(engine)
             with sessions.begin() as session:
                 study_id = sync_hits(session, spec, load_hits(study_dir))
         else:
