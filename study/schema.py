@@ -44,6 +44,15 @@ def current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
+def lock_study_setup(connection: Connection) -> None:
+    """Serialize setting up a study database between processes, until the transaction ends.
+
+    SQLite needs nothing more: every transaction there takes the write lock up front.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+
+
 def upgrade_database(engine: Engine, create: bool = True) -> str:
     """Create, stamp or upgrade the study tables; return the revision the database is at.
 
@@ -52,8 +61,7 @@ def upgrade_database(engine: Engine, create: bool = True) -> str:
     """
     head = head_revision()
     with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+        lock_study_setup(connection)
         current = current_revision(connection)
         if current == head:
             return head
