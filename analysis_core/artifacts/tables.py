@@ -16,15 +16,6 @@ from analysis_core.errors import BarlowError
 FAILURE_MODES_FILE = "failure_modes.csv"
 SKIPPED_FILE = "skipped.csv"
 
-FAILURE_MODE_COLUMNS = [
-    "grouping", "class", "depth", "tree_depth", "n", "n_fail", "ber", "aler", "aler_minus_ber",
-    "leaf", "iv_rank", "rule", "n_leaf", "n_fail_leaf", "er", "ec", "iv", "valid",
-    "er_ci_low", "er_ci_high", "p_value", "q_value",
-]
-HOLDOUT_COLUMNS = [
-    "holdout_n", "holdout_n_fail", "holdout_ber", "holdout_aler", "holdout_n_leaf", "holdout_n_fail_leaf",
-    "holdout_er", "holdout_ec", "holdout_er_ci_low", "holdout_er_ci_high", "holdout_p_value", "holdout_q_value",
-]
 # What a reader of failure_modes.csv may rely on being there.
 REQUIRED_LEAF_COLUMNS = (
     "grouping", "class", "n", "n_fail", "ber", "aler", "aler_minus_ber", "leaf", "n_leaf", "n_fail_leaf", "er", "ec", "iv", "valid",
