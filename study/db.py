@@ -15,12 +15,11 @@ from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from analysis_core.artifacts.study_folder import DB_FILE
 from analysis_core.errors import BarlowError
 from study.hits import HitSpec, load_hits
 from study.models import Base, Hit, Study
 from study.study_file import StudySpec, load_study_file
-
-DB_FILE = "study.sqlite"
 
 
 def default_database_url(study_dir: str | Path) -> str:

@@ -198,7 +198,7 @@ def write_metadata(frame, path: str | os.PathLike) -> Path:
 def read_manifest(path: str | os.PathLike) -> dict:
     """An extraction's manifest.json (a folder or the file itself); ``{}`` when there is none."""
     path = Path(path)
-    if path.is_dir():
+    if path.suffix != ".json":
         path = path / MANIFEST_FILE
     if not path.is_file():
         return {}
@@ -210,7 +210,7 @@ def read_manifest(path: str | os.PathLike) -> dict:
 
 def write_manifest(manifest: dict, path: str | os.PathLike) -> Path:
     path = Path(path)
-    if path.is_dir():
+    if path.suffix != ".json":
         path = path / MANIFEST_FILE
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
