@@ -394,7 +394,7 @@ def visualize_analysis(
     the extraction's manifest.json unless given.
     """
     from analysis_core.artifacts import AnalysisFolder
-    from analysis_core.datasets import load_dataset
+    from analysis_core.datasets import ImageTransform, load_dataset
     from analysis_core.models import load_model
 
     folder = AnalysisFolder(analysis_dir)
@@ -412,11 +412,13 @@ def visualize_analysis(
     groups = folder.trees.groups
     feature_ids, per_group = _features_to_draw(groups, feature_ids, top_mi)
     group_scope = config is not None and config.scope == "group"
-    dataset = load_dataset(dataset_spec)
-    if len(dataset) != X.shape[0]:
-        raise BarlowError(f"dataset {dataset_spec} has {len(dataset)} images but {extraction.features_path} has {X.shape[0]} rows")
     model = load_model(features_model, device=device, trust_checkpoint=trust_checkpoint)
     model.eval()
+    # Decode image files as the extraction did (its manifest says how), else as the model expects.
+    transform = ImageTransform(**manifest["transform"]) if manifest.get("transform") else ImageTransform.for_input_shape(model.input_shape)
+    dataset = load_dataset(dataset_spec, transform)
+    if len(dataset) != X.shape[0]:
+        raise BarlowError(f"dataset {dataset_spec} has {len(dataset)} images but {extraction.features_path} has {X.shape[0]} rows")
     if getattr(model, "num_features", X.shape[1]) != X.shape[1]:
         raise BarlowError(f"model {features_model} has {model.num_features} features but {extraction.features_path} has {X.shape[1]} columns")
     return write_visualizations(
