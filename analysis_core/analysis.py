@@ -379,10 +379,10 @@ def analyze_files(
     progress: bool = True,
 ) -> AnalysisResult:
     """Load and check a features .npy and metadata CSV, then run the analysis."""
-    from analysis_core.inputs import load_inputs
+    from analysis_core.artifacts import load_feature_table
 
     config = (config or AnalysisConfig()).validate()
-    inputs = load_inputs(features_path, metadata_path)
+    inputs = load_feature_table(features_path, metadata_path)
     return run_analysis(
         inputs.features,
         inputs.labels,

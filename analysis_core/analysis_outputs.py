@@ -6,27 +6,14 @@ failed run leaves the output folder as it was.
 
 from __future__ import annotations
 
-import json
-import math
 import os
 from pathlib import Path
 from typing import Any
 
 from analysis_core.analysis import AnalysisResult, config_dict
-from analysis_core.atomic import staged_dir
-
-SKIPPED_COLUMNS = ["grouping", "class", "n", "n_fail", "reason"]
-
-
-def _clean(value: Any) -> Any:
-    """JSON has no NaN: write null instead so every JSON reader accepts the file."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    return value
+from analysis_core.artifacts.analysis_folder import write_analysis_files
+from analysis_core.artifacts.tables import skipped_frame
+from analysis_core.artifacts.trees import clean_json
 
 
 def trees_document(result: AnalysisResult) -> dict[str, Any]:
@@ -41,27 +28,17 @@ def trees_document(result: AnalysisResult) -> dict[str, Any]:
         "n_features": result.n_features,
         "total_failures": result.total_failures,
         "summary": result.summary(),
-        "groups": [_clean(group.to_dict()) for group in result.groups],
+        "groups": [clean_json(group.to_dict()) for group in result.groups],
     }
 
 
 def skipped_table(result: AnalysisResult):
-    import pandas as pd
-
-    return pd.DataFrame(
-        [(s.grouping, s.class_name, s.n, s.n_fail, s.reason) for s in result.skipped], columns=SKIPPED_COLUMNS
-    )
+    return skipped_frame((s.grouping, s.class_name, s.n, s.n_fail, s.reason) for s in result.skipped)
 
 
 def write_analysis(result: AnalysisResult, out_dir: str | os.PathLike) -> Path:
     """Write failure_modes.csv, trees.json and skipped.csv into out_dir (all or nothing)."""
-    out_dir = Path(out_dir)
-    with staged_dir(out_dir) as stage:
-        result.failure_modes.to_csv(stage / "failure_modes.csv", index=False)
-        skipped_table(result).to_csv(stage / "skipped.csv", index=False)
-        with open(stage / "trees.json", "w", encoding="utf-8") as handle:
-            json.dump(_clean(trees_document(result)), handle, indent=1, allow_nan=False)
-    return out_dir
+    return write_analysis_files(out_dir, trees_document(result), result.failure_modes, skipped_table(result))
 
 
 def format_summary(result: AnalysisResult) -> str:

@@ -8,7 +8,7 @@ import pytest
 
 from analysis_core.cli import main
 from analysis_core.failure_tree import assign_leaves
-from analysis_core.inputs import load_features
+from analysis_core.artifacts import load_features
 
 
 def analyze(features, metadata, out, *extra):
