@@ -29,8 +29,22 @@ def trees_document(result: AnalysisResult) -> dict[str, Any]:
         "n_features": result.n_features,
         "total_failures": result.total_failures,
         "summary": result.summary(),
-        "groups": [clean_json(group.to_dict()) for group in result.groups],
+        "groups": [clean_json(_table_validity(group.to_dict(), result.failure_modes)) for group in result.groups],
     }
+
+
+def _table_validity(record: dict, table) -> dict:
+    """Leaf nodes carry the table's ``valid`` (honest when cross-fitted) and the paper's ``valid_in_sample``,
+    so readers of trees.json (e.g. ``visualize --leaves valid``) pick the same leaves as the table."""
+    if table is None or not len(table):
+        return record
+    rows = table[(table["grouping"] == record["grouping"]) & (table["class"] == record["class"])]
+    valid = dict(zip(rows["leaf"].astype(int), rows["valid"].astype(bool)))
+    for node in record["nodes"]:
+        if node["is_leaf"] and node["id"] in valid:
+            node["valid_in_sample"] = bool(node["valid"])
+            node["valid"] = bool(valid[node["id"]])
+    return record
 
 
 def skipped_table(result: AnalysisResult):
