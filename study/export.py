@@ -224,9 +224,11 @@ def _defuse(value):
 
 def safe_csv(frame: "pd.DataFrame") -> str:
     """CSV text of ``frame`` that spreadsheet programs open without running any cell."""
+    from pandas.api.types import is_object_dtype, is_string_dtype
+
     frame = frame.copy()
     for column in frame.columns:
-        if frame[column].dtype == object:
+        if is_object_dtype(frame[column]) or is_string_dtype(frame[column]):
             frame[column] = frame[column].map(_defuse)
     return frame.to_csv(index=False)
 
