@@ -15,13 +15,12 @@ from sqlalchemy import Engine, create_engine, event, func, select, update
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from analysis_core.artifacts.study_folder import DB_FILE
 from analysis_core.errors import BarlowError
 from study.hits import HitSpec, load_hits
 from study.models import SUBMITTED, Assignment, Hit, Study
 from study.schema import lock_study_setup, upgrade_database
 from study.study_file import StudySpec, load_study_file
-
-DB_FILE = "study.sqlite"
 
 
 def default_database_url(study_dir: str | Path) -> str:
