@@ -9,9 +9,15 @@ DESCRIPTION = """\
 Find where a classifier fails (paper sections 3 and 5). For every class group (rows with
 that label, and/or rows with that prediction), Barlow selects the top-k features by mutual
 information with failure (prediction != label), fits a depth-limited entropy tree on them and
-reports each leaf's error rate (ER), error coverage (EC), importance value (IV = ER x EC),
-the tree's ALER - BER, and valid leaves (ER >= BER + delta and EC >= tau), with a Wilson
-interval, a one-sided binomial p-value against BER and a Benjamini-Hochberg q-value.
+reports each leaf's error rate (ER), error coverage (EC), importance value (IV = ER x EC) and
+the tree's ALER - BER as the paper defines them (in-sample: measured on the rows that chose
+the tree, so optimistic).
+
+Honest numbers (honest_*) come from K-fold cross-fitting: each row is scored by a tree refitted
+without it. Valid leaves (honest ER >= BER + delta and honest EC >= tau), the leaf ranking,
+Wilson intervals, binomial p-values against BER and Benjamini-Hochberg q-values use them.
+A permutation test per group (failures shuffled within the group, selection and tree refitted
+each time) says whether the group has any failure mode at all (group_p_value, group_q_value).
 
 Writes DIR/failure_modes.csv (one row per leaf), DIR/trees.json (every tree whole, original
 feature ids) and DIR/skipped.csv (groups with no failures, only failures or too few rows).
