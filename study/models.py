@@ -161,6 +161,8 @@ class Bonus(Base):
     reason: Mapped[str] = mapped_column(Text)
     token: Mapped[str] = mapped_column(String(64), unique=True)
     kind: Mapped[str] = mapped_column(String(16), default="manual")
+    # The platform's id of the payment where it has one (Prolific's bulk bonus payment).
+    remote_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
