@@ -70,6 +70,7 @@ class MTurk:
         self.sleep = sleep
         self.backoff = backoff
         self.retried = 0
+        self.page_size = PAGE
 
     @property
     def endpoint(self) -> str:
@@ -177,7 +178,7 @@ class MTurk:
         found: dict[str, str] = {}
         token = None
         while True:
-            params: dict[str, Any] = {"MaxResults": PAGE}
+            params: dict[str, Any] = {"MaxResults": self.page_size}
             if token:
                 params["NextToken"] = token
             out = self._call("list_hits", "(reconciling published HITs)", **params)
@@ -197,7 +198,7 @@ class MTurk:
         for hid in remote_ids:
             token = None
             while True:
-                params: dict[str, Any] = {"HITId": hid, "MaxResults": PAGE, "AssignmentStatuses": ["Submitted", "Approved", "Rejected"]}
+                params: dict[str, Any] = {"HITId": hid, "MaxResults": self.page_size, "AssignmentStatuses": ["Submitted", "Approved", "Rejected"]}
                 if token:
                     params["NextToken"] = token
                 out = self._call("list_assignments_for_hit", f"for HIT {hid}", **params)

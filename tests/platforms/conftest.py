@@ -34,8 +34,33 @@ def platform_analysis(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def pstudy(platform_analysis, tmp_path) -> Path:
-    """12 HITs (2 attention checks included by create's defaults?), 2 assignments each."""
-    return make_study(platform_analysis, tmp_path / "study", top_n=1, top_m=2, assignments=2)
+    """12 HITs plus one attention check, 2 assignments each, $0.50 per HIT."""
+    return make_study(platform_analysis, tmp_path / "study", top_n=1, top_m=2, assignments=2, attention_checks=1)
+
+
+def good_answers(spec, hit_key: str, hits_csv: dict, fail_check: bool = False, text: str = "the collar of a shirt") -> dict:
+    """Form fields a careful worker sends for one HIT (or one who misses the attention check)."""
+    fields = {"description": text, "ease": "4", "confidence": "3", "useful_view": "B and C"}
+    row = hits_csv[hit_key]
+    if row.is_attention_check:
+        check = spec.attention_check(row.check_id)
+        fields.update(check.expected)
+        if fail_check:
+            qid, value = next(iter(check.expected.items()))
+            q = spec.question(qid)
+            options = q.options if q.type == "choice" else [str(v) for v in range(q.scale_min, q.scale_max + 1)]
+            fields[qid] = next(o for o in options if o != value)
+    return fields
+
+
+@pytest.fixture
+def answers_for(pstudy):
+    from study.hits import load_hits
+    from study.study_file import load_study_file
+
+    spec = load_study_file(pstudy)
+    hits = {h.key: h for h in load_hits(pstudy)}
+    return lambda key, **kw: good_answers(spec, key, hits, **kw)
 
 
 @pytest.fixture
