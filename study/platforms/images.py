@@ -56,8 +56,11 @@ class ImageUploader:
         self.target = target
         self.study_name = study_name
         self.presign_seconds = presign_seconds
+        from botocore.config import Config
+
         session = session or boto3.Session()
-        self.client = session.client("s3")
+        # SigV4 presigned links (the 7-day limit above is SigV4's; legacy SigV2 links are refused by newer regions).
+        self.client = session.client("s3", config=Config(signature_version="s3v4"))
         self.uploaded = 0
         self.skipped = 0
         self._urls: dict[str, str] = {}
