@@ -17,7 +17,7 @@ from study.db import open_study_database
 from study.hits import load_hits
 from study.models import utcnow
 from study.study_file import load_study_file
-from study.web import admin, api, worker
+from study.web import admin, api, prolific, worker
 from study.web.context import EXTENSION_KEY, StudyContext
 
 SECRET_FILE = ".secret_key"
@@ -80,6 +80,7 @@ def create_app(
     app.register_blueprint(worker.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(prolific.bp)
 
     @app.after_request
     def security_headers(response):

@@ -24,7 +24,7 @@ from study.db import StudyDatabase, open_study_database
 from study.hits import HitSpec, load_hits
 from study.models import APPROVED, REJECTED, SUBMITTED, Answer, Assignment, Bonus, Hit, Study, Worker
 from study.platforms import money
-from study.platforms.base import CostRefused, HitListing, HitToPublish, Platform, PlatformError, RemoteAssignment
+from study.platforms.base import CostRefused, HitListing, HitToPublish, Platform, RemoteAssignment
 from study.platforms.settings import CrowdSettings, crowd_settings
 from study.study_file import StudySpec, check_passed, load_study_file, validate_answers
 
@@ -365,8 +365,38 @@ def store_remote(session, ps: PlatformStudy, hit: Hit, ra: RemoteAssignment, sou
     report.new += 1
 
 
+def collect_prolific(ps: PlatformStudy, platform) -> CollectReport:
+    """Match Prolific's submissions to the answers participants gave on the study server."""
+    report = CollectReport()
+    with ps.db.sessions() as session:
+        remote_study = session.get(Study, ps.db.study_id).platform_study_id
+    if not remote_study:
+        raise BarlowError(f"study {ps.spec.name!r} has no Prolific study in this database; publish it first")
+    with ps.db.sessions.begin() as session:
+        for sub in platform.collect([remote_study]):
+            worker = session.scalar(select(Worker).where(Worker.source == platform.name, Worker.external_id == sub.worker_id))
+            rows = [] if worker is None else session.scalars(
+                select(Assignment).join(Hit).where(Hit.study_id == ps.db.study_id, Assignment.worker_id == worker.id, Assignment.status == SUBMITTED)
+            ).all()
+            if not rows:
+                report.invalid.append(f"submission {sub.assignment_id} of participant {sub.worker_id}: no answers on the study server")
+                continue
+            for row in rows:
+                new_id = f"{sub.assignment_id}/{row.hit.key}"
+                changed = row.platform_assignment_id != new_id or row.mode != platform.name
+                row.platform_assignment_id, row.mode = new_id, platform.name
+                changed = _apply_remote_status(row, sub) or changed
+                if changed:
+                    report.updated += 1
+                else:
+                    report.unchanged += 1
+    return report
+
+
 def collect(ps: PlatformStudy, platform, batch: int = 200) -> CollectReport:
     """Pull every submitted assignment of the published HITs into the database."""
+    if platform.name == "prolific":
+        return collect_prolific(ps, platform)
     report = CollectReport()
     with ps.db.sessions() as session:
         hits = {rid: h.id for rid, h in _published(session, ps, platform.name).items()}
@@ -413,30 +443,35 @@ def approve_all_passing(ps: PlatformStudy, platform, feedback: str = "") -> Revi
 
     Failed attention checks and answers that did not validate are left for a person: the
     report lists them (Prolific asks requesters to have such participants return the
-    submission rather than reject it).
+    submission rather than reject it). Where the platform pays per submission (Prolific),
+    one doubtful HIT holds its whole submission back.
     """
     report = ReviewReport()
+    unit = getattr(platform, "unit", lambda assignment_id: assignment_id)
     with ps.db.sessions() as session:
-        ids = [r.id for r in _platform_rows(session, ps, platform.name) if r.platform_review is None and r.platform_status in (None, "Submitted")]
+        rows = [r for r in _platform_rows(session, ps, platform.name) if r.platform_review is None and r.platform_status in (None, "Submitted")]
+        ids = [r.id for r in rows]
+        held = {unit(r.platform_assignment_id) for r in rows if r.attention_passed is False or not r.answers}
     for row_id in ids:
         with ps.db.sessions.begin() as session:
             row = session.get(Assignment, row_id)
+            label = f"{row.public_id} (assignment {row.platform_assignment_id}, worker {row.worker.external_id}, HIT {row.hit.key})"
             if row.review == REJECTED:
                 platform.reject(row.platform_assignment_id, row.review_note or "Rejected after review.")
                 row.platform_review, row.platform_status = REJECTED, "Rejected"
                 report.rejected += 1
-                continue
-            if row.attention_passed is False:
-                report.failed_checks.append(f"{row.public_id} (assignment {row.platform_assignment_id}, worker {row.worker.external_id}, HIT {row.hit.key})")
-                continue
-            if not row.answers:
-                report.invalid.append(f"{row.public_id} (assignment {row.platform_assignment_id}): {row.review_note[:120] or 'no answers stored'}")
-                continue
-            platform.approve(row.platform_assignment_id, feedback)
-            row.platform_review, row.platform_status = APPROVED, "Approved"
-            row.review = APPROVED
-            row.reviewed_at = _now()
-            report.approved += 1
+            elif row.attention_passed is False:
+                report.failed_checks.append(label)
+            elif not row.answers:
+                report.invalid.append(f"{label}: {row.review_note[:120] or 'no answers stored'}")
+            elif unit(row.platform_assignment_id) in held:
+                continue  # its submission is held back by the HIT listed above
+            else:
+                platform.approve(row.platform_assignment_id, feedback)
+                row.platform_review, row.platform_status = APPROVED, "Approved"
+                row.review = APPROVED
+                row.reviewed_at = _now()
+                report.approved += 1
     return report
 
 
@@ -492,7 +527,8 @@ def _pay(ps: PlatformStudy, platform, bonus_id: int) -> Decimal:
         assignment = session.get(Assignment, b.assignment_id) if b.assignment_id else None
         remote_assignment = assignment.platform_assignment_id if assignment else ""
         amount, reason, token, remote_id = money.from_cents(b.amount_cents), b.reason, b.token, b.remote_id
-    remote = platform.bonus(worker, remote_assignment, amount, reason, token, remote_id=remote_id, record=lambda rid: _bonus_remote(ps, bonus_id, rid))
+        extra = {"study_id": session.get(Study, ps.db.study_id).platform_study_id} if platform.name == "prolific" else {}
+    remote = platform.bonus(worker, remote_assignment, amount, reason, token, remote_id=remote_id, record=lambda rid: _bonus_remote(ps, bonus_id, rid), **extra)
     with ps.db.sessions.begin() as session:
         b = session.get(Bonus, bonus_id)
         b.paid_at = _now()
@@ -595,6 +631,3 @@ def expire(ps: PlatformStudy, platform) -> int:
     platform.expire(ids)
     return len(ids)
 
-
-def ensure_platform_error(exc: Exception) -> PlatformError:
-    return exc if isinstance(exc, PlatformError) else PlatformError(str(exc))
