@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from study.export import FORMATS, export_text
 from study.models import APPROVED, REJECTED, SUBMITTED, Assignment, Hit
+from study.platforms.summary import platform_summary
 from study.progress import hit_progress, recent_answers, summary, worker_progress
 from study.web.context import study_context
 from study.web.security import bearer_token, check_csrf, csrf_token, token_matches
@@ -70,10 +71,14 @@ def dashboard():
                 "seconds": a.work_time_seconds,
                 "passed": a.attention_passed,
                 "review": a.review,
+                "remote": a.platform_assignment_id if a.mode != "local" else None,
+                "platform_status": a.platform_status,
                 "answers": {ans.question_id: ans.value for ans in a.answers},
             }
             for a in answers
         ]
+        crowd = platform_summary(db_session, ctx.db.study_id, ctx.spec)
+        remote_hits = dict(db_session.execute(select(Hit.key, Hit.platform_hit_id).where(Hit.study_id == ctx.db.study_id, Hit.platform_hit_id.is_not(None))).all())
     return render_template(
         "study/admin.html",
         spec=ctx.spec,
@@ -81,6 +86,8 @@ def dashboard():
         hits=hits,
         workers=workers,
         answers=rows,
+        crowd=crowd,
+        remote_hits=remote_hits,
         formats=FORMATS,
         csrf_token=csrf_token(),
         flash_message=request.args.get("msg", ""),

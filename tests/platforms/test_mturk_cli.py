@@ -327,3 +327,24 @@ def test_invalid_answers_are_kept_for_review_not_approved(pstudy, aws_env, answe
     assert "needs review" in out and "ease must be from 1 to 5, got 9" in out
     assert main(["study", "review", str(pstudy), "--approve-all-passing"]) == 0
     assert "approved 0" in capsys.readouterr().out and aws_env.assignments[aid].status == "Submitted"
+
+
+def test_dashboard_shows_platform_remote_ids_cost_and_pending(pstudy, aws_env, answers_for):
+    import html as html_module
+
+    from study.app import create_app
+
+    assert publish(pstudy) == 0
+    hits, _, _, _ = db_state(pstudy)
+    done = _work(aws_env, {"h0001": hits["h0001"], "h0002": hits["h0002"]}, answers_for, ["AWORKERONE"], minutes=10)
+    assert main(["study", "collect", str(pstudy)]) == 0
+    assert main(["study", "review", str(pstudy), "--reject", done[("AWORKERONE", "h0002")], "--reason", "Off-topic description."]) == 0
+    client = create_app(pstudy, admin_token="tok", secret_key="dash").test_client()
+    page = html_module.unescape(client.get("/admin", headers={"Authorization": "Bearer tok"}).get_data(as_text=True))
+    assert "Crowd platform: mturk" in page and "sandbox" in page
+    assert hits["h0001"] in page and done[("AWORKERONE", "h0001")] in page
+    section = page.split('id="platform"')[1].split("</section>")[0]
+    assert '<div class="value">13 / 13</div>' in section
+    assert '<div class="value">1</div><div class="label">pending review' in section
+    assert "$0.00" in section  # nothing approved yet
+    assert "$3.00/h" in section and "target $12.00/h" in section and "wage-warning" in page
