@@ -287,15 +287,6 @@ def _published(session, ps: PlatformStudy, platform_name: str) -> dict[str, Hit]
     return {h.platform_hit_id: h for h in session.scalars(select(Hit).where(Hit.study_id == ps.db.study_id, Hit.platform == platform_name, Hit.platform_hit_id.is_not(None)))}
 
 
-def _worker(session, external_id: str, source: str, now: datetime) -> Worker:
-    worker = session.scalar(select(Worker).where(Worker.source == source, Worker.external_id == external_id))
-    if worker is None:
-        worker = Worker(external_id=external_id, source=source, created_at=now, last_seen_at=now)
-        session.add(worker)
-        session.flush()
-    return worker
-
-
 def _apply_remote_status(row: Assignment, ra: RemoteAssignment) -> bool:
     changed = row.platform_status != ra.status
     row.platform_status = ra.status
@@ -310,59 +301,81 @@ def _apply_remote_status(row: Assignment, ra: RemoteAssignment) -> bool:
     return changed
 
 
-def store_remote(session, ps: PlatformStudy, hit: Hit, ra: RemoteAssignment, source: str, report: CollectReport) -> None:
-    """Put one remote assignment into the answer tables (once: keyed by its platform id)."""
-    from study.allocation import new_public_id
+class _Store:
+    """Puts remote assignments into the answer tables, once each (keyed by the platform's id).
 
-    now = _now()
-    row = session.scalar(select(Assignment).where(Assignment.platform_assignment_id == ra.assignment_id))
-    if row is not None and row.hit_id != hit.id:
-        report.invalid.append(f"{ra.assignment_id}: the database holds it under another HIT; left as it is")
-        return
-    if row is not None and row.status == SUBMITTED:
-        # Answered through the study server (ExternalQuestion) or collected before.
-        if _apply_remote_status(row, ra):
-            report.updated += 1
-        else:
-            report.unchanged += 1
-        return
-    worker = _worker(session, ra.worker_id, source, now)
-    if row is None:
-        row = session.scalar(select(Assignment).where(Assignment.hit_id == hit.id, Assignment.worker_id == worker.id))
-        if row is not None and row.status == SUBMITTED:
-            report.invalid.append(f"{ra.assignment_id}: worker {ra.worker_id} already answered HIT {hit.key} (assignment {row.platform_assignment_id}); not stored twice")
+    The study's assignments and the platform's workers are read once up front, so a
+    collect costs a few queries per batch rather than several per assignment.
+    """
+
+    def __init__(self, session, ps: PlatformStudy, source: str, report: CollectReport):
+        self.session, self.ps, self.source, self.report = session, ps, source, report
+        rows = session.scalars(select(Assignment).join(Hit).where(Hit.study_id == ps.db.study_id)).all()
+        self.by_remote = {r.platform_assignment_id: r for r in rows if r.platform_assignment_id}
+        self.by_pair = {(r.hit_id, r.worker_id): r for r in rows}
+        self.workers = {w.external_id: w for w in session.scalars(select(Worker).where(Worker.source == source))}
+
+    def worker(self, external_id: str, now: datetime) -> Worker:
+        worker = self.workers.get(external_id)
+        if worker is None:
+            worker = Worker(external_id=external_id, source=self.source, created_at=now, last_seen_at=now)
+            self.session.add(worker)
+            self.session.flush()
+            self.workers[external_id] = worker
+        return worker
+
+    def add(self, hit: Hit, ra: RemoteAssignment) -> None:
+        from study.allocation import new_public_id
+
+        report, now = self.report, _now()
+        row = self.by_remote.get(ra.assignment_id)
+        if row is not None and row.hit_id != hit.id:
+            report.invalid.append(f"{ra.assignment_id}: the database holds it under another HIT; left as it is")
             return
-    answers, errors = validate_answers(ps.spec.questions, ra.answers)
-    accepted = ra.accept_time or ra.submit_time or now
-    submitted = ra.submit_time or now
-    if row is None:
-        row = Assignment(public_id=new_public_id(), hit_id=hit.id, worker_id=worker.id, mode=source, accepted_at=accepted)
-        session.add(row)
-    row.platform_assignment_id = ra.assignment_id
-    row.mode = source
-    row.status = SUBMITTED
-    row.accepted_at = accepted
-    row.submitted_at = submitted
-    row.released_at = None
-    row.work_time_seconds = ra.seconds if ra.seconds is not None else max(0.0, (submitted - accepted).total_seconds())
-    _apply_remote_status(row, ra)
-    session.flush()
-    if errors:
-        # Keep the raw answers with the assignment so nothing is lost; a reviewer decides.
-        row.attention_passed = False if hit.is_attention_check else None
-        row.review_note = ("answers did not validate: " + "; ".join(errors.values()) + " | raw: " + json.dumps(ra.answers))[:4000]
-        report.invalid.append(f"{ra.assignment_id} (HIT {hit.key}, worker {ra.worker_id}): " + "; ".join(errors.values()))
-        return
-    passed = None
-    if hit.is_attention_check and hit.check_id:
-        try:
-            passed = check_passed(ps.spec.attention_check(hit.check_id), answers)
-        except KeyError:
-            passed = None
-    row.attention_passed = passed
-    for question_id, value in answers.items():
-        session.add(Answer(assignment_id=row.id, question_id=question_id, value=value, created_at=submitted))
-    report.new += 1
+        if row is not None and row.status == SUBMITTED:
+            # Answered through the study server (ExternalQuestion) or collected before.
+            if _apply_remote_status(row, ra):
+                report.updated += 1
+            else:
+                report.unchanged += 1
+            return
+        worker = self.worker(ra.worker_id, now)
+        if row is None:
+            row = self.by_pair.get((hit.id, worker.id))
+            if row is not None and row.status == SUBMITTED:
+                report.invalid.append(f"{ra.assignment_id}: worker {ra.worker_id} already answered HIT {hit.key} (assignment {row.platform_assignment_id}); not stored twice")
+                return
+        answers, errors = validate_answers(self.ps.spec.questions, ra.answers)
+        accepted = ra.accept_time or ra.submit_time or now
+        submitted = ra.submit_time or now
+        if row is None:
+            row = Assignment(public_id=new_public_id(), hit_id=hit.id, worker=worker, mode=self.source, accepted_at=accepted)
+            self.session.add(row)
+            self.by_pair[(hit.id, worker.id)] = row
+        self.by_remote[ra.assignment_id] = row
+        row.platform_assignment_id = ra.assignment_id
+        row.mode = self.source
+        row.status = SUBMITTED
+        row.accepted_at = accepted
+        row.submitted_at = submitted
+        row.released_at = None
+        row.work_time_seconds = ra.seconds if ra.seconds is not None else max(0.0, (submitted - accepted).total_seconds())
+        _apply_remote_status(row, ra)
+        if errors:
+            # Keep the raw answers with the assignment so nothing is lost; a reviewer decides.
+            row.attention_passed = False if hit.is_attention_check else None
+            row.review_note = ("answers did not validate: " + "; ".join(errors.values()) + " | raw: " + json.dumps(ra.answers))[:4000]
+            report.invalid.append(f"{ra.assignment_id} (HIT {hit.key}, worker {ra.worker_id}): " + "; ".join(errors.values()))
+            return
+        passed = None
+        if hit.is_attention_check and hit.check_id:
+            try:
+                passed = check_passed(self.ps.spec.attention_check(hit.check_id), answers)
+            except KeyError:
+                passed = None
+        row.attention_passed = passed
+        row.answers.extend(Answer(question_id=q, value=v, created_at=submitted) for q, v in answers.items())
+        report.new += 1
 
 
 def collect_prolific(ps: PlatformStudy, platform) -> CollectReport:
@@ -403,13 +416,15 @@ def collect(ps: PlatformStudy, platform, batch: int = 200) -> CollectReport:
     if not hits:
         raise BarlowError(f"study {ps.spec.name!r} has no HITs on {platform.name} in this database; publish it first")
     with ps.db.sessions() as session:
+        store = _Store(session, ps, platform.name, report)
+        rows = {h.id: h for h in session.scalars(select(Hit).where(Hit.study_id == ps.db.study_id))}
         pending = 0
         for ra in platform.collect(list(hits)):
             hit_id = hits.get(ra.hit_id)
             if hit_id is None:
                 report.unknown.append(ra.assignment_id)
                 continue
-            store_remote(session, ps, session.get(Hit, hit_id), ra, platform.name, report)
+            store.add(rows[hit_id], ra)
             pending += 1
             if pending >= batch:
                 session.commit()
