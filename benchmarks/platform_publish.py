@@ -71,7 +71,9 @@ def main() -> None:
 
     from study.platforms.mturk import MTurk
     from study.platforms.questions import external_question, hit_url
-    from study.platforms.service import collect, open_platform_study, publish_mturk
+    from study.platforms.collecting import collect
+    from study.platforms.publishing import publish_mturk
+    from study.platforms.service import open_platform_study
 
     os.environ.update(AWS_ACCESS_KEY_ID=AKID, AWS_SECRET_ACCESS_KEY=SECRET)
     os.environ.pop("AWS_PROFILE", None)

@@ -34,15 +34,16 @@ def run(args: argparse.Namespace) -> int:
     from decimal import Decimal, InvalidOperation
 
     from analysis_core.errors import BarlowError
-    from study.platforms import service
+    from study.platforms import payments
+    from study.platforms.service import open_platform_study
     from study.platforms.connect import published_platform
 
     if args.top_up_to_wage == bool(args.worker):
         raise BarlowError("give either --worker W --amount USD --reason TEXT or --top-up-to-wage")
-    with service.open_platform_study(args.study, args.database_url) as ps:
+    with open_platform_study(args.study, args.database_url) as ps:
         platform = published_platform(ps)
         if args.top_up_to_wage:
-            report = service.top_up_to_wage(ps, platform, args.reason)
+            report = payments.top_up_to_wage(ps, platform, args.reason)
         else:
             if not args.amount:
                 raise BarlowError("--worker needs --amount USD")
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
                 amount = Decimal(args.amount)
             except InvalidOperation:
                 raise BarlowError(f"--amount {args.amount!r} is not an amount in dollars") from None
-            report = service.bonus(ps, platform, args.worker, amount, args.reason, again=args.again)
+            report = payments.bonus(ps, platform, args.worker, amount, args.reason, again=args.again)
     if report.resent:
         print(f"finished {report.resent} bonus(es) left unconfirmed by an earlier run (same tokens: not paid twice)")
     for worker, amount in report.paid:

@@ -25,7 +25,8 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from study.platforms.connect import published_platform
-    from study.platforms.service import collect, open_platform_study
+    from study.platforms.collecting import collect
+    from study.platforms.service import open_platform_study
 
     with open_platform_study(args.study, args.database_url) as ps:
         platform = published_platform(ps)

@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     from decimal import Decimal, InvalidOperation
 
     from analysis_core.errors import BarlowError
-    from study.platforms import service
+    from study.platforms import publishing
+    from study.platforms.service import open_platform_study
     from study.platforms.connect import connect
 
     max_cost = None
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
             max_cost = Decimal(args.max_cost)
         except InvalidOperation:
             raise BarlowError(f"--max-cost {args.max_cost!r} is not an amount in dollars") from None
-    with service.open_platform_study(args.study, args.database_url) as ps:
+    with open_platform_study(args.study, args.database_url) as ps:
         platform = connect(args.platform, args.sandbox)
         start = time.perf_counter()
         if args.platform == "prolific":
@@ -64,12 +65,12 @@ def run(args: argparse.Namespace) -> int:
 
             if not args.url:
                 raise BarlowError("Prolific sends participants to the study server: give its public HTTPS address with --url")
-            report = service.publish_prolific(ps, platform, study_url(check_study_url(args.url)), max_cost=max_cost, yes=args.yes)
+            report = publishing.publish_prolific(ps, platform, study_url(check_study_url(args.url)), max_cost=max_cost, yes=args.yes)
             if report.published:
                 print(f"Prolific study {report.platform_study_id} is published" + (" (found from an interrupted run)" if report.reconciled else ""))
             return 0
         question_for = _question_builder(args, ps, platform.sandbox)
-        report = service.publish_mturk(ps, platform, question_for, max_cost=max_cost, yes=args.yes)
+        report = publishing.publish_mturk(ps, platform, question_for, max_cost=max_cost, yes=args.yes)
         elapsed = time.perf_counter() - start
     where = "MTurk sandbox" if args.sandbox else "MTurk"
     if report.published or report.reconciled:

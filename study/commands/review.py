@@ -30,16 +30,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from study.platforms import service
+    from study.platforms import reviewing
+    from study.platforms.service import open_platform_study
     from study.platforms.connect import published_platform
 
-    with service.open_platform_study(args.study, args.database_url) as ps:
+    with open_platform_study(args.study, args.database_url) as ps:
         platform = published_platform(ps)
         if args.reject:
-            row = service.reject(ps, platform, args.reject, args.reason)
+            row = reviewing.reject(ps, platform, args.reject, args.reason)
             print(f"rejected assignment {row.platform_assignment_id} on {platform.name}")
             return 0
-        report = service.approve_all_passing(ps, platform, args.reason)
+        report = reviewing.approve_all_passing(ps, platform, args.reason)
     print(f"approved {report.approved}, rejected {report.rejected} (marked in the dashboard) on {platform.name}")
     for line in report.failed_checks:
         print(f"  failed its attention check, left for you: {line}")

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from analysis_core.cli import main
 from study.db import open_study_database
-from study.models import APPROVED, REJECTED, SUBMITTED, Assignment, Bonus, Hit, Study
+from study.models import SUBMITTED, Assignment, Bonus, Hit, Study
 
 URL = "https://study.example.org/"
 PUBLISH = ["--platform", "mturk", "--sandbox", "--url", URL]
