@@ -128,7 +128,8 @@ def collect_prolific(ps: PlatformStudy, platform) -> CollectReport:
         raise BarlowError(f"study {ps.spec.name!r} has no Prolific study in this database; publish it first")
     with ps.db.sessions.begin() as session:
         for sub in platform.collect([remote_study]):
-            worker = session.scalar(select(Worker).where(Worker.source == platform.name, Worker.external_id == sub.worker_id))
+            source, external = platform.worker_key(sub.worker_id)
+            worker = session.scalar(select(Worker).where(Worker.source == source, Worker.external_id == external))
             rows = [] if worker is None else session.scalars(
                 select(Assignment).join(Hit).where(Hit.study_id == ps.db.study_id, Assignment.worker_id == worker.id, Assignment.status == SUBMITTED)
             ).all()

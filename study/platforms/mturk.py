@@ -72,6 +72,13 @@ class MTurk:
         self.retried = 0
         self.page_size = PAGE
 
+    def worker_key(self, worker_id: str) -> tuple[str, str]:
+        """(source, external id) of an MTurk worker's row."""
+        return "mturk", worker_id
+
+    def remote_worker(self, external_id: str) -> str:
+        return external_id
+
     @property
     def endpoint(self) -> str:
         return self.client.meta.endpoint_url

@@ -36,7 +36,7 @@ def _pay(ps: PlatformStudy, platform, bonus_id: int) -> Decimal:
     """Send one recorded bonus with its token and mark it paid (safe to call again)."""
     with ps.db.sessions() as session:
         b = session.get(Bonus, bonus_id)
-        worker = b.worker.external_id
+        worker = platform.remote_worker(b.worker.external_id)
         assignment = session.get(Assignment, b.assignment_id) if b.assignment_id else None
         remote_assignment = assignment.platform_assignment_id if assignment else ""
         amount, reason, token, remote_id = money.from_cents(b.amount_cents), b.reason, b.token, b.remote_id
@@ -82,7 +82,8 @@ def bonus(ps: PlatformStudy, platform, worker_id: str, amount: Decimal, reason: 
     report = BonusReport()
     cents = money.to_cents(amount)
     with ps.db.sessions() as session:
-        worker = session.scalar(select(Worker).where(Worker.source == platform.name, Worker.external_id == worker_id))
+        source, external = platform.worker_key(worker_id)
+        worker = session.scalar(select(Worker).where(Worker.source == source, Worker.external_id == external))
         if worker is None:
             raise BarlowError(f"worker {worker_id!r} has no {platform.name} assignment in study {ps.spec.name!r}; run 'barlow study collect' first")
         same = session.scalars(select(Bonus).where(Bonus.study_id == ps.db.study_id, Bonus.worker_id == worker.id, Bonus.amount_cents == cents, Bonus.reason == reason)).all()
@@ -124,8 +125,8 @@ def top_up_to_wage(ps: PlatformStudy, platform, reason: str = "") -> BonusReport
                 latest = max(items, key=lambda r: r.submitted_at)
                 plan.append((worker, latest, money.to_cents(top)))
             else:
-                report.skipped.append(worker.external_id)
+                report.skipped.append(platform.remote_worker(worker.external_id))
     for worker, assignment, cents in plan:
         bonus_id = _new_bonus(ps, worker, assignment, cents, reason, "wage")
-        report.paid.append((worker.external_id, _pay(ps, platform, bonus_id)))
+        report.paid.append((platform.remote_worker(worker.external_id), _pay(ps, platform, bonus_id)))
     return report

@@ -37,6 +37,14 @@ def study_url(base_url: str) -> str:
     return base_url.rstrip("/") + "/prolific?PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}"
 
 
+PARTICIPANT_PREFIX = "prolific:"
+
+
+def participant_worker_id(pid: str) -> str:
+    """The study's worker id for a Prolific participant (typed worker ids cannot hold a colon)."""
+    return PARTICIPANT_PREFIX + pid
+
+
 def submission_of(assignment_id: str) -> str:
     """Our rows are ``<submission id>/<HIT key>``: Prolific acts on the submission."""
     return assignment_id.split("/", 1)[0]
@@ -66,6 +74,13 @@ class Prolific:
 
     def unit(self, assignment_id: str) -> str:
         return submission_of(assignment_id)
+
+    def worker_key(self, participant_id: str) -> tuple[str, str]:
+        """(source, external id) of a participant's worker row: they answer in session pages."""
+        return "local", participant_worker_id(participant_id)
+
+    def remote_worker(self, external_id: str) -> str:
+        return external_id.removeprefix(PARTICIPANT_PREFIX)
 
     # ------------------------------------------------------------------ calls
 

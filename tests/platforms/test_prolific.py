@@ -33,32 +33,31 @@ def prolific(monkeypatch, pstudy):
 
 
 def participant(client, fake, study_id, pid, answers_for):
-    """One participant: arrive from Prolific, answer three HITs, leave with the completion code."""
+    """One participant: arrive from Prolific, answer HITs in the session pages, leave with the code."""
     session_id = fake.start(study_id, pid)
     response = client.get(f"/prolific?PROLIFIC_PID={pid}&STUDY_ID={study_id}&SESSION_ID={session_id}")
     answered = []
-    for _ in range(10):
-        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    for _ in range(30):
+        if response.status_code == 200:
+            # The thank-you page between two HITs: go on to the next one.
+            response = client.get("/next")
+            continue
+        assert response.status_code == 302, response.get_data(as_text=True)[-600:]
         location = response.headers["Location"]
         if location.startswith("https://app.prolific.com/"):
             assert parse_qs(urlsplit(location).query)["cc"] == [CODE]
             fake.complete(study_id, pid, CODE, seconds=900)
             return answered
-        if "/hit/" not in location:
-            response = client.get(location)
+        if "/hit/" in urlsplit(location).path:
+            key = urlsplit(location).path.rsplit("/", 1)[-1]
+            page = client.get(location)
+            assert page.status_code == 200, page.get_data(as_text=True)[-800:]
+            token = html.unescape(re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1))
+            response = client.post(f"/hit/{key}/submit", data={"csrf_token": token, **answers_for(key, text=f"{pid} sees stripes on {key}")})
+            assert response.status_code == 302, response.get_data(as_text=True)[-600:]
+            answered.append(key)
             continue
-        page = client.get(location)
-        assert page.status_code == 200
-        text = page.get_data(as_text=True)
-        hidden = {m.group(1): html.unescape(m.group(2)) for m in re.finditer(r'<input type="hidden" name="(\w+)" value="([^"]*)"', text)}
-        key = urlsplit(location).path.rsplit("/", 1)[-1]
-        assert hidden["workerId"] == pid and hidden["assignmentId"] == f"{session_id}/{key}"
-        handoff = client.post(f"/hit/{key}/submit", data={**hidden, **answers_for(key, text=f"{pid} sees stripes on {key}")})
-        assert handoff.status_code == 200
-        action = re.search(r'<form id="external-submit" method="post" action="([^"]+)"', handoff.get_data(as_text=True)).group(1)
-        assert action.endswith("/prolific/return/mturk/externalSubmit")
-        response = client.post(urlsplit(action).path, data={"assignmentId": hidden["assignmentId"]})
-        answered.append(key)
+        response = client.get(location)
     raise AssertionError("the participant never got back to Prolific")
 
 
@@ -96,7 +95,7 @@ def test_prolific_publish_participants_collect_approve_bonus_expire(pstudy, prol
         answers = {r.hit.key: {a.question_id: a.value for a in r.answers} for r in rows}
     db.dispose()
     for (pid, key), (aid, mode, status) in ids.items():
-        assert aid == f"{subs[pid]}/{key}" and mode == "prolific" and status == "Submitted"
+        assert pid.startswith("prolific:") and aid == f"{subs[pid.removeprefix('prolific:')]}/{key}" and mode == "prolific" and status == "Submitted"
     assert answers[seen["PARTICIPANT2"][0]]["description"] == f"PARTICIPANT2 sees stripes on {seen['PARTICIPANT2'][0]}"
 
     assert main(["study", "review", str(pstudy), "--approve-all-passing"]) == 0
