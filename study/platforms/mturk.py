@@ -252,8 +252,45 @@ class MTurk:
         )
         return None
 
+    # ------------------------------------------------------------------ closed crowd mode
+
+    def verify_assignment(self, hit: Any, assignment_id: str, worker_id: str) -> bool:
+        """True when MTurk issued ``assignment_id`` for ``hit`` to ``worker_id`` (GetAssignment).
+
+        Used by the study server in closed crowd mode (``study.verification``); an MTurk that
+        cannot be asked right now raises ``VerificationUnavailable`` so the worker retries.
+        MTurk's GetAssignment only shows submitted work (its AssignmentStatus has no
+        "Accepted"), so this can confirm an answer at submit time, not a page opened earlier.
+        """
+        quick = MTurk(self.sandbox, client=self.client, retries=1, sleep=self.sleep, backoff=0.2)
+        try:
+            out = quick._call("get_assignment", f"for assignment {assignment_id}", AssignmentId=assignment_id)
+        except PlatformError as exc:
+            if getattr(exc, "code", "") == "RequestError":
+                return False  # MTurk does not know this assignment
+            try:
+                from study.verification import VerificationUnavailable
+            except ImportError:  # a study server without closed crowd mode
+                raise exc from None
+            raise VerificationUnavailable(str(exc)) from None
+        a = out["Assignment"]
+        expected_hit = getattr(hit, "platform_hit_id", None)
+        return a["WorkerId"] == worker_id and (expected_hit is None or a["HITId"] == expected_hit)
+
     def expire(self, remote_ids: list[str]) -> None:
         # MTurk expires a HIT at once when given a time in the past.
         past = datetime(2015, 1, 1, tzinfo=timezone.utc)
         for hid in remote_ids:
             self._call("update_expiration_for_hit", f"for HIT {hid}", HITId=hid, ExpireAt=past)
+
+
+def assignment_verifier(settings: Any = None) -> MTurk:
+    """The closed-crowd-mode verifier (see ``study.verification.load_verifier``).
+
+    ``settings`` says which MTurk: anything with a ``sandbox`` attribute or key (the
+    study's database row does); without one, production.
+    """
+    sandbox = settings.get("sandbox") if isinstance(settings, dict) else getattr(settings, "sandbox", None)
+    if sandbox is None:
+        sandbox = getattr(settings, "platform_sandbox", False)
+    return MTurk(sandbox=bool(sandbox))

@@ -203,3 +203,15 @@ def _detail(response) -> str:
         if isinstance(err, dict):
             return str(err.get("detail") or err.get("title") or err)[:300]
     return str(data)[:300]
+
+
+class _SessionPagesOnly:
+    """Prolific participants answer in the session pages, never through crowd-mode HIT URLs."""
+
+    def verify_assignment(self, hit: Any, assignment_id: str, worker_id: str) -> bool:
+        return False
+
+
+def assignment_verifier(settings: Any = None) -> _SessionPagesOnly:
+    """Closed crowd mode for a Prolific study: crowd-mode answers are refused (see study.web.prolific)."""
+    return _SessionPagesOnly()

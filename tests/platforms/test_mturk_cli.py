@@ -348,3 +348,22 @@ def test_dashboard_shows_platform_remote_ids_cost_and_pending(pstudy, aws_env, a
     assert '<div class="value">1</div><div class="label">pending review' in section
     assert "$0.00" in section  # nothing approved yet
     assert "$3.00/h" in section and "target $12.00/h" in section and "wage-warning" in page
+
+
+def test_verifier_for_closed_crowd_mode(pstudy, aws_env, answers_for):
+    from types import SimpleNamespace
+
+    from study.platforms.mturk import assignment_verifier
+
+    assert publish(pstudy) == 0
+    hits, _, _, _ = db_state(pstudy)
+    aid = aws_env.accept(hits["h0001"], "AWORKERONE")
+    verifier = assignment_verifier({"sandbox": True})
+    ref = SimpleNamespace(key="h0001", platform_hit_id=hits["h0001"])
+    assert verifier.verify_assignment(ref, aid, "AWORKERONE") is False  # accepted, not submitted: MTurk does not show it yet
+    aws_env.submit(aid, {"assignmentId": aid, **answers_for("h0001")})
+    assert verifier.sandbox is True and assignment_verifier(None).sandbox is False
+    assert verifier.verify_assignment(ref, aid, "AWORKERONE") is True
+    assert verifier.verify_assignment(ref, aid, "AWORKERTWO") is False  # another worker's id in the URL
+    assert verifier.verify_assignment(SimpleNamespace(key="h0002", platform_hit_id=hits["h0002"]), aid, "AWORKERONE") is False
+    assert verifier.verify_assignment(ref, "NOSUCHASSIGNMENT", "AWORKERONE") is False

@@ -335,6 +335,16 @@ class FakeMTurk:
             raise _request_error(f"Assignment {aid} does not exist.", "AWS.MechanicalTurk.AssignmentDoesNotExist")
         return self.assignments[aid]
 
+    def op_GetAssignment(self, p):
+        a = self._assignment(p["AssignmentId"])
+        if a.status == "Accepted":
+            # The model's AssignmentStatus has no "Accepted": MTurk shows work only once submitted.
+            raise _request_error(f"Assignment {a.assignment_id} has not been submitted yet.", "AWS.MechanicalTurk.AssignmentDoesNotExist")
+        item = {"AssignmentId": a.assignment_id, "WorkerId": a.worker_id, "HITId": a.hit_id, "AssignmentStatus": a.status, "AcceptTime": a.accept_time}
+        if a.submit_time:
+            item.update(SubmitTime=a.submit_time, Answer=a.answer)
+        return {"Assignment": item, "HIT": self._hit_out(self.hits[a.hit_id])}
+
     def op_ApproveAssignment(self, p):
         a = self._assignment(p["AssignmentId"])
         if a.status == "Approved":
