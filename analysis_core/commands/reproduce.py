@@ -41,7 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import shlex
     import subprocess
+    import sys
     import time
     from pathlib import Path
 
@@ -75,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
         commit = None
     executor = make_executor(config.execution.scheduler, config.execution.workers, config.execution.threads_per_worker)
     try:
-        result = run_reproduction(config, out, executor, force=args.force, commit=commit)
+        command = "barlow reproduce " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["reproduce"] else None
+        result = run_reproduction(config, out, executor, force=args.force, commit=commit, command=command)
     finally:
         executor.close()
     outcomes = result["timings"]

@@ -7,6 +7,7 @@ must see the same files (the output folder, the data set, the checkpoints) at th
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable
 
 from analysis_core.errors import BarlowError
@@ -64,7 +65,7 @@ def make_executor(scheduler: str, workers: int = 2, threads_per_worker: int = 1)
         # that workers do not fight over the cores.
         cluster = LocalCluster(
             n_workers=workers, threads_per_worker=threads_per_worker, processes=True,
-            dashboard_address=None, env={"OMP_NUM_THREADS": str(threads_per_worker)},
+            dashboard_address=None, env={"OMP_NUM_THREADS": str(threads_per_worker)}, silence_logs=logging.ERROR,
         )
         return DaskExecutor(Client(cluster), cluster)
     try:

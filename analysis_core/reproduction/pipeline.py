@@ -55,7 +55,8 @@ def _move_aside(folder: Path) -> Path | None:
 
 
 def run_reproduction(config: ReproductionConfig, out: Path, executor, *, force: bool = False,
-                     log: Callable[[str], None] = print, commit: str | None = None) -> dict:
+                     log: Callable[[str], None] = print, commit: str | None = None,
+                     command: str | None = None) -> dict:
     """Run (or resume) every step; returns the step timings and where the report is."""
     from analysis_core.demo import StepRunner
 
@@ -139,7 +140,7 @@ def run_reproduction(config: ReproductionConfig, out: Path, executor, *, force: 
     for record in sorted((out / ".steps").glob("*.json")):
         recorded[record.stem] = json.loads(record.read_text()).get("seconds")
     start = time.perf_counter()
-    report = write_report(config, out, timings=timings, recorded_seconds=recorded, commit=commit)
+    report = write_report(config, out, timings=timings, recorded_seconds=recorded, commit=commit, command=command)
     log(f"[report] done in {time.perf_counter() - start:.1f} s")
     return {"report": report, "timings": timings}
 

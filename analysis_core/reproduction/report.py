@@ -53,7 +53,8 @@ def _read_json(path: Path) -> dict:
         return {}
 
 
-def build_document(config: ReproductionConfig, out: Path, timings: dict, recorded_seconds: dict, commit: str | None) -> list[Block]:
+def build_document(config: ReproductionConfig, out: Path, timings: dict, recorded_seconds: dict, commit: str | None,
+                   command: str | None = None) -> list[Block]:
     import pandas as pd
 
     from analysis_core.reproduction.claims import section7_claims, section8_claims
@@ -67,7 +68,7 @@ def build_document(config: ReproductionConfig, out: Path, timings: dict, recorde
                         f"does (trees fitted and measured on all rows of a class); honest numbers refit every tree on "
                         f"{1 - config.analysis.honest_holdout:.0%} of the class's rows and measure it on the other "
                         f"{config.analysis.honest_holdout:.0%}."))
-    blocks.append(Block("code", f"barlow reproduce {config.source or config.name} --out {out.name}"))
+    blocks.append(Block("code", command or f"barlow reproduce {config.source or config.name} --out {out.name}"))
 
     manifests = {m.name: _read_json(out / "extraction" / m.name / "manifest.json") for m in config.inspected_models}
     first = next(iter(manifests.values()), {})
@@ -228,8 +229,9 @@ def to_html(blocks: list[Block]) -> str:
     return env.from_string(HTML).render(blocks=blocks, title=title)
 
 
-def write_report(config: ReproductionConfig, out: Path, *, timings: dict, recorded_seconds: dict, commit: str | None) -> Path:
-    blocks = build_document(config, out, timings, recorded_seconds, commit)
+def write_report(config: ReproductionConfig, out: Path, *, timings: dict, recorded_seconds: dict, commit: str | None,
+                 command: str | None = None) -> Path:
+    blocks = build_document(config, out, timings, recorded_seconds, commit, command)
     with atomic_path(out / "report.md") as tmp:
         tmp.write_text(to_markdown(blocks), encoding="utf-8")
     with atomic_path(out / "report.html") as tmp:

@@ -219,8 +219,11 @@ def merge_shards(config: ReproductionConfig, tasks: list[ShardTask], out_dir: Pa
     return outputs
 
 
-def extract_sharded(config: ReproductionConfig, out_dir: Path, executor, log=print) -> dict[str, Path]:
+def extract_sharded(config: ReproductionConfig, out_dir: Path, executor, log=print,
+                    after_batch: Callable[[ShardTask, int], None] | None = None) -> dict[str, Path]:
     """Plan, compute (through ``executor``) and merge the shards; finished shards are reused."""
+    import functools
+
     from analysis_core.reproduction.data import load_data
 
     n = len(load_data(config.data))
@@ -229,7 +232,7 @@ def extract_sharded(config: ReproductionConfig, out_dir: Path, executor, log=pri
     log(f"[extract] {n} images in {len(tasks)} shard(s) of {config.execution.shard_size}; "
         f"{len(tasks) - len(todo)} already done, {len(todo)} to compute on {executor.describe()}")
     start = time.perf_counter()
-    executor.map(compute_shard, todo)
+    executor.map(functools.partial(compute_shard, after_batch=after_batch) if after_batch else compute_shard, todo)
     outputs = merge_shards(config, tasks, out_dir, time.perf_counter() - start)
     # The shards of this key are merged; older keys are stale leftovers of changed settings.
     shutil.rmtree(out_dir / SHARDS, ignore_errors=True)
