@@ -16,9 +16,9 @@ from typing import Any, Mapping
 
 import yaml
 
+from analysis_core.artifacts.study_folder import STUDY_FILE
 from analysis_core.errors import BarlowError
 
-STUDY_FILE = "study.yaml"
 QUESTION_TYPES = ("text", "likert", "choice")
 # Names the crowd platforms and our own forms use; a question may not shadow them.
 RESERVED_FIELDS = {
