@@ -1,9 +1,10 @@
 """Section 7's analysis cells: one inspected model at one depth, both groupings, as one task.
 
 A cell fits the paper's trees on all rows of each group (the in-sample numbers the paper
-reports) and writes them as a ``barlow analyze`` folder; it then refits every tree on part
-of its group and measures it on the held-out rest (the honest numbers): ALER - BER on the
-held-out rows, and whether the top-IV leaf chosen on the fitting rows is still valid there.
+reports) and writes them as a ``barlow analyze`` folder. The same analysis gives the honest
+numbers (``analysis_core.honest``): every tree refitted K times by cross-fitting, each row
+scored once by a tree that did not see it; and a permutation test per group ("is there any
+failure mode here at all?").
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ import numpy as np
 from analysis_core.reproduction.config import ReproductionConfig
 
 HONEST_COLUMNS = [
-    "model", "grouping", "depth", "class", "holdout_n", "holdout_n_fail", "holdout_ber", "holdout_aler",
-    "holdout_aler_minus_ber", "top_leaf", "top_leaf_holdout_er", "top_leaf_holdout_ec", "top_leaf_valid",
+    "model", "grouping", "depth", "class", "ber", "honest_aler", "honest_aler_minus_ber", "top_leaf",
+    "top_leaf_honest_er", "top_leaf_honest_ec", "top_leaf_stability", "top_leaf_valid", "group_p_value",
+    "group_q_value", "significant",
 ]
 HONEST_SUMMARY_COLUMNS = [
-    "model", "grouping", "depth", "n_classes", "n_skipped", "mean_aler_minus_ber", "sem_aler_minus_ber",
-    "fraction_top_leaf_valid",
+    "model", "grouping", "depth", "n_classes", "mean_aler_minus_ber", "sem_aler_minus_ber", "fraction_top_leaf_valid",
+    "fraction_significant",
 ]
 
 
@@ -36,44 +38,53 @@ class CellTask:
     out_dir: str  # the cell's analysis folder
 
 
-def analysis_config(config: ReproductionConfig, depth: int, holdout: float = 0.0):
+def analysis_config(config: ReproductionConfig, depth: int):
     from analysis_core.analysis import AnalysisConfig
 
     a = config.analysis
     return AnalysisConfig(
         grouping="both" if len(a.groupings) == 2 else a.groupings[0], depth=depth, top_k=a.top_k,
-        delta=a.delta, tau=a.tau, mi=a.mi, min_rows=a.min_rows, seed=a.seed, holdout=holdout,
+        delta=a.delta, tau=a.tau, mi=a.mi, min_rows=a.min_rows, seed=a.seed, folds=a.folds,
+        permutations=a.permutations, alpha=a.alpha,
     ).validate()
 
 
-def honest_rows(result, model: str, groupings, delta: float, tau: float) -> tuple[list[dict], list[dict]]:
-    """Held-out ALER - BER per class and validity of the top-IV leaf on held-out rows (strict)."""
+def honest_rows(result, model: str, groupings, delta: float, tau: float, alpha: float) -> tuple[list[dict], list[dict]]:
+    """Cross-fitted ALER - BER per class, the paper's top-IV leaf measured honestly (strict
+    validity, as section 7) and the group's permutation test (q-values across the whole cell)."""
     depth = result.config.depth
+    table = result.failure_modes
+    q_by_group = {}
+    if table is not None and len(table):
+        firsts = table.drop_duplicates(["grouping", "class"])
+        q_by_group = {(g, str(c)): (p, q) for g, c, p, q in zip(firsts["grouping"], firsts["class"], firsts["group_p_value"], firsts["group_q_value"])}
     rows, summary = [], []
     for grouping in groupings:
         mine = []
         for group in (g for g in result.groups if g.grouping == grouping):
-            held = group.holdout
-            if not held or not held["n_fail"]:
+            honest, tree = group.honest, group.tree
+            if honest is None:
                 continue
-            top = group.tree.top_leaf()
-            leaf = next(item for item in held["leaves"] if item["leaf"] == top["id"])
-            er = leaf["er"] if leaf["n"] else 0.0
+            # Index 0 of the honest arrays is the displayed tree's top-IV leaf.
+            er, ec = float(honest.er[0]), float(honest.ec[0])
+            p, q = q_by_group.get((grouping, group.class_name), (float("nan"), float("nan")))
             mine.append({
-                "model": model, "grouping": grouping, "depth": depth, "class": group.class_name,
-                "holdout_n": held["n"], "holdout_n_fail": held["n_fail"], "holdout_ber": held["ber"],
-                "holdout_aler": held["aler"], "holdout_aler_minus_ber": held["aler"] - held["ber"],
-                "top_leaf": top["id"], "top_leaf_holdout_er": er, "top_leaf_holdout_ec": leaf["ec"],
-                "top_leaf_valid": bool(er > held["ber"] + delta and leaf["ec"] > tau),
+                "model": model, "grouping": grouping, "depth": depth, "class": group.class_name, "ber": tree.ber_,
+                "honest_aler": honest.aler, "honest_aler_minus_ber": honest.aler - tree.ber_,
+                "top_leaf": tree.leaves_by_iv()[0], "top_leaf_honest_er": er, "top_leaf_honest_ec": ec,
+                "top_leaf_stability": float(honest.stability[0]),
+                "top_leaf_valid": bool(er == er and er > tree.ber_ + delta and ec > tau),
+                "group_p_value": p, "group_q_value": q, "significant": bool(q == q and q <= alpha),
             })
-        gains = np.array([r["holdout_aler_minus_ber"] for r in mine])
+        gains = np.array([r["honest_aler_minus_ber"] for r in mine], dtype=float)
+        gains = gains[np.isfinite(gains)]
+        tested = [r for r in mine if r["group_q_value"] == r["group_q_value"]]
         summary.append({
             "model": model, "grouping": grouping, "depth": depth, "n_classes": len(mine),
-            "n_skipped": sum(1 for s in result.skipped if s.grouping == grouping)
-            + sum(1 for g in result.groups if g.grouping == grouping and not (g.holdout and g.holdout["n_fail"])),
             "mean_aler_minus_ber": float(gains.mean()) if len(gains) else float("nan"),
             "sem_aler_minus_ber": float(gains.std(ddof=1) / np.sqrt(len(gains))) if len(gains) > 1 else float("nan"),
             "fraction_top_leaf_valid": float(np.mean([r["top_leaf_valid"] for r in mine])) if mine else float("nan"),
+            "fraction_significant": float(np.mean([r["significant"] for r in tested])) if tested else float("nan"),
         })
         rows += mine
     return rows, summary
@@ -90,8 +101,7 @@ def run_cell(task: CellTask) -> dict:
     result = analyze_files(task.features, task.metadata, analysis_config(config, task.depth), progress=False)
     write_analysis(result, Path(task.out_dir))
     rows, summary = reduce_analysis(result, task.model, a.groupings, a.delta, a.tau)
-    held = analyze_files(task.features, task.metadata, analysis_config(config, task.depth, a.honest_holdout), progress=False)
-    honest, honest_summary = honest_rows(held, task.model, a.groupings, a.delta, a.tau)
+    honest, honest_summary = honest_rows(result, task.model, a.groupings, a.delta, a.tau, a.alpha)
     return {
         "model": task.model, "depth": task.depth, "rows": rows, "summary": summary,
         "honest_rows": honest, "honest_summary": honest_summary, "seconds": time.perf_counter() - start,

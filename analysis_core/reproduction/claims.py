@@ -68,7 +68,7 @@ def _comparison(per_class, value: str, cells: list[dict], a: dict, b: dict, labe
 def section7_claims(per_class, summary, honest, honest_summary, models: list[str], groupings: list[str], depths: list[int],
                     standard: str | None, robust: str | None) -> list[Claim]:
     claims = []
-    sources = (("aler_minus_ber", per_class), ("holdout_aler_minus_ber", honest))
+    sources = (("aler_minus_ber", per_class), ("honest_aler_minus_ber", honest))
 
     def both(cells, a, b, la, lb, significant):
         results = [_comparison(table, value, cells, a, b, la, lb, significant) for value, table in sources]

@@ -49,8 +49,10 @@ class AnalysisSettings:
     mi: str = "fast"
     min_rows: int = 10
     seed: int = 0
-    # Fraction of each group held out to re-estimate the trees on rows they never saw.
-    honest_holdout: float = 0.3
+    # Honest numbers: K-fold cross-fitting of every tree, and a permutation test per group.
+    folds: int = 5
+    permutations: int = 100
+    alpha: float = 0.05
 
 
 @dataclass
@@ -135,8 +137,10 @@ class ReproductionConfig:
             raise BarlowError(f"config: analysis.depths must be among 1, 2, 3, got {a.depths}")
         if a.mi not in METHODS:
             raise BarlowError(f"config: analysis.mi must be one of {', '.join(METHODS)}, got {a.mi!r}")
-        if not 0 < a.honest_holdout < 1:
-            raise BarlowError(f"config: analysis.honest_holdout must be a fraction in (0, 1), got {a.honest_holdout}")
+        if a.folds < 2:
+            raise BarlowError(f"config: analysis.folds must be at least 2 (the honest numbers need cross-fitting), got {a.folds}")
+        if a.permutations < 0 or not 0 < a.alpha < 1:
+            raise BarlowError("config: analysis.permutations must be 0 or more and analysis.alpha in (0, 1)")
         for section, depth in (("section6", self.section6.depth), ("section9", self.section9.depth)):
             if depth not in a.depths:
                 raise BarlowError(f"config: {section}.depth {depth} is not among analysis.depths {a.depths}")
@@ -274,17 +278,25 @@ def config_from_dict(raw: dict, source: str = "") -> ReproductionConfig:
     return config.validate()
 
 
+def shipped_configs_dir() -> Path | None:
+    """configs/ of a source checkout, or the copy a wheel carries (analysis_core/_shipped/configs)."""
+    from importlib.resources import files
+
+    for path in (Path(str(files("analysis_core"))) / "_shipped" / "configs", Path(__file__).resolve().parents[2] / "configs"):
+        if path.is_dir():
+            return path
+    return None
+
+
 def resolve_config_path(text: str) -> Path:
     """A path, or the name of a shipped config (``fashion-mnist`` -> configs/fashion-mnist.yaml)."""
-    from analysis_core.resources import REPO_ROOT
-
     path = Path(text)
     if path.is_file():
         return path
-    shipped = REPO_ROOT / "configs" / f"{text}.yaml"
-    if "/" not in text and shipped.is_file():
-        return shipped
-    available = sorted(p.stem for p in (REPO_ROOT / "configs").glob("*.yaml"))
+    shipped = shipped_configs_dir()
+    if shipped is not None and "/" not in text and (shipped / f"{text}.yaml").is_file():
+        return shipped / f"{text}.yaml"
+    available = sorted(p.stem for p in shipped.glob("*.yaml")) if shipped else []
     raise BarlowError(f"config {text} not found (a YAML file, or one of the shipped: {', '.join(available) or 'none'})")
 
 

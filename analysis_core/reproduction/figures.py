@@ -21,32 +21,40 @@ def _pyplot():
 
 
 def failure_mode_examples(analysis_dir: Path) -> list[dict]:
-    """Per group of a depth-1 analysis: its top-IV leaf, the leaf's sentence and its pictures."""
-    from analysis_core.json_files import read_json_or_empty
-    from analysis_core.report.sentences import leaf_sentence, path_conditions
-    from analysis_core.visualization.inputs import read_trees
-    from analysis_core.visualization.pipeline import feature_entry, leaf_key
+    """Per group of a depth-1 analysis: its top-IV leaf, the leaf's sentence and its pictures.
 
-    trees, _ = read_trees(analysis_dir)
-    index = read_json_or_empty(analysis_dir / "visualizations" / "index.json")
+    The top leaf and the sentence use the paper's in-sample numbers; the leaf's honest
+    (cross-fitted) ER and EC, when the analysis has them, are given beside them.
+    """
+    from analysis_core.artifacts import AnalysisFolder
+    from analysis_core.report.sentences import leaf_sentence, path_conditions
+
+    folder = AnalysisFolder(analysis_dir)
+    index = folder.visualization_index().for_trees(folder.trees.sha1)
+    vis_dir = folder.visualizations_dir
     examples = []
-    for group in trees["groups"]:
-        nodes = {int(n["id"]): n for n in group["nodes"]}
-        leaves = [nodes[int(i)] for i in group["leaves"]]
-        top = max(leaves, key=lambda n: (float(n["iv"]), -int(n["id"])))
-        conditions = path_conditions(nodes, int(top["id"]))
+    for group in folder.trees.groups:
+        nodes = {node.id: node.to_dict() for node in group.nodes}
+        top = max(group.leaf_nodes(), key=lambda n: (float(n.iv or 0.0), -n.id))
+        conditions = path_conditions(nodes, top.id)
         feature = conditions[-1].feature if conditions else None
-        entry, scope = feature_entry(index, group["grouping"], group["class"], feature) if feature is not None else (None, None)
-        samples = index.get("leaves", {}).get(leaf_key(group, int(top["id"])))
+        entry, scope = index.feature_entry(group.grouping, group.class_name, feature) if feature is not None else (None, None)
+        samples = index.leaf_samples(group, top.id)
+        honest = next((leaf for leaf in (group.extra.get("honest") or {}).get("leaves", []) if int(leaf["leaf"]) == top.id), None)
+        sentence = leaf_sentence(group.grouping, group.class_name, float(group.ber), conditions, float(top.er), float(top.ec))
+        sentence += f" ALER = {float(group.aler):.4f}."
+        if honest and honest.get("er") is not None:
+            sentence += f" Honest (cross-fitted): ER {float(honest['er']):.4f}, EC {float(honest['ec']):.1%}."
         examples.append({
-            "grouping": group["grouping"], "class": str(group["class"]), "ber": float(group["ber"]),
-            "aler": float(group["aler"]), "leaf": int(top["id"]), "er": float(top["er"]), "ec": float(top["ec"]),
-            "iv": float(top["iv"]), "feature": feature, "rule": top.get("rule", ""),
-            "sentence": leaf_sentence(group["grouping"], str(group["class"]), float(group["ber"]), conditions,
-                                      float(top["er"]), float(top["ec"])) + f" ALER = {float(group['aler']):.4f}.",
-            "pictures": {s: str(analysis_dir / "visualizations" / entry[s]) for s in "ABC"} if entry else None,
+            "grouping": group.grouping, "class": group.class_name, "ber": float(group.ber),
+            "aler": float(group.aler), "leaf": top.id, "er": float(top.er), "ec": float(top.ec),
+            "iv": float(top.iv), "feature": feature, "rule": top.rule,
+            "honest_er": float(honest["er"]) if honest and honest.get("er") is not None else float("nan"),
+            "honest_ec": float(honest["ec"]) if honest and honest.get("ec") is not None else float("nan"),
+            "sentence": sentence,
+            "pictures": {s: str(vis_dir / entry[s]) for s in "ABC"} if entry else None,
             "scope": scope,
-            "failures": str(analysis_dir / "visualizations" / samples["samples"]) if samples else None,
+            "failures": str(vis_dir / samples["samples"]) if samples else None,
         })
     return examples
 

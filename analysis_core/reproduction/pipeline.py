@@ -161,7 +161,7 @@ def write_section7(config: ReproductionConfig, outcomes: list[dict], folder: Pat
             [{"model": o["model"], "depth": o["depth"], "seconds": round(o["seconds"], 2)} for o in outcomes], indent=1))
         plot_experiments(in_sample, stage / "overview.png")
         section7_figures(in_sample.per_class, models, list(config.analysis.groupings), sorted(config.analysis.depths), stage)
-        honest_view = honest.rename(columns={"holdout_aler_minus_ber": "aler_minus_ber"})
+        honest_view = honest.rename(columns={"honest_aler_minus_ber": "aler_minus_ber"})
         section7_figures(honest_view, models, list(config.analysis.groupings), sorted(config.analysis.depths), stage,
                          prefix="honest_")
 
@@ -171,7 +171,7 @@ def write_section6(analysis_dir: Path, folder: Path) -> None:
 
     from analysis_core.atomic import staged_dir
     from analysis_core.reproduction.figures import failure_mode_examples, failure_mode_figure
-    from analysis_core.visualization.pipeline import slugify
+    from analysis_core.artifacts import slugify
 
     examples = failure_mode_examples(analysis_dir)
     rows = []
@@ -183,7 +183,8 @@ def write_section6(analysis_dir: Path, folder: Path) -> None:
                 if rank <= EXAMPLES_PER_GROUPING and (example["pictures"] or example["failures"]):
                     figure = f"{grouping}-{rank}-{slugify(example['class'])}.png"
                     failure_mode_figure(example, stage / figure)
-                rows.append({k: example[k] for k in ("grouping", "class", "ber", "aler", "leaf", "rule", "er", "ec", "iv", "feature", "sentence")}
+                rows.append({k: example[k] for k in ("grouping", "class", "ber", "aler", "leaf", "rule", "er", "ec", "iv",
+                                                      "honest_er", "honest_ec", "feature", "sentence")}
                             | {"rank": rank, "figure": figure})
         pd.DataFrame(rows).to_csv(stage / "examples.csv", index=False)
 

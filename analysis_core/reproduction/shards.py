@@ -15,7 +15,6 @@ file where the file system allows), ``metadata.csv`` and ``manifest.json`` in th
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
 import os
@@ -134,10 +133,10 @@ def _link_or_copy(source: Path, target: Path) -> None:
 
 def merge_shards(config: ReproductionConfig, tasks: list[ShardTask], out_dir: Path, seconds: float) -> dict[str, Path]:
     """Write ``out_dir/<inspected name>/{features.npy, metadata.csv, manifest.json}`` from the shards."""
-    import pandas as pd
     from numpy.lib.format import open_memmap
 
-    from analysis_core.extraction import _checkpoint_info, _transform_info, _versions, map_classes
+    from analysis_core.artifacts import FEATURES_FILE, MANIFEST_FILE, METADATA_FILE, write_manifest, write_metadata
+    from analysis_core.extraction import _manifest, _metadata_frame, map_classes
     from analysis_core.reproduction.data import load_data, load_entry
 
     dataset = load_data(config.data)
@@ -149,7 +148,7 @@ def merge_shards(config: ReproductionConfig, tasks: list[ShardTask], out_dir: Pa
     staging = out_dir / ".merge-partial"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    features = open_memmap(staging / "features.npy", mode="w+", dtype=np.float32, shape=(n, k))
+    features = open_memmap(staging / FEATURES_FILE, mode="w+", dtype=np.float32, shape=(n, k))
     predictions = {m.name: np.empty(n, dtype=np.int64) for m in config.inspected_models}
     confidence = {m.name: np.empty(n, dtype=np.float32) for m in config.inspected_models}
     for task in tasks:
@@ -164,56 +163,25 @@ def merge_shards(config: ReproductionConfig, tasks: list[ShardTask], out_dir: Pa
     del features
 
     features_model = load_entry(config.features_model)
-    with_map = None
-    import torch
-
-    with torch.inference_mode():
-        with_map = list(features_model(dataset[0][0].unsqueeze(0)).feature_map.shape[1:])
     outputs = {}
     for entry in config.inspected_models:
         model = features_model if entry.spec == config.features_model.spec else load_entry(entry)
         mapping = map_classes(dataset, model, entry.spec)
-        classes, label_ids, pred = mapping.classes, mapping.label_ids, predictions[entry.name]
         folder = out_dir / entry.name
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "manifest.json").unlink(missing_ok=True)
-        metadata = pd.DataFrame({
-            "Filenames": dataset.filenames,
-            "Predictions": [classes[i] for i in pred],
-            "Labels": [classes[i] for i in label_ids],
-            "label_id": label_ids,
-            "prediction_id": pred,
-            "confidence": confidence[entry.name],
-        })
-        with atomic_path(folder / "metadata.csv") as tmp:
-            metadata.to_csv(tmp, index=False)
-        _link_or_copy(staging / "features.npy", folder / "features.npy")
-        manifest = {
-            "version": 1,
-            "dataset": dataset.spec,
-            "dataset_root": dataset.root,
-            "subset": getattr(dataset, "subset", None),
-            "transform": _transform_info(dataset),
-            "features_model": config.features_model.spec,
-            "inspect_model": entry.spec,
+        # As barlow extract publishes: manifest.json last, so only a complete folder has one.
+        (folder / MANIFEST_FILE).unlink(missing_ok=True)
+        write_metadata(_metadata_frame(dataset, mapping, predictions[entry.name], confidence[entry.name]), folder / METADATA_FILE)
+        _link_or_copy(staging / FEATURES_FILE, folder / FEATURES_FILE)
+        manifest = _manifest(dataset, features_model, model, features_spec=config.features_model.spec, inspect_spec=entry.spec,
+                             mapping=mapping, predictions=predictions[entry.name], chunk=config.data.batch_size,
+                             device=config.execution.device, resumed_chunks=0, elapsed=seconds, computed=n)
+        manifest.update({
             "inspected_name": entry.name,
-            "predictions_source": "inspect_model",
-            "classes": classes,
-            "n_images": n,
-            "n_features": k,
-            "n_failures": int((pred != label_ids).sum()),
-            "accuracy": float((pred == label_ids).mean()),
-            "feature_map_shape": with_map,
-            "checkpoints": {"features_model": _checkpoint_info(features_model), "inspect_model": _checkpoint_info(model)},
-            "batch_size": config.data.batch_size,
-            "device": config.execution.device,
+            "subset": getattr(dataset, "subset", None),
             "shards": {"n": len(tasks), "size": config.execution.shard_size, "key": Path(tasks[0].folder).name},
-            "wall_time_s": round(seconds, 2),
-            "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "versions": _versions(),
-        }
-        with atomic_path(folder / "manifest.json") as tmp:
-            tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        })
+        write_manifest(manifest, folder / MANIFEST_FILE)
         outputs[entry.name] = folder
     shutil.rmtree(staging, ignore_errors=True)
     return outputs

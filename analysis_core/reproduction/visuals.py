@@ -30,24 +30,23 @@ def visualize(task: VisualizeTask) -> float:
     ``barlow visualize`` would reload the data set from the manifest; the reproduction may use
     a subset of it, so the same images are passed here directly.
     """
+    from analysis_core.artifacts import AnalysisFolder
     from analysis_core.reproduction.data import load_data, load_entry
-    from analysis_core.visualization.inputs import load_features, load_metadata, read_analysis
-    from analysis_core.visualization.pipeline import write_visualizations
-    from analysis_core.visualization.selection import split_features, top_mi_features
+    from analysis_core.visualization.pipeline import _features_to_draw, write_visualizations
 
     start = time.perf_counter()
     config = task.config
-    inputs = read_analysis(task.analysis_dir)
-    X = load_features(inputs.features_path)
-    metadata = load_metadata(inputs.metadata_path, X.shape[0])
-    per_group = [sorted(set(split_features([g])) | set(top_mi_features([g], task.top_mi))) for g in inputs.groups]
-    feature_ids = sorted({f for ids in per_group for f in ids})
+    folder = AnalysisFolder(task.analysis_dir)
+    extraction = folder.extraction()
+    table = extraction.load(check_finite=False)
+    groups = folder.trees.groups
+    feature_ids, per_group = _features_to_draw(groups, None, task.top_mi)
     vis = visualization_config(config)
     model = load_entry(config.features_model, config.execution.device).eval()
     write_visualizations(
-        model, load_data(config.data), X, feature_ids, Path(task.analysis_dir) / "visualizations",
-        features_model=config.features_model.spec, dataset_spec=inputs.manifest.get("dataset") or config.data.dataset,
-        config=vis, metadata=metadata, groups=inputs.groups,
-        group_feature_ids=per_group if vis.scope == "group" else None, trees_sha1=inputs.trees_sha1, progress=False,
+        model, load_data(config.data), table.features, feature_ids, folder.visualizations_dir,
+        features_model=config.features_model.spec, dataset_spec=extraction.manifest().get("dataset") or config.data.dataset,
+        config=vis, table=table, groups=groups, group_feature_ids=per_group if vis.scope == "group" else None,
+        trees_sha1=folder.trees.sha1, progress=False,
     )
     return time.perf_counter() - start

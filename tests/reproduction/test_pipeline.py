@@ -57,7 +57,7 @@ def test_in_process_run_writes_every_section(in_process):
     assert set(table["grouping"]) == {"label", "prediction"}
     assert ((table["mean_aler_minus_ber"] > 0) & (table["mean_aler_minus_ber"] < 1)).all()
     honest = pd.read_csv(out / "section7" / "honest_table.csv")
-    assert len(honest) == len(table)
+    assert len(honest) == len(table) and honest["fraction_top_leaf_valid"].between(0, 1).all()
     examples = pd.read_csv(out / "section6" / "examples.csv", keep_default_na=False)
     drawn = examples[examples["figure"] != ""]
     assert set(drawn["grouping"]) == {"label", "prediction"}
