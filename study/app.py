@@ -23,7 +23,7 @@ from study.verification import AUTO, AssignmentVerifier, resolve_crowd_mode
 from study.hits import load_hits
 from study.models import utcnow
 from study.study_file import load_study_file
-from study.web import admin, api, worker
+from study.web import admin, api, prolific, worker
 from study.web.context import EXTENSION_KEY, StudyContext
 from study.web.guard import check_request
 from study.web.transactions import DatabaseBusy, is_busy
@@ -127,6 +127,7 @@ def create_app(
     app.register_blueprint(worker.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(prolific.bp)
 
     @app.after_request
     def security_headers(response):

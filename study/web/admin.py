@@ -10,8 +10,11 @@ from __future__ import annotations
 import time
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, session, url_for
+from sqlalchemy import select
 
 from study.export import FORMATS, export_database
+from study.models import Hit
+from study.platforms.summary import platform_summary
 from study.progress import hit_progress, recent_answers, summary, worker_progress
 from study.review import ReviewError, set_review
 from study.web.context import study_context
@@ -79,10 +82,14 @@ def dashboard():
                 "seconds": a.work_time_seconds,
                 "passed": a.attention_passed,
                 "review": a.review,
+                "remote": a.platform_assignment_id if a.mode != "local" else None,
+                "platform_status": a.platform_status,
                 "answers": {ans.question_id: ans.value for ans in a.answers},
             }
             for a in answers
         ]
+        crowd = platform_summary(db_session, ctx.db.study_id, ctx.spec)
+        remote_hits = dict(db_session.execute(select(Hit.key, Hit.platform_hit_id).where(Hit.study_id == ctx.db.study_id, Hit.platform_hit_id.is_not(None))).all())
     return render_template(
         "study/admin.html",
         spec=ctx.spec,
@@ -90,6 +97,8 @@ def dashboard():
         hits=hits,
         workers=workers,
         answers=rows,
+        crowd=crowd,
+        remote_hits=remote_hits,
         formats=FORMATS,
         csrf_token=csrf_token(),
         flash_message=request.args.get("msg", ""),
