@@ -139,8 +139,8 @@ def _extract(config: DemoConfig) -> None:
 
 
 def _analyze(config: DemoConfig, analysis_config) -> None:
-    from analysis_core.analysis import analyze_files
-    from analysis_core.analysis_outputs import write_analysis
+    from analysis_core.failure_analysis import analyze_files
+    from analysis_core.failure_analysis_outputs import write_analysis
 
     result = analyze_files(config.extraction_dir / "features.npy", config.extraction_dir / "metadata.csv", analysis_config,
                            progress=not config.quiet)
@@ -149,7 +149,7 @@ def _analyze(config: DemoConfig, analysis_config) -> None:
 
 def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> tuple[Path, str, list[StepOutcome]]:
     """Run (or resume) the demo; returns the report's index.html, a summary paragraph and step timings."""
-    from analysis_core.analysis import AnalysisConfig, config_dict
+    from analysis_core.failure_analysis import AnalysisConfig, config_dict
     from analysis_core.report import build_report, summary_paragraph
     from analysis_core.visualization.pipeline import visualize_analysis
 
