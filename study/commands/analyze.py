@@ -125,29 +125,27 @@ def load_table(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    import shutil
     import sys
     import time
     from pathlib import Path
 
-    from analysis_core.atomic import atomic_path
+    from analysis_core.artifacts import DESCRIPTIONS_FILE, AnalysisFolder, write_descriptions
     from analysis_core.errors import BarlowError
-    from study.analysis.outputs import write_outputs
     from analysis_core.options import from_args
+    from study.analysis.outputs import write_outputs
     from study.analysis.pipeline import StudyAnalysisOptions, analyze
 
     if args.description and args.csv and args.description not in args.text.split(","):
         raise BarlowError(f"--description {args.description} must be one of the --text columns")
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise BarlowError(f"--out {args.out} is a file, not a folder")
-    if args.analysis and not (Path(args.analysis) / "trees.json").is_file():
+    if args.analysis and not AnalysisFolder(args.analysis).trees_path.is_file():
         raise BarlowError(f"--analysis {args.analysis} is not an analysis folder (no trees.json in it)")
-    from_args(StudyAnalysisOptions, args).validate()
+    options = from_args(StudyAnalysisOptions, args).validate()
     start = time.perf_counter()
     table = load_table(args)
     for note in table.warnings:
         print(f"barlow: warning: {note}", file=sys.stderr)
-    options = from_args(StudyAnalysisOptions, args)
     shown = len(table.warnings)
     result = analyze(table, options, progress=lambda step: print(f"  {step} ...", file=sys.stderr))
     for note in table.warnings[shown:]:
@@ -167,12 +165,11 @@ def run(args: argparse.Namespace) -> int:
     for name, q in s["text"].items():
         print(f"  {name}: mean pairwise Jaccard {_fmt(q['mean_jaccard'])}")
     print(f"Wrote {len(written)} files to {args.out} (open summary.html).")
-    descriptions = Path(args.out) / "feature_descriptions.csv"
-    if descriptions.is_file():
+    descriptions = Path(args.out) / DESCRIPTIONS_FILE
+    if result.feature_descriptions is not None and DESCRIPTIONS_FILE in written:
         analysis = args.analysis or table.source.get("analysis")
         if args.analysis:
-            with atomic_path(Path(args.analysis) / "feature_descriptions.csv") as tmp:
-                shutil.copyfile(descriptions, tmp)
+            write_descriptions(result.feature_descriptions, AnalysisFolder(args.analysis).path / DESCRIPTIONS_FILE)
             print(f"Copied feature_descriptions.csv into {args.analysis}; 'barlow report --analysis {args.analysis}' uses it.")
         else:
             print(f"Feature descriptions for the report: barlow report --analysis {analysis or 'DIR'} --descriptions {descriptions}")
