@@ -192,7 +192,7 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> tuple[Pa
         {"out": str(config.report_dir)},
         [ana.trees_path, ana.failure_modes_path, ana.index_path, descriptions],
         [config.report_dir / "index.html"],
-        lambda: build_report(ana, config.report_dir, progress=not config.quiet),
+        lambda: build_report(ana.path, config.report_dir, progress=not config.quiet),
     )
     from analysis_core.report.context import load_report_data
 
