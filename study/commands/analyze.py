@@ -37,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     roles.add_argument("--likert", metavar="COLS", default="", help="comma-separated Likert answer columns")
     roles.add_argument("--choice", metavar="COLS", default="", help="comma-separated single-choice answer columns")
     roles.add_argument("--text", metavar="COLS", default="", help="comma-separated free-text answer columns")
-    roles.add_argument("--worker", metavar="COL", help="worker id column (default: WorkerId when present)")
+    # *-column names: in 'study create' --description is the HIT's text, in 'study bonus' --worker a worker id.
+    roles.add_argument("--worker-column", "--worker", dest="worker", metavar="COL", help="worker id column (default: WorkerId when present)")
     roles.add_argument("--time", metavar="COL", default="WorkTimeInSeconds", help="seconds spent per assignment (default: %(default)s)")
     roles.add_argument("--likert-range", metavar="MIN,MAX", default="1,5", help="Likert scale end points (default: %(default)s)")
     roles.add_argument(
@@ -46,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: the paper's A, B, C, B and C, none when the answers fit, else sorted); repeatable",
     )
     roles.add_argument("--feature", metavar="COL", help="column with the feature id for feature_descriptions.csv (default: Input.feature when present)")
-    roles.add_argument("--description", metavar="COL", help="text column whose answers describe the feature (default: Answer.description, else the first --text column)")
+    roles.add_argument("--description-column", "--description", dest="description", metavar="COL", help="text column whose answers describe the feature (default: Answer.description, else the first --text column)")
     roles.add_argument("--attention", metavar="COL", default="Input.is_attention_check", help="column marking attention-check rows with true/1/yes (default: %(default)s)")
     roles.add_argument(
         "--attention-expect", metavar="ANSWER_COL=VALUE_OR_COL", action="append", default=[],
@@ -136,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     from study.analysis.pipeline import StudyAnalysisOptions, analyze
 
     if args.description and args.csv and args.description not in args.text.split(","):
-        raise BarlowError(f"--description {args.description} must be one of the --text columns")
+        raise BarlowError(f"--description-column {args.description} must be one of the --text columns")
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise BarlowError(f"--out {args.out} is a file, not a folder")
     if args.analysis and not AnalysisFolder(args.analysis).trees_path.is_file():
