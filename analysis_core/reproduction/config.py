@@ -118,7 +118,7 @@ class ReproductionConfig:
         return asdict(self)
 
     def validate(self) -> "ReproductionConfig":
-        from analysis_core.analysis import GROUPINGS
+        from analysis_core.failure_analysis import GROUPINGS
         from analysis_core.mutual_info import METHODS
 
         names = [m.name for m in self.inspected_models]
