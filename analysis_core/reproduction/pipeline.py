@@ -95,12 +95,11 @@ def run_reproduction(config: ReproductionConfig, out: Path, executor, *, force: 
     from analysis_core.reproduction.visuals import VisualizeTask, visualize
 
     first_depth = min(config.analysis.depths)
-    wanted = {
-        cell_name(config.section6.inspected, config.section6.depth): 0,
-        cell_name(config.section8.inspected, first_depth): config.section8.top_m,
-        cell_name(config.section9.inspected, config.section9.depth): 0,
-    }
-    for name, top_mi in list(wanted.items()):
+    wanted: dict[str, int] = {}
+    for name, top_mi in ((cell_name(config.section6.inspected, config.section6.depth), 0),
+                         (cell_name(config.section8.inspected, first_depth), config.section8.top_m),
+                         (cell_name(config.section9.inspected, config.section9.depth), 0)):
+        # Sections may share an analysis: it is drawn once, with the most features any asks for.
         wanted[name] = max(top_mi, wanted.get(name, 0))
     tasks = [VisualizeTask(config, str(analysis_root / name), top_mi) for name, top_mi in wanted.items()]
 
