@@ -22,7 +22,7 @@ WNIDS = ["n01440764", "n01443537", "n01484850"]
 PER_CLASS = 10
 # 64 x 64 crops: a ResNet-50 on 224 x 224 costs a dozen times more on a CPU.
 FAST = [
-    "data.transform={resize: 72, crop: 64}", "data.batch_size=8", "execution.shard_size=16", "analysis.min_rows=4",
+    "data.transform={resize: 72, crop: 64}", "data.batch_size=8", "execution.shard_size=32", "analysis.min_rows=4",
     "analysis.depths=[1]", "section9.depth=1", "analysis.permutations=5", "visualization.k=2",
     "visualization.iterations=1", "visualization.leaf_samples=2", "visualization.scope=dataset", "section8.top_n=1",
     "section8.top_m=1",
