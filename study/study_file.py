@@ -115,6 +115,9 @@ class StudySpec:
     attention_checks: list[AttentionCheck] = field(default_factory=list)
     source: dict[str, Any] = field(default_factory=dict)
     version: int = 1
+    # Crowd-platform settings (target wage, qualifications, Prolific places); read and
+    # checked by study.platforms.settings, kept here as plain data.
+    crowd: dict[str, Any] = field(default_factory=dict)
 
     def question(self, question_id: str) -> Question:
         for q in self.questions:
@@ -137,6 +140,7 @@ class StudySpec:
             "questions": [_question_to_dict(q) for q in self.questions],
             "attention_checks": [_check_to_dict(c) for c in self.attention_checks],
             "source": self.source,
+            **({"crowd": self.crowd} if self.crowd else {}),
         }
 
 
@@ -319,7 +323,7 @@ def parse_study_text(text: str, path: Path) -> StudySpec:
     r = _Reader(path, lines)
     if not isinstance(data, dict):
         raise r.error((), "the study file must be a mapping with 'name', 'hit' and 'questions'")
-    r.unknown_keys(data, {"version", "name", "instructions", "hit", "questions", "attention_checks", "source"}, ())
+    r.unknown_keys(data, {"version", "name", "instructions", "hit", "questions", "attention_checks", "source", "crowd"}, ())
     version = r.get(data, "version", (), int, 1)
     if version != 1:
         raise r.error(("version",), f"unsupported study file version {version} (this Barlow reads version 1)")
@@ -331,6 +335,7 @@ def parse_study_text(text: str, path: Path) -> StudySpec:
     raw_checks = r.get(data, "attention_checks", (), list, [])
     checks = [_read_check(r, c, ("attention_checks", i)) for i, c in enumerate(raw_checks)]
     source = r.get(data, "source", (), dict, {})
+    crowd = r.get(data, "crowd", (), dict, {})
     spec = StudySpec(
         name=name,
         settings=settings,
@@ -339,6 +344,7 @@ def parse_study_text(text: str, path: Path) -> StudySpec:
         attention_checks=checks,
         source=source,
         version=version,
+        crowd=crowd,
     )
     validate_spec(spec, where=str(path), reader=r)
     return spec
