@@ -138,3 +138,17 @@ def test_rerun_reuses_every_step(in_process):
     result = run_reproduction(config, out, InProcessExecutor(), log=lines.append)
     assert all(step["reused"] for step in result["timings"].values()), result["timings"]
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.csv")} == before
+
+
+def test_published_results_hold_every_file_the_report_links_and_no_matrices(in_process, tmp_path):
+    import re
+
+    from analysis_core.reproduction.pipeline import publish_results
+
+    _, out, _, _ = in_process
+    publish_results(out, tmp_path)
+    links = re.findall(r"\]\(([^)]+)\)", (tmp_path / "report.md").read_text())
+    assert links and all((tmp_path / link).is_file() for link in links)
+    assert re.findall(r'src="([^"]+)"', (tmp_path / "report.html").read_text()) == links
+    assert not list(tmp_path.rglob("*.npy")) and not list(tmp_path.rglob("*.sqlite"))
+    assert (tmp_path / "section7" / "table.csv").read_bytes() == (out / "section7" / "table.csv").read_bytes()
