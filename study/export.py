@@ -79,12 +79,25 @@ def _records(db: StudyDatabase, spec: StudySpec) -> list[dict]:
     return records
 
 
-def _open(study_dir: str | Path, database_url: str | None) -> tuple[StudyDatabase, StudySpec]:
+def _from_folder(study_dir: str | Path, database_url: str | None, build):
+    """Open the study's database just for ``build(db, spec)`` (the CLI's path-based entry points)."""
     spec = load_study_file(study_dir)
-    return open_study_database(study_dir, database_url, spec=spec, create=False), spec
+    db = open_study_database(study_dir, database_url, spec=spec, create=False)
+    try:
+        return build(db, spec)
+    finally:
+        db.dispose()
 
 
 def batch_results(study_dir: str | Path, database_url: str | None = None) -> "pd.DataFrame":
+    """All submitted assignments of the study in ``study_dir`` as an MTurk batch-results table.
+
+    See :func:`batch_results_frame` for the columns.
+    """
+    return _from_folder(study_dir, database_url, batch_results_frame)
+
+
+def batch_results_frame(db: StudyDatabase, spec: StudySpec) -> "pd.DataFrame":
     """All submitted assignments as an MTurk batch-results table (contract 6).
 
     Columns: ``HITId, AssignmentId, WorkerId, AssignmentStatus, AcceptTime, SubmitTime,
@@ -95,11 +108,7 @@ def batch_results(study_dir: str | Path, database_url: str | None = None) -> "pd
     """
     import pandas as pd
 
-    db, spec = _open(study_dir, database_url)
-    try:
-        records = _records(db, spec)
-    finally:
-        db.dispose()
+    records = _records(db, spec)
     head = [
         "HITId",
         "HITKey",
@@ -138,13 +147,13 @@ def batch_results(study_dir: str | Path, database_url: str | None = None) -> "pd
 
 def long_table(study_dir: str | Path, database_url: str | None = None) -> "pd.DataFrame":
     """One row per (assignment, question): tidy data for pandas / R."""
+    return _from_folder(study_dir, database_url, long_table_frame)
+
+
+def long_table_frame(db: StudyDatabase, spec: StudySpec) -> "pd.DataFrame":
     import pandas as pd
 
-    db, spec = _open(study_dir, database_url)
-    try:
-        records = _records(db, spec)
-    finally:
-        db.dispose()
+    records = _records(db, spec)
     types = {q.id: q.type for q in spec.questions}
     rows = []
     for r in records:
@@ -187,11 +196,12 @@ def long_table(study_dir: str | Path, database_url: str | None = None) -> "pd.Da
 
 
 def jsonl_lines(study_dir: str | Path, database_url: str | None = None) -> list[str]:
-    db, spec = _open(study_dir, database_url)
-    try:
-        records = _records(db, spec)
-    finally:
-        db.dispose()
+    return _from_folder(study_dir, database_url, jsonl_records)
+
+
+def jsonl_records(db: StudyDatabase, spec: StudySpec) -> list[str]:
+    """One JSON line per submitted assignment."""
+    records = _records(db, spec)
     lines = []
     for r in records:
         out = {k: v for k, v in r.items() if k not in ("inputs", "answers")}
@@ -201,18 +211,47 @@ def jsonl_lines(study_dir: str | Path, database_url: str | None = None) -> list[
     return lines
 
 
-def export_text(study_dir: str | Path, fmt: str, database_url: str | None = None) -> tuple[str, int]:
-    """The export in ``fmt`` as text and its number of records (CLI and admin downloads)."""
+# A spreadsheet runs a cell starting with one of these as a formula (=HYPERLINK(...) in a
+# worker's description would be a link to anywhere), so CSV cells get a leading quote.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _defuse(value):
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def safe_csv(frame: "pd.DataFrame") -> str:
+    """CSV text of ``frame`` that spreadsheet programs open without running any cell."""
+    from pandas.api.types import is_object_dtype, is_string_dtype
+
+    frame = frame.copy()
+    for column in frame.columns:
+        if is_object_dtype(frame[column]) or is_string_dtype(frame[column]):
+            frame[column] = frame[column].map(_defuse)
+    return frame.to_csv(index=False)
+
+
+def export_database(db: StudyDatabase, spec: StudySpec, fmt: str) -> tuple[str, int]:
+    """The export in ``fmt`` as text and its number of records, from an open database."""
     if fmt == "mturk-csv":
-        frame = batch_results(study_dir, database_url)
-        return frame.to_csv(index=False), len(frame)
+        frame = batch_results_frame(db, spec)
+        return safe_csv(frame), len(frame)
     if fmt == "long":
-        frame = long_table(study_dir, database_url)
-        return frame.to_csv(index=False), len(frame)
+        frame = long_table_frame(db, spec)
+        return safe_csv(frame), len(frame)
     if fmt == "jsonl":
-        lines = jsonl_lines(study_dir, database_url)
+        lines = jsonl_records(db, spec)
         return "".join(line + "\n" for line in lines), len(lines)
     raise BarlowError(f"unknown export format {fmt!r} (use one of {', '.join(FORMATS)})")
+
+
+def export_text(study_dir: str | Path, fmt: str, database_url: str | None = None) -> tuple[str, int]:
+    """The export in ``fmt`` as text and its number of records (the CLI)."""
+    if fmt not in FORMATS:
+        raise BarlowError(f"unknown export format {fmt!r} (use one of {', '.join(FORMATS)})")
+    return _from_folder(study_dir, database_url, lambda db, spec: export_database(db, spec, fmt))
 
 
 def write_export(study_dir: str | Path, fmt: str, out: str | Path, database_url: str | None = None) -> int:

@@ -22,48 +22,24 @@ example:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from analysis_core.options import add_options
+    from study.create import CreateOptions
+
     parser.add_argument("--analysis", required=True, metavar="DIR", help="analysis folder (trees.json and visualizations/)")
     parser.add_argument("--out", required=True, metavar="STUDY", help="new study folder to create")
-    parser.add_argument("--top-n", type=int, default=20, metavar="N", help="classes per tier (top/middle/bottom by error rate) per grouping (default: %(default)s)")
-    parser.add_argument("--top-m", type=int, default=10, metavar="M", help="features per class, by mutual information (default: %(default)s)")
-    parser.add_argument("--items", metavar="FILE.csv", help="explicit list of HITs (columns grouping,class,feature) instead of the protocol")
-    parser.add_argument("--assignments", type=int, default=5, help="workers per HIT (default: %(default)s)")
-    parser.add_argument("--reward", default="0.50", help="reward per HIT in US dollars (default: %(default)s)")
-    parser.add_argument("--title", help="HIT title shown to workers")
-    parser.add_argument("--description", help="HIT description shown on crowd platforms")
-    parser.add_argument("--keywords", help="comma-separated HIT keywords")
-    parser.add_argument("--attention-checks", type=int, default=0, metavar="N", help="add N attention-check HITs with known answers (default: %(default)s)")
+    add_options(parser, CreateOptions)
     parser.add_argument("--questions", metavar="FILE", help="YAML/JSON file with a 'questions' list replacing the paper's defaults")
-    parser.add_argument("--timeout-minutes", type=int, default=30, help="release an unsubmitted assignment after this long (default: %(default)s)")
-    parser.add_argument("--name", help="study name stored in the database (default: the folder name)")
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from analysis_core.errors import BarlowError
+    from analysis_core.options import from_args
     from study.create import CreateOptions, create_study
     from study.db import DB_FILE, open_study_database
     from study.study_file import load_questions_file
 
-    try:
-        reward = f"{float(args.reward):.2f}"
-    except ValueError:
-        raise BarlowError(f"--reward {args.reward!r} is not an amount in dollars like 0.50") from None
-    options = CreateOptions(
-        top_n=args.top_n,
-        top_m=args.top_m,
-        items_csv=Path(args.items) if args.items else None,
-        assignments=args.assignments,
-        reward=reward,
-        title=args.title,
-        description=args.description,
-        keywords=[k.strip() for k in args.keywords.split(",") if k.strip()] if args.keywords else None,
-        attention_checks=args.attention_checks,
-        questions=load_questions_file(args.questions) if args.questions else None,
-        timeout_minutes=args.timeout_minutes,
-        name=args.name,
-    )
+    options = from_args(CreateOptions, args, questions=load_questions_file(args.questions) if args.questions else None)
     spec, hits = create_study(args.analysis, args.out, options)
     db = open_study_database(args.out, spec=spec)
     db.dispose()
