@@ -27,7 +27,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def study_server(pstudy, tls, aws_env):
-    # The fake MTurk is turkSubmitTo here: allow its origin besides MTurk's own.
+    # The fake plays MTurk's worker side, so its origin may receive the hand-back form.
     app = create_app(pstudy, admin_token="admin-tok", secret_key="platform-browser-test", submit_origins=(aws_env.url,))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(str(tls[0]), str(tls[1]))
