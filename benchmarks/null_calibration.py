@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from analysis_core.analysis import AnalysisConfig, run_analysis
+from analysis_core.failure_analysis import AnalysisConfig, run_analysis
 from analysis_core.leaf_stats import benjamini_hochberg, binomial_p_greater
 
 

@@ -4,7 +4,7 @@ alpha = 0.05, while the in-sample numbers Barlow used to report call many; plant
 import numpy as np
 import pytest
 
-from analysis_core.analysis import AnalysisConfig, run_analysis
+from analysis_core.failure_analysis import AnalysisConfig, run_analysis
 from analysis_core.leaf_stats import binomial_p_greater
 
 

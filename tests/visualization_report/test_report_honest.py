@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis_core.analysis import AnalysisConfig, run_analysis
-from analysis_core.analysis_outputs import write_analysis
+from analysis_core.failure_analysis import AnalysisConfig, run_analysis
+from analysis_core.failure_analysis_outputs import write_analysis
 from analysis_core.report import build_report
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "analysis"))
