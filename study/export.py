@@ -35,7 +35,7 @@ def _iso(dt) -> str:
 
 def _records(db: StudyDatabase, spec: StudySpec) -> list[dict]:
     """One dict per submitted assignment, with inputs and answers keyed by question id."""
-    with db.sessions() as session:
+    with db.reads() as session:
         rows = session.scalars(
             select(Assignment)
             .join(Hit)
