@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import select, true
 from sqlalchemy.orm import selectinload
 
 from analysis_core.atomic import atomic_path
@@ -20,6 +20,7 @@ from study.db import StudyDatabase, open_study_database
 from study.hits import SECTIONS
 from study.models import APPROVED, REJECTED, SUBMITTED, Assignment, Hit
 from study.study_file import StudySpec, load_study_file
+from study.verification import UNCONFIRMED, confirmed
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,13 +34,17 @@ def _iso(dt) -> str:
     return "" if dt is None else dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _records(db: StudyDatabase, spec: StudySpec) -> list[dict]:
-    """One dict per submitted assignment, with inputs and answers keyed by question id."""
+def _records(db: StudyDatabase, spec: StudySpec, include_unconfirmed: bool = False) -> list[dict]:
+    """One dict per submitted assignment, with inputs and answers keyed by question id.
+
+    Crowd answers the platform has not confirmed (closed crowd mode, before ``collect``)
+    are left out unless ``include_unconfirmed``; then their AssignmentStatus is "Unconfirmed".
+    """
     with db.reads() as session:
         rows = session.scalars(
             select(Assignment)
             .join(Hit)
-            .where(Hit.study_id == db.study_id, Assignment.status == SUBMITTED)
+            .where(Hit.study_id == db.study_id, Assignment.status == SUBMITTED, true() if include_unconfirmed else confirmed())
             .options(selectinload(Assignment.answers), selectinload(Assignment.hit), selectinload(Assignment.worker))
             .order_by(Hit.position, Assignment.submitted_at, Assignment.id)
         ).all()
@@ -55,6 +60,8 @@ def _records(db: StudyDatabase, spec: StudySpec) -> list[dict]:
                 **{f"image_{s}": hit.images.get(s, "") for s in SECTIONS},
             }
             status = _STATUS_NAMES.get(a.review or SUBMITTED, "Submitted")
+            if a.platform_status == UNCONFIRMED:
+                status = "Unconfirmed"
             records.append(
                 {
                     "HITId": hit.platform_hit_id or hit.key,
@@ -89,15 +96,15 @@ def _from_folder(study_dir: str | Path, database_url: str | None, build):
         db.dispose()
 
 
-def batch_results(study_dir: str | Path, database_url: str | None = None) -> "pd.DataFrame":
+def batch_results(study_dir: str | Path, database_url: str | None = None, include_unconfirmed: bool = False) -> "pd.DataFrame":
     """All submitted assignments of the study in ``study_dir`` as an MTurk batch-results table.
 
     See :func:`batch_results_frame` for the columns.
     """
-    return _from_folder(study_dir, database_url, batch_results_frame)
+    return _from_folder(study_dir, database_url, lambda db, spec: batch_results_frame(db, spec, include_unconfirmed))
 
 
-def batch_results_frame(db: StudyDatabase, spec: StudySpec) -> "pd.DataFrame":
+def batch_results_frame(db: StudyDatabase, spec: StudySpec, include_unconfirmed: bool = False) -> "pd.DataFrame":
     """All submitted assignments as an MTurk batch-results table (contract 6).
 
     Columns: ``HITId, AssignmentId, WorkerId, AssignmentStatus, AcceptTime, SubmitTime,
@@ -108,7 +115,7 @@ def batch_results_frame(db: StudyDatabase, spec: StudySpec) -> "pd.DataFrame":
     """
     import pandas as pd
 
-    records = _records(db, spec)
+    records = _records(db, spec, include_unconfirmed)
     head = [
         "HITId",
         "HITKey",
@@ -145,15 +152,15 @@ def batch_results_frame(db: StudyDatabase, spec: StudySpec) -> "pd.DataFrame":
     return frame
 
 
-def long_table(study_dir: str | Path, database_url: str | None = None) -> "pd.DataFrame":
+def long_table(study_dir: str | Path, database_url: str | None = None, include_unconfirmed: bool = False) -> "pd.DataFrame":
     """One row per (assignment, question): tidy data for pandas / R."""
-    return _from_folder(study_dir, database_url, long_table_frame)
+    return _from_folder(study_dir, database_url, lambda db, spec: long_table_frame(db, spec, include_unconfirmed))
 
 
-def long_table_frame(db: StudyDatabase, spec: StudySpec) -> "pd.DataFrame":
+def long_table_frame(db: StudyDatabase, spec: StudySpec, include_unconfirmed: bool = False) -> "pd.DataFrame":
     import pandas as pd
 
-    records = _records(db, spec)
+    records = _records(db, spec, include_unconfirmed)
     types = {q.id: q.type for q in spec.questions}
     rows = []
     for r in records:
@@ -195,13 +202,13 @@ def long_table_frame(db: StudyDatabase, spec: StudySpec) -> "pd.DataFrame":
     return pd.DataFrame(rows, columns=columns)
 
 
-def jsonl_lines(study_dir: str | Path, database_url: str | None = None) -> list[str]:
-    return _from_folder(study_dir, database_url, jsonl_records)
+def jsonl_lines(study_dir: str | Path, database_url: str | None = None, include_unconfirmed: bool = False) -> list[str]:
+    return _from_folder(study_dir, database_url, lambda db, spec: jsonl_records(db, spec, include_unconfirmed))
 
 
-def jsonl_records(db: StudyDatabase, spec: StudySpec) -> list[str]:
+def jsonl_records(db: StudyDatabase, spec: StudySpec, include_unconfirmed: bool = False) -> list[str]:
     """One JSON line per submitted assignment."""
-    records = _records(db, spec)
+    records = _records(db, spec, include_unconfirmed)
     lines = []
     for r in records:
         out = {k: v for k, v in r.items() if k not in ("inputs", "answers")}
@@ -233,32 +240,32 @@ def safe_csv(frame: "pd.DataFrame") -> str:
     return frame.to_csv(index=False)
 
 
-def export_database(db: StudyDatabase, spec: StudySpec, fmt: str) -> tuple[str, int]:
+def export_database(db: StudyDatabase, spec: StudySpec, fmt: str, include_unconfirmed: bool = False) -> tuple[str, int]:
     """The export in ``fmt`` as text and its number of records, from an open database."""
     if fmt == "mturk-csv":
-        frame = batch_results_frame(db, spec)
+        frame = batch_results_frame(db, spec, include_unconfirmed)
         return safe_csv(frame), len(frame)
     if fmt == "long":
-        frame = long_table_frame(db, spec)
+        frame = long_table_frame(db, spec, include_unconfirmed)
         return safe_csv(frame), len(frame)
     if fmt == "jsonl":
-        lines = jsonl_records(db, spec)
+        lines = jsonl_records(db, spec, include_unconfirmed)
         return "".join(line + "\n" for line in lines), len(lines)
     raise BarlowError(f"unknown export format {fmt!r} (use one of {', '.join(FORMATS)})")
 
 
-def export_text(study_dir: str | Path, fmt: str, database_url: str | None = None) -> tuple[str, int]:
+def export_text(study_dir: str | Path, fmt: str, database_url: str | None = None, include_unconfirmed: bool = False) -> tuple[str, int]:
     """The export in ``fmt`` as text and its number of records (the CLI)."""
     if fmt not in FORMATS:
         raise BarlowError(f"unknown export format {fmt!r} (use one of {', '.join(FORMATS)})")
-    return _from_folder(study_dir, database_url, lambda db, spec: export_database(db, spec, fmt))
+    return _from_folder(study_dir, database_url, lambda db, spec: export_database(db, spec, fmt, include_unconfirmed))
 
 
-def write_export(study_dir: str | Path, fmt: str, out: str | Path, database_url: str | None = None) -> int:
+def write_export(study_dir: str | Path, fmt: str, out: str | Path, database_url: str | None = None, include_unconfirmed: bool = False) -> int:
     """Write the export to ``out`` atomically; return the number of rows/lines written."""
     if fmt not in FORMATS:
         raise BarlowError(f"unknown export format {fmt!r} (use one of {', '.join(FORMATS)})")
-    text, n = export_text(study_dir, fmt, database_url)
+    text, n = export_text(study_dir, fmt, database_url, include_unconfirmed)
     with atomic_path(out) as tmp:
         Path(tmp).write_text(text, encoding="utf-8")
     return n

@@ -4,6 +4,13 @@ Anyone who knows a HIT's URL can add ``assignmentId=...&workerId=...`` to it, so
 mode the server asks the platform whether that assignment exists, belongs to that worker
 and is for that HIT before it stores anything. A platform adapter (``study.platforms``)
 provides the check; this module defines the interface and finds the adapter.
+
+Some platforms cannot answer at that moment. An MTurk ExternalQuestion form posts to our
+server *before* the hand-off page posts to MTurk's ``externalSubmit``, and MTurk shows an
+assignment only once it is submitted. A verifier that says so (``confirms_at_collect``)
+has its refused answers stored as :data:`UNCONFIRMED` instead: still capped per HIT,
+excluded from exports, analyses, approval and pay until ``barlow study collect`` finds the
+assignment on the platform for that HIT and worker.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ from analysis_core.errors import BarlowError
 
 OFF, OPEN, CLOSED, AUTO = "off", "open", "closed", "auto"
 CROWD_MODES = (AUTO, CLOSED, OPEN, OFF)
+# assignments.platform_status of a crowd answer the platform has not confirmed yet.
+UNCONFIRMED = "unconfirmed"
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,25 @@ class AssignmentVerifier(Protocol):
         worker is then asked to submit again instead of the answer being refused.
         """
         ...
+
+
+def confirms_at_collect(verifier: AssignmentVerifier | None) -> bool:
+    """Whether an assignment the verifier cannot confirm yet may be stored as unconfirmed.
+
+    True for adapters whose platform only shows an assignment after the worker's answer
+    has reached us (MTurk ExternalQuestion); ``collect`` confirms those later. Other
+    adapters (Prolific) keep refusing what they do not confirm.
+    """
+    return bool(getattr(verifier, "confirms_at_collect", False))
+
+
+def confirmed():
+    """SQL condition: an assignment not waiting for the platform's confirmation."""
+    from sqlalchemy import or_
+
+    from study.models import Assignment
+
+    return or_(Assignment.platform_status.is_(None), Assignment.platform_status != UNCONFIRMED)
 
 
 def load_verifier(platform: str | None, settings: Any = None) -> AssignmentVerifier | None:

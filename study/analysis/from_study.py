@@ -41,13 +41,16 @@ def _answer_frame(frame: pd.DataFrame, likert: list[LikertQuestion], choice: lis
     return frame
 
 
-def load_study(study_dir: str | Path, database_url: str | None = None, **options) -> AnswerTable:
-    """Answers of the study in ``study_dir`` with roles taken from its study file."""
+def load_study(study_dir: str | Path, database_url: str | None = None, include_unconfirmed: bool = False, **options) -> AnswerTable:
+    """Answers of the study in ``study_dir`` with roles taken from its study file.
+
+    Crowd answers the platform has not confirmed yet are left out unless ``include_unconfirmed``.
+    """
     from study.export import batch_results
     from study.study_file import load_study_file
 
     spec = load_study_file(study_dir)
-    exported = batch_results(study_dir, database_url)
+    exported = batch_results(study_dir, database_url, include_unconfirmed=include_unconfirmed)
     if exported.empty:
         raise BarlowError(f"study {study_dir} has no submitted answers yet; nothing to analyse")
 

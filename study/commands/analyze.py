@@ -61,6 +61,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     checks = parser.add_argument_group("checks and statistics")
     checks.add_argument("--raters", type=int, metavar="N", help="answers each item should have; items with fewer are reported (kept)")
     checks.add_argument("--include-rejected", action="store_true", help="keep assignments whose AssignmentStatus is Rejected")
+    checks.add_argument(
+        "--include-unconfirmed", action="store_true",
+        help="with --study: also analyse crowd answers the platform has not confirmed yet (labelled Unconfirmed)",
+    )
     add_options(checks, StudyAnalysisOptions)
     parser.add_argument(
         "--analysis", metavar="DIR",
@@ -102,7 +106,7 @@ def load_table(args: argparse.Namespace):
     if args.study:
         from study.analysis.from_study import load_study
 
-        return load_study(args.study, args.database_url, **common)
+        return load_study(args.study, args.database_url, include_unconfirmed=args.include_unconfirmed, **common)
     if not args.item:
         raise BarlowError("--csv needs --item: the columns that identify an item (e.g. Input.grouping,Input.class,Input.feature)")
     choice_options = {k: [o.strip() for o in v.split("|") if o.strip()] for k, v in _pairs(args.choice_options, "--choice-options").items()}

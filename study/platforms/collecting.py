@@ -13,6 +13,7 @@ from study.models import APPROVED, REJECTED, SUBMITTED, Answer, Assignment, Hit,
 from study.platforms.base import RemoteAssignment
 from study.platforms.service import PlatformStudy
 from study.study_file import check_passed, validate_answers
+from study.verification import UNCONFIRMED
 
 
 @dataclass
@@ -65,6 +66,14 @@ class _Store:
             self.workers[external_id] = worker
         return worker
 
+    def replace_unconfirmed(self, row: Assignment) -> None:
+        self.by_remote.pop(row.platform_assignment_id, None)
+        for answer in list(row.answers):
+            self.session.delete(answer)
+        row.platform_assignment_id = None
+        self.session.flush()
+        self.session.expire(row, ["answers"])
+
     def add(self, hit: Hit, ra: RemoteAssignment) -> None:
         from study.allocation import new_public_id
 
@@ -75,6 +84,15 @@ class _Store:
             return
         if row is not None and row.status == SUBMITTED:
             # Answered through the study server (ExternalQuestion) or collected before.
+            if row.platform_status == UNCONFIRMED and (row.worker.source, row.worker.external_id) != (self.source, ra.worker_id):
+                # Someone answered under this assignment id with another worker id: MTurk
+                # issued it to ra.worker_id, so the stored answer stays unconfirmed.
+                report.invalid.append(
+                    f"{ra.assignment_id}: {self.source} lists it for worker {ra.worker_id}, the study server stored it "
+                    f"for worker {row.worker.external_id}; left unconfirmed"
+                )
+                return
+            # Listed by the platform for this HIT and worker: confirmed, with its status.
             if _apply_remote_status(row, ra):
                 report.updated += 1
             else:
@@ -83,7 +101,11 @@ class _Store:
         worker = self.worker(ra.worker_id, now)
         if row is None:
             row = self.by_pair.get((hit.id, worker.id))
-            if row is not None and row.status == SUBMITTED:
+            if row is not None and row.status == SUBMITTED and row.platform_status == UNCONFIRMED:
+                # The server holds an unconfirmed answer of this worker under an assignment
+                # id the platform does not list for it; the platform's assignment replaces it.
+                self.replace_unconfirmed(row)
+            elif row is not None and row.status == SUBMITTED:
                 report.invalid.append(f"{ra.assignment_id}: worker {ra.worker_id} already answered HIT {hit.key} (assignment {row.platform_assignment_id}); not stored twice")
                 return
         answers, errors = validate_answers(self.ps.spec.questions, ra.answers)

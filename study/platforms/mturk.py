@@ -62,6 +62,10 @@ class MTurk:
     """The MTurk side of publish, status, collect, approve, reject, bonus, expire."""
 
     name = "mturk"
+    # GetAssignment knows an ExternalQuestion assignment only after the hand-off page has
+    # posted it to MTurk, which happens after our server stored the answer: closed crowd
+    # mode stores what it cannot confirm yet as unconfirmed and collect confirms it.
+    confirms_at_collect = True
 
     def __init__(self, sandbox: bool, client: Any = None, retries: int = 6, sleep: Callable[[float], None] = time.sleep, backoff: float = 0.5):
         self.sandbox = sandbox
@@ -258,9 +262,11 @@ class MTurk:
         """True when MTurk issued ``assignment_id`` for ``hit`` to ``worker_id`` (GetAssignment).
 
         Used by the study server in closed crowd mode (``study.verification``); an MTurk that
-        cannot be asked right now raises ``VerificationUnavailable`` so the worker retries.
+        cannot be asked right now raises ``VerificationUnavailable``.
         MTurk's GetAssignment only shows submitted work (its AssignmentStatus has no
-        "Accepted"), so this can confirm an answer at submit time, not a page opened earlier.
+        "Accepted"), so for an ExternalQuestion HIT this is False when the worker's answer
+        reaches our server; ``confirms_at_collect`` lets the server keep that answer as
+        unconfirmed until ``collect`` finds it in ListAssignmentsForHIT.
         """
         quick = MTurk(self.sandbox, client=self.client, retries=1, sleep=self.sleep, backoff=0.2)
         try:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from analysis_core.errors import BarlowError
 from study.models import APPROVED, SUBMITTED, Assignment, Bonus, Hit, Study, Worker, utcnow
+from study.verification import confirmed
 from study.platforms import money
 from study.platforms.reviewing import platform_rows
 from study.platforms.service import PlatformStudy
@@ -26,7 +27,7 @@ def _bonus_assignment(session, ps: PlatformStudy, worker: Worker, platform_name:
     return session.scalar(
         select(Assignment)
         .join(Hit)
-        .where(Hit.study_id == ps.db.study_id, Assignment.worker_id == worker.id, Assignment.mode == platform_name, Assignment.status == SUBMITTED, Assignment.platform_assignment_id.is_not(None))
+        .where(Hit.study_id == ps.db.study_id, Assignment.worker_id == worker.id, Assignment.mode == platform_name, Assignment.status == SUBMITTED, Assignment.platform_assignment_id.is_not(None), confirmed())
         .order_by(Assignment.submitted_at.desc())
         .limit(1)
     )

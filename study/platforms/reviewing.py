@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from analysis_core.errors import BarlowError
 from study.models import APPROVED, REJECTED, SUBMITTED, Assignment, Hit, utcnow
+from study.verification import UNCONFIRMED, confirmed
 from study.platforms.service import PlatformStudy
 
 
@@ -23,7 +24,7 @@ def platform_rows(session, ps: PlatformStudy, platform_name: str):
     return session.scalars(
         select(Assignment)
         .join(Hit)
-        .where(Hit.study_id == ps.db.study_id, Assignment.mode == platform_name, Assignment.status == SUBMITTED, Assignment.platform_assignment_id.is_not(None))
+        .where(Hit.study_id == ps.db.study_id, Assignment.mode == platform_name, Assignment.status == SUBMITTED, Assignment.platform_assignment_id.is_not(None), confirmed())
         .order_by(Assignment.id)
     ).all()
 
@@ -83,6 +84,8 @@ def reject(ps: PlatformStudy, platform, ident: str, reason: str) -> Assignment:
             raise BarlowError(f"assignment {ident} was not done on {platform.name}")
         if row.platform_review is not None:
             raise BarlowError(f"assignment {ident} was already {row.platform_review} on {platform.name}")
+        if row.platform_status == UNCONFIRMED:
+            raise BarlowError(f"assignment {ident} is not confirmed by {platform.name} (it never listed it); run 'barlow study collect' first")
         platform.reject(row.platform_assignment_id, reason)
         row.platform_review, row.platform_status, row.review = REJECTED, "Rejected", REJECTED
         row.review_note, row.reviewed_at = reason, utcnow()

@@ -12,6 +12,7 @@ from study.models import APPROVED, REJECTED, SUBMITTED, Assignment, Bonus, Hit, 
 from study.platforms import money
 from study.platforms.settings import crowd_settings
 from study.study_file import StudySpec
+from study.verification import UNCONFIRMED
 
 
 @dataclass
@@ -33,6 +34,8 @@ class PlatformSummary:
     hourly_pay: Decimal | None
     target_wage: Decimal
     reward: Decimal
+    # Crowd answers stored in closed crowd mode that the platform has not listed yet.
+    unconfirmed: int = 0
 
     @property
     def below_target(self) -> bool:
@@ -108,4 +111,5 @@ def platform_summary(session: Session, study_id: int, spec: StudySpec) -> Platfo
         hourly_pay=money.hourly_pay(reward, median),
         target_wage=crowd.target_hourly_wage,
         reward=reward,
+        unconfirmed=sum(r.platform_status == UNCONFIRMED for r in submitted),
     )

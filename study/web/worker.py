@@ -15,7 +15,7 @@ from study.allocation import AllocationError
 from study.models import RELEASED, SUBMITTED, Hit
 from study.modes import ASSIGNMENT, LOCAL, PREVIEW, ModeError, PageMode, resolve_mode
 from study.study_file import check_passed, validate_answers
-from study.verification import CLOSED, OFF, HitRef, VerificationUnavailable
+from study.verification import CLOSED, OFF, UNCONFIRMED, HitRef, VerificationUnavailable, confirms_at_collect
 from study.web.context import study_context
 from study.web.security import check_crowd_form_token, check_csrf, crowd_form_token, csrf_token
 from study.web.transactions import in_transaction
@@ -161,20 +161,28 @@ def hit_page(hit_key: str):
         return render_hit(hit, mode, answered=ctx.allocator.answered_count(db_session, worker))
 
 
-def _verify_crowd_assignment(hit_key: str, mode: PageMode) -> None:
-    """In closed crowd mode, ask the platform whether it issued this assignment."""
+def _verify_crowd_assignment(hit_key: str, mode: PageMode) -> bool:
+    """In closed crowd mode, ask the platform whether it issued this assignment.
+
+    True when the answer may be stored as confirmed, False when it may be stored only as
+    unconfirmed (the platform shows the assignment later; see study.verification).
+    """
     ctx = study_context()
     if ctx.crowd_mode != CLOSED:
-        return
+        return True
     with ctx.db.reads() as db_session:
         hit = _hit_or_404(db_session, hit_key)
         ref = HitRef(hit.key, hit.platform_hit_id)
+    later = confirms_at_collect(ctx.verifier)
     try:
         issued = ctx.verifier.verify_assignment(ref, mode.assignment_id, mode.worker_id)
     except VerificationUnavailable:
+        if later:
+            return False
         abort(503, description="the crowd platform cannot confirm your assignment right now; submit again in a minute")
-    if not issued:
+    if not issued and not later:
         abort(403, description="the crowd platform did not issue this assignment for this HIT; your answer was not stored")
+    return bool(issued)
 
 
 @bp.post("/hit/<hit_key>/submit")
@@ -184,6 +192,7 @@ def submit(hit_key: str):
     if mode.kind == PREVIEW:
         abort(400, description="this is a preview: accept the HIT on the crowd platform before submitting")
     accepted_at = None
+    confirmed = True
     if mode.kind == LOCAL:
         check_csrf()
         worker_external = session.get(WORKER_KEY)
@@ -192,7 +201,7 @@ def submit(hit_key: str):
     else:
         lifetime = max(1, ctx.spec.settings.lifetime_days) * 86400
         accepted_at = check_crowd_form_token(request.form.get("form_token", ""), hit_key, mode, lifetime)
-        _verify_crowd_assignment(hit_key, mode)
+        confirmed = _verify_crowd_assignment(hit_key, mode)
 
     def store(db_session):
         hit = _hit_or_404(db_session, hit_key)
@@ -221,6 +230,8 @@ def submit(hit_key: str):
                 passed = check_passed(ctx.spec.attention_check(hit.check_id), answers)
             except KeyError:
                 passed = None
+        if not confirmed:
+            assignment.platform_status = UNCONFIRMED
         try:
             stored = ctx.allocator.submit(db_session, assignment, answers, attention_passed=passed)
         except AllocationError as exc:
