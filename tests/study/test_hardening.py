@@ -164,6 +164,52 @@ def test_closed_crowd_mode_stores_only_assignments_the_platform_issued(make_app)
     assert verifier.calls[-1] == (HitRef("h0003", None), "A-OK", "W-OK")
 
 
+class LaterVerifier(FakeVerifier):
+    """Plays MTurk: it shows an ExternalQuestion assignment only after our server stored the answer."""
+
+    confirms_at_collect = True
+
+    def verify_assignment(self, hit: HitRef, assignment_id: str, worker_id: str) -> bool:
+        super().verify_assignment(hit, assignment_id, worker_id)
+        return (assignment_id, worker_id) == ("A-OK", "W-OK")
+
+
+def platform_statuses(app) -> dict[str, str | None]:
+    db = app.extensions["barlow_study"].db
+    with db.sessions() as s:
+        return dict(s.execute(select(Assignment.platform_assignment_id, Assignment.platform_status)).all())
+
+
+def test_closed_crowd_mode_keeps_what_mturk_cannot_confirm_yet_as_unconfirmed(make_app, study_dir, database_url):
+    from study.export import batch_results
+
+    verifier = LaterVerifier()
+    app = make_app(verifier=verifier)
+    client = app.test_client()
+    # Not shown by the platform yet (an ExternalQuestion answer before externalSubmit): kept, unconfirmed.
+    early = crowd_submit(client, params=CROWD | {"assignmentId": "A-EARLY", "workerId": "W-EARLY"})
+    assert early.status_code == 200 and "externalSubmit" in early.get_data(as_text=True)
+    verifier.down = True  # the platform cannot be asked: kept, unconfirmed, instead of a 503
+    down = crowd_submit(client, params=CROWD | {"assignmentId": "A-DOWN", "workerId": "W-DOWN"})
+    assert down.status_code == 200
+    assert platform_statuses(app) == {"A-EARLY": "unconfirmed", "A-DOWN": "unconfirmed"}
+    # The per-HIT cap counts unconfirmed answers too (h0003 asks for 2).
+    verifier.down = False
+    page = client.get("/hit/h0003", query_string=CROWD | {"assignmentId": "A-OK", "workerId": "W-OK"})
+    assert page.status_code == 409 and "all the answers it needs" in page.get_data(as_text=True)
+    # Where the platform does confirm at once, the answer is stored confirmed.
+    ok = crowd_submit(client, hit="h0001", params=CROWD | {"assignmentId": "A-OK", "workerId": "W-OK"})
+    assert ok.status_code == 200 and platform_statuses(app)["A-OK"] is None
+
+    assert list(batch_results(study_dir, database_url)["AssignmentId"]) == ["A-OK"]
+    everything = batch_results(study_dir, database_url, include_unconfirmed=True)
+    assert dict(zip(everything["AssignmentId"], everything["AssignmentStatus"])) == {
+        "A-OK": "Submitted", "A-EARLY": "Unconfirmed", "A-DOWN": "Unconfirmed",
+    }
+    dashboard = client.get("/admin", headers=ADMIN).get_data(as_text=True)
+    assert dashboard.count('class="badge check unconfirmed"') == 2
+
+
 def test_crowd_mode_off_refuses_crowd_pages(make_app):
     client = make_app(crowd_mode="off").test_client()
     assert client.get("/hit/h0003", query_string=CROWD).status_code == 403
