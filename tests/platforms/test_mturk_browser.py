@@ -162,3 +162,140 @@ def test_public_image_urls_and_uploads_once(pstudy, s3):
     assert again.uploaded == 0 and again.skipped == 1 and "X-Amz-Expires=3600" in signed
     with pytest.raises(Exception, match="at most 7 days"):
         ImageUploader(target, "st", presign_seconds=8 * 86400)
+
+
+@pytest.fixture
+def closed_server(pstudy, tls, aws_env):
+    """The study server as `barlow study serve --crowd auto` runs it once the study is published.
+
+    The socket is bound first (publish needs its URL); the app is made after publish, with
+    the verifier `serve` finds for the study's platform.
+    """
+    from study.verification import study_verifier
+
+    holder = {}
+
+    def app(environ, start_response):
+        return holder["app"](environ, start_response)
+
+    def start():
+        holder["app"] = create_app(pstudy, admin_token="admin-tok", secret_key="closed-test", submit_origins=(aws_env.url,),
+                                   crowd_mode="auto", verifier=study_verifier(pstudy))
+        return holder["app"]
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(tls[0]), str(tls[1]))
+    httpd = make_server("127.0.0.1", 0, app, threaded=True, ssl_context=context)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{httpd.server_port}/", start
+    httpd.shutdown()
+    thread.join(5)
+
+
+def platform_statuses(study) -> dict[str, tuple[str, str | None]]:
+    from sqlalchemy import select
+
+    from study.db import open_study_database
+    from study.models import Assignment
+
+    db = open_study_database(study, create=False)
+    try:
+        with db.sessions() as s:
+            return {a.platform_assignment_id: (a.worker.external_id, a.platform_status) for a in s.scalars(select(Assignment))}
+    finally:
+        db.dispose()
+
+
+def forged_submit(base, aws_env, tls, key, hit_id, aid, worker) -> tuple[int, str]:
+    """What an attacker sends: the crowd page's form under made-up ids, never through MTurk."""
+    import re
+
+    context = ssl.create_default_context(cafile=str(tls[0]))
+    params = mturk_params(aws_env, hit_id, aid, worker)
+    try:
+        with urllib.request.urlopen(f"{base}hit/{key}?{params}", context=context) as resp:
+            token = re.search(r'name="form_token" value="([^"]+)"', resp.read().decode()).group(1)
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    form = dict(urllib.parse.parse_qsl(params)) | {
+        "form_token": token, "description": "forged answer", "ease": "1", "confidence": "1", "useful_view": "A",
+    }
+    request = urllib.request.Request(f"{base}hit/{key}/submit", data=urllib.parse.urlencode(form).encode(), method="POST")
+    try:
+        with urllib.request.urlopen(request, context=context) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_closed_crowd_mode_on_external_questions_confirms_at_collect(pstudy, aws_env, closed_server, worker_page, tls, tmp_path, capsys):
+    base, start = closed_server
+    page = worker_page
+    assert main(["study", "publish", str(pstudy), "--platform", "mturk", "--sandbox", "--url", base]) == 0
+    app = start()
+    assert app.extensions["barlow_study"].crowd_mode == "closed"
+    hits, _, _, _ = db_state(pstudy)
+
+    texts = {"AWORKERONE": "dark stripes on a light background", "AWORKERTWO": "the sole of a shoe seen from the side"}
+    genuine = {}
+    for worker, text in texts.items():
+        for key in ("h0001", "h0002"):
+            aid = aws_env.accept(hits[key], worker)
+            # Our server gets the form while MTurk still holds the assignment as Accepted.
+            page.goto(f"{base}hit/{key}?{mturk_params(aws_env, hits[key], aid, worker)}")
+            answer(page, f"{text} ({key})")
+            page.wait_for_selector("#submitted", timeout=15000)
+            genuine[aid] = worker
+    # Stored, but MTurk could not confirm them when they arrived.
+    assert platform_statuses(pstudy) == {aid: (w, "unconfirmed") for aid, w in genuine.items()}
+    assert all(aws_env.assignments[aid].status == "Submitted" for aid in genuine)
+
+    # Forged: assignment ids MTurk never issued, posted straight to the server.
+    forged = {"FORGEDASSIGNMENT00000000000001": "AFORGERONE", "FORGEDASSIGNMENT00000000000002": "AFORGERTWO"}
+    for aid, worker in forged.items():
+        status, body = forged_submit(base, aws_env, tls, "h0003", hits["h0003"], aid, worker)
+        assert status == 200, body
+    # h0003 asks for 2 answers: a third one is refused, forged or not.
+    status, body = forged_submit(base, aws_env, tls, "h0003", hits["h0003"], "FORGEDASSIGNMENT00000000000003", "AFORGERTHREE")
+    assert status == 409 and "all the answers it needs" in body
+
+    export = tmp_path / "before.csv"
+    assert main(["study", "export", str(pstudy), "--out", str(export)]) == 0
+    assert "wrote 0 assignments" in capsys.readouterr().out
+
+    assert main(["study", "collect", str(pstudy)]) == 0
+    assert "0 new, 4 updated" in capsys.readouterr().out
+    statuses = platform_statuses(pstudy)
+    assert {aid: statuses[aid] for aid in genuine} == {aid: (w, "Submitted") for aid, w in genuine.items()}
+    assert {aid: statuses[aid] for aid in forged} == {aid: (w, "unconfirmed") for aid, w in forged.items()}
+
+    import pandas as pd
+
+    assert main(["study", "export", str(pstudy), "--out", str(export)]) == 0
+    assert set(pd.read_csv(export)["AssignmentId"]) == set(genuine)
+    labelled = tmp_path / "all.csv"
+    assert main(["study", "export", str(pstudy), "--out", str(labelled), "--include-unconfirmed"]) == 0
+    table = pd.read_csv(labelled)
+    assert dict(zip(table["AssignmentId"], table["AssignmentStatus"])) == {aid: "Submitted" for aid in genuine} | {aid: "Unconfirmed" for aid in forged}
+
+    capsys.readouterr()
+    assert main(["study", "review", str(pstudy), "--approve-all-passing"]) == 0
+    assert "approved 4" in capsys.readouterr().out
+    assert all(aws_env.assignments[a].status == "Approved" for a in genuine)
+    assert main(["study", "bonus", str(pstudy), "--worker", "AFORGERONE", "--amount", "0.30", "--reason", "x"]) == 2
+    assert "no submitted MTurk assignment" in capsys.readouterr().err
+    assert aws_env.bonuses == []
+
+    with app.test_client() as client:
+        dashboard = client.get("/admin", headers={"Authorization": "Bearer admin-tok"}).get_data(as_text=True)
+    assert dashboard.count('class="badge check unconfirmed"') == 2 and 'id="unconfirmed-count"' in dashboard
+
+    out = tmp_path / "analysis"
+    assert main(["study", "analyze", "--study", str(pstudy), "--out", str(out)]) == 0
+    assert json.loads((out / "summary.json").read_text())["answers"] == 4
+    descriptions = (out / "feature_descriptions.csv").read_text()
+    assert "forged answer" not in descriptions and "dark stripes on a light background (h0001)" in descriptions
+    everything = tmp_path / "analysis-all"
+    assert main(["study", "analyze", "--study", str(pstudy), "--out", str(everything), "--include-unconfirmed"]) == 0
+    assert json.loads((everything / "summary.json").read_text())["answers"] == 6
