@@ -35,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
         elapsed = time.perf_counter() - start
     print(f"collected from {platform.name}{' sandbox' if platform.sandbox else ''} in {elapsed:.1f} s: "
           f"{report.new} new, {report.updated} updated, {report.unchanged} already stored")
+    for line in report.replaced:
+        print(f"  replaced: {line}")
     for line in report.invalid:
         print(f"  needs review: {line}")
     if report.unknown:

@@ -23,6 +23,8 @@ class CollectReport:
     unchanged: int = 0
     invalid: list[str] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
+    # Unconfirmed server answers that the platform's own assignment replaced.
+    replaced: list[str] = field(default_factory=list)
 
 
 def _published(session, ps: PlatformStudy, platform_name: str) -> dict[str, Hit]:
@@ -82,32 +84,46 @@ class _Store:
         if row is not None and row.hit_id != hit.id:
             report.invalid.append(f"{ra.assignment_id}: the database holds it under another HIT; left as it is")
             return
+        stale = None
         if row is not None and row.status == SUBMITTED:
             # Answered through the study server (ExternalQuestion) or collected before.
-            if row.platform_status == UNCONFIRMED and (row.worker.source, row.worker.external_id) != (self.source, ra.worker_id):
-                # Someone answered under this assignment id with another worker id: MTurk
-                # issued it to ra.worker_id, so the stored answer stays unconfirmed.
-                report.invalid.append(
-                    f"{ra.assignment_id}: {self.source} lists it for worker {ra.worker_id}, the study server stored it "
-                    f"for worker {row.worker.external_id}; left unconfirmed"
-                )
+            if row.platform_status != UNCONFIRMED or (row.worker.source, row.worker.external_id) == (self.source, ra.worker_id):
+                # Listed by the platform for this HIT and worker: confirmed, with its status.
+                if _apply_remote_status(row, ra):
+                    report.updated += 1
+                else:
+                    report.unchanged += 1
                 return
-            # Listed by the platform for this HIT and worker: confirmed, with its status.
-            if _apply_remote_status(row, ra):
-                report.updated += 1
-            else:
-                report.unchanged += 1
-            return
+            # Someone answered under this assignment id with another worker id before the
+            # worker it was issued to: the platform's assignment (and its answers) wins.
+            report.replaced.append(
+                f"{ra.assignment_id}: {self.source} lists it for worker {ra.worker_id}; the unconfirmed answer stored "
+                f"under it for worker {row.worker.external_id} was replaced by {self.source}'s"
+            )
+            self.replace_unconfirmed(row)
+            stale, row = row, None
         worker = self.worker(ra.worker_id, now)
         if row is None:
             row = self.by_pair.get((hit.id, worker.id))
             if row is not None and row.status == SUBMITTED and row.platform_status == UNCONFIRMED:
                 # The server holds an unconfirmed answer of this worker under an assignment
                 # id the platform does not list for it; the platform's assignment replaces it.
+                report.replaced.append(
+                    f"{ra.assignment_id}: the unconfirmed answer of worker {ra.worker_id} to HIT {hit.key} under "
+                    f"assignment id {row.platform_assignment_id} was replaced by {self.source}'s"
+                )
                 self.replace_unconfirmed(row)
             elif row is not None and row.status == SUBMITTED:
                 report.invalid.append(f"{ra.assignment_id}: worker {ra.worker_id} already answered HIT {hit.key} (assignment {row.platform_assignment_id}); not stored twice")
                 return
+        if stale is not None and row is None:
+            # Reuse the forged row for the worker the platform names (it holds the HIT's slot).
+            self.by_pair.pop((hit.id, stale.worker_id), None)
+            stale.worker = worker
+            self.by_pair[(hit.id, worker.id)] = row = stale
+        elif stale is not None:
+            self.session.delete(stale)
+            self.session.flush()
         answers, errors = validate_answers(self.ps.spec.questions, ra.answers)
         accepted = ra.accept_time or ra.submit_time or now
         submitted = ra.submit_time or now

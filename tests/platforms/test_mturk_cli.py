@@ -367,3 +367,46 @@ def test_verifier_for_closed_crowd_mode(pstudy, aws_env, answers_for):
     assert verifier.verify_assignment(ref, aid, "AWORKERTWO") is False  # another worker's id in the URL
     assert verifier.verify_assignment(SimpleNamespace(key="h0002", platform_hit_id=hits["h0002"]), aid, "AWORKERONE") is False
     assert verifier.verify_assignment(ref, "NOSUCHASSIGNMENT", "AWORKERONE") is False
+
+
+def test_collect_lets_mturk_decide_whose_unconfirmed_answer_counts(pstudy, aws_env, answers_for, capsys):
+    """Answers stored unconfirmed under someone else's ids are replaced by what MTurk lists."""
+    import re
+
+    from study.app import create_app
+    from study.verification import study_verifier
+
+    assert publish(pstudy) == 0
+    hits, _, _, _ = db_state(pstudy)
+    client = create_app(pstudy, admin_token="tok", secret_key="closed", verifier=study_verifier(pstudy)).test_client()
+
+    def server_submit(key, aid, worker, text):
+        params = {"assignmentId": aid, "hitId": hits[key], "workerId": worker, "turkSubmitTo": "https://workersandbox.mturk.com"}
+        page = client.get(f"/hit/{key}", query_string=params)
+        if page.status_code != 200:
+            return page.status_code
+        token = re.search(r'name="form_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+        return client.post(f"/hit/{key}/submit", data=answers_for(key, text=text) | params | {"form_token": token}).status_code
+
+    # An attacker who learnt worker one's assignment id answers under it first, as himself.
+    aid1 = aws_env.accept(hits["h0001"], "AWORKERONE")
+    assert server_submit("h0001", aid1, "AFORGER", "forged under a stolen id") == 200
+    assert server_submit("h0001", aid1, "AWORKERONE", "the collar of a shirt") == 409  # refused: id taken on our side
+    aws_env.submit(aid1, {"assignmentId": aid1, **answers_for("h0001", text="the collar of a shirt")})
+    # An attacker answers as worker two with a made-up assignment id; worker two's real work reaches MTurk.
+    assert server_submit("h0002", "MADEUPASSIGNMENT0000000000001", "AWORKERTWO", "forged as worker two") == 200
+    aid2 = aws_env.accept(hits["h0002"], "AWORKERTWO")
+    aws_env.submit(aid2, {"assignmentId": aid2, **answers_for("h0002", text="a rounded toe cap")})
+
+    capsys.readouterr()
+    assert main(["study", "collect", str(pstudy)]) == 0
+    out = capsys.readouterr().out
+    assert "2 new, 0 updated" in out and out.count("  replaced: ") == 2
+    _, rows, _, _ = db_state(pstudy)
+    assert sorted((r["hit"], r["aid"], r["worker"], r["answers"]["description"]) for r in rows) == [
+        ("h0001", aid1, "AWORKERONE", "the collar of a shirt"),
+        ("h0002", aid2, "AWORKERTWO", "a rounded toe cap"),
+    ]
+    # Nothing forged is left to export, approve or pay.
+    assert main(["study", "review", str(pstudy), "--approve-all-passing"]) == 0
+    assert "approved 2" in capsys.readouterr().out
