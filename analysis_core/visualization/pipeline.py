@@ -364,6 +364,13 @@ def write_visualizations(
             leaves = render_leaf_samples(dataset, X, metadata, groups, stage, config, progress=progress)
         else:
             leaves = {}
+        correct = old.get("correct") if reuse_leaves else None
+        if not correct or not all((out_dir / e["samples"]).is_file() for e in correct.values()):
+            correct = {}
+            if metadata is not None and groups and config.leaves != "none":
+                from analysis_core.visualization.correct import render_correct_samples
+
+                correct = render_correct_samples(dataset, metadata, groups, stage, config.leaf_samples, config.leaf_columns, config.seed, progress=progress)
         index = {
             "version": INDEX_VERSION,
             "features_model": features_model,
@@ -381,6 +388,8 @@ def write_visualizations(
                 if drawn_groups.get(group_key(g))
             }
         index["leaves"] = leaves
+        # Correct images per group, shown beside a leaf's failures in failure-review studies.
+        index["correct"] = correct
         (stage / "index.json").write_text(json.dumps(index, indent=1))
     return index
 
