@@ -667,7 +667,7 @@ class AnswerError(ValueError):
     """One answer that breaks its question's rules; the message is shown to the worker."""
 
 
-def _multi_values(raw: Any) -> list[str]:
+def multi_values(raw: Any) -> list[str]:
     if raw is None:
         return []
     if isinstance(raw, (list, tuple)):
@@ -679,7 +679,7 @@ def _multi_values(raw: Any) -> list[str]:
 
 def normalize_multi(q: Question, raw: Any) -> str:
     """The ticked options of a multi-select answer, in option order, joined by ``|``."""
-    ticked = _multi_values(raw)
+    ticked = multi_values(raw)
     options = q.all_options()
     unknown = [v for v in ticked if v not in options]
     if unknown:

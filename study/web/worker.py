@@ -10,7 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from study.allocation import AllocationError
-from study.models import RELEASED, SUBMITTED, Assignment, Hit
+from study.failure_review import KIND as REVIEW_KIND
+from study.failure_review.context import load_review_contexts
+from study.models import RELEASED, SUBMITTED, Answer, Assignment, Hit
 from study.modes import ASSIGNMENT, LOCAL, PREVIEW, ModeError, PageMode, resolve_mode
 from study.study_file import check_passed, validate_answers
 from study.web.context import study_context
@@ -45,7 +47,36 @@ def _worker_stats(db_session, worker_id: int | None) -> dict:
     return {"answered": count or 0}
 
 
-def render_hit(hit: Hit, mode: PageMode, *, errors: dict | None = None, values: dict | None = None, status: int = 200, answered: int | None = None):
+def _survey_done(db_session, worker_id: int | None) -> bool:
+    """Whether this worker has answered the study's once-per-worker survey already."""
+    ctx = study_context()
+    fields = [f for q in ctx.spec.survey_questions() for f in q.answer_fields()]
+    if not fields or worker_id is None:
+        return bool(not fields)
+    found = db_session.scalar(
+        select(func.count(Answer.id))
+        .join(Assignment, Answer.assignment_id == Assignment.id)
+        .join(Hit, Assignment.hit_id == Hit.id)
+        .where(Hit.study_id == ctx.db.study_id, Assignment.worker_id == worker_id, Answer.question_id.in_(fields))
+    )
+    return bool(found)
+
+
+def _form_questions(mode: PageMode, survey: bool) -> list:
+    """A HIT's questions; the survey joins them in a crowd worker's first HIT (there is no
+    session end on a crowd platform) and is asked on its own page at the end of a local session."""
+    ctx = study_context()
+    return ctx.spec.hit_questions() + (ctx.spec.survey_questions() if survey and mode.kind != LOCAL else [])
+
+
+def _review_context(hit: Hit) -> dict | None:
+    ctx = study_context()
+    if ctx.spec.kind != REVIEW_KIND:
+        return None
+    return load_review_contexts(ctx.study_dir).get(hit.key)
+
+
+def render_hit(hit: Hit, mode: PageMode, *, errors: dict | None = None, values: dict | None = None, status: int = 200, answered: int | None = None, survey: bool = False):
     ctx = study_context()
     check = None
     if hit.is_attention_check and hit.check_id:
@@ -57,6 +88,8 @@ def render_hit(hit: Hit, mode: PageMode, *, errors: dict | None = None, values: 
     html = render_template(
         "hit.html",
         spec=ctx.spec,
+        questions=_form_questions(mode, survey),
+        review=_review_context(hit),
         hit=hit,
         images=_image_urls(hit),
         mode=mode,
@@ -126,6 +159,8 @@ def next_hit():
                 if assignment is not None:
                     return redirect(url_for("worker.hit_page", hit_key=assignment.hit.key))
                 stats = _worker_stats(db_session, worker.id)
+                if stats.get("answered") and not _survey_done(db_session, worker.id):
+                    return redirect(url_for("worker.survey"))
             break
         except IntegrityError:
             # Two tabs of one worker asked at once (only possible off SQLite, which
@@ -145,13 +180,13 @@ def hit_page(hit_key: str):
     with ctx.db.sessions.begin() as db_session:
         hit = _hit_or_404(db_session, hit_key)
         if mode.kind == PREVIEW:
-            return render_hit(hit, mode)
+            return render_hit(hit, mode, survey=True)
         if mode.kind == ASSIGNMENT:
             try:
-                ctx.allocator.platform_assignment(db_session, hit, mode.assignment_id, mode.worker_id)
+                assignment = ctx.allocator.platform_assignment(db_session, hit, mode.assignment_id, mode.worker_id)
             except AllocationError as exc:
                 abort(exc.status, description=str(exc))
-            return render_hit(hit, mode)
+            return render_hit(hit, mode, survey=not _survey_done(db_session, assignment.worker_id))
         worker_external = session.get(WORKER_KEY)
         if not worker_external:
             return redirect(url_for("worker.entry"))
@@ -202,9 +237,10 @@ def submit(hit_key: str):
             if assignment.status == SUBMITTED:
                 stored = False
             else:
-                answers, errors = validate_answers(ctx.spec.questions, request.form)
+                survey = mode.kind != LOCAL and not _survey_done(db_session, assignment.worker_id)
+                answers, errors = validate_answers(_form_questions(mode, survey), request.form)
                 if errors:
-                    html, status = render_hit(hit, mode, errors=errors, values=dict(request.form), status=400)
+                    html, status = render_hit(hit, mode, errors=errors, values=_form_values(request.form), status=400, survey=survey)
                     return html, status
                 passed = None
                 if hit.is_attention_check and hit.check_id:
@@ -237,6 +273,65 @@ def submit(hit_key: str):
             duplicate=not stored,
         )
     return redirect(url_for("worker.thanks", hit_key=hit_key, again=0 if stored else 1))
+
+
+def _form_values(form) -> dict:
+    """Submitted values to refill a form with; a multi-select keeps every ticked box."""
+    values = {}
+    for key in form:
+        items = form.getlist(key)
+        values[key] = items if len(items) > 1 else items[0]
+    return values
+
+
+def _last_submitted(db_session, worker_id: int) -> Assignment | None:
+    ctx = study_context()
+    return db_session.scalar(
+        select(Assignment)
+        .join(Hit)
+        .where(Hit.study_id == ctx.db.study_id, Assignment.worker_id == worker_id, Assignment.status == SUBMITTED)
+        .order_by(Assignment.submitted_at.desc(), Assignment.id.desc())
+        .limit(1)
+    )
+
+
+@bp.route("/survey", methods=["GET", "POST"])
+def survey():
+    """The end-of-session survey of a local worker, asked once after their last HIT.
+
+    Its answers are stored with the worker's last submitted assignment (answer rows keyed
+    by the statements' ids), so exports and analyses find them like any other answer.
+    """
+    ctx = study_context()
+    worker_external = session.get(WORKER_KEY)
+    if not worker_external:
+        return redirect(url_for("worker.entry"))
+    questions = ctx.spec.survey_questions()
+    errors: dict = {}
+    values: dict = {}
+    with ctx.db.sessions.begin() as db_session:
+        worker = ctx.allocator.worker(db_session, worker_external)
+        last = _last_submitted(db_session, worker.id)
+        if not questions or last is None or _survey_done(db_session, worker.id):
+            return redirect(url_for("worker.next_hit"))
+        if request.method == "POST":
+            check_csrf()
+            answers, errors = validate_answers(questions, request.form)
+            if not errors:
+                now = ctx.clock()
+                for question_id, value in answers.items():
+                    db_session.add(Answer(assignment_id=last.id, question_id=question_id, value=value, created_at=now))
+                return redirect(url_for("worker.next_hit"))
+            values = _form_values(request.form)
+    html = render_template(
+        "study/survey.html",
+        spec=ctx.spec,
+        questions=questions,
+        errors=errors,
+        values=values,
+        csrf_token=csrf_token(),
+    )
+    return html, 400 if errors else 200
 
 
 @bp.get("/thanks/<hit_key>")
