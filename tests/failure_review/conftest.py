@@ -100,3 +100,9 @@ def review_study(review_analysis, tmp_path) -> Path:
     spec, _ = create_review_study(review_analysis, out, ReviewOptions(assignments=2, attention_checks=1))
     open_study_database(out, spec=spec).dispose()
     return out
+
+
+@pytest.fixture
+def review_analysis_factory():
+    """make_review_analysis(root, draw_correct=True) -> analysis folder."""
+    return make_review_analysis
