@@ -13,6 +13,7 @@ from pathlib import Path
 
 from analysis_core.errors import BarlowError
 from analysis_core.json_files import read_json
+from analysis_core.report.judgements import JUDGEMENTS_FILE, attach_judgements, read_judgements
 from analysis_core.report.sentences import condition_text, fmt_rate, leaf_sentence, merge_conditions, path_conditions
 from analysis_core.visualization.inputs import read_trees
 from analysis_core.visualization.pipeline import feature_entry, group_slugs, leaf_key
@@ -211,8 +212,9 @@ def _group_view(group: dict, slug: str, rows: list[dict], vis: dict, description
     }
 
 
-def load_report_data(analysis_dir: str | Path, descriptions: str | Path | None = None) -> ReportData:
-    """Read an analysis folder; ``descriptions`` defaults to its feature_descriptions.csv."""
+def load_report_data(analysis_dir: str | Path, descriptions: str | Path | None = None, judgements: str | Path | None = None) -> ReportData:
+    """Read an analysis folder; ``descriptions`` defaults to its feature_descriptions.csv and
+    ``judgements`` to its failure_judgements.csv (crowd reviews of the failure modes)."""
     import pandas as pd
 
     analysis_dir = Path(analysis_dir)
@@ -240,6 +242,10 @@ def load_report_data(analysis_dir: str | Path, descriptions: str | Path | None =
         _group_view(g, slug, rows_by_group.get((str(g["grouping"]), str(g["class"])), []), vis, desc, params)
         for g, slug in zip(groups, group_slugs(groups))
     ]
+    judged_path = Path(judgements) if judgements else analysis_dir / JUDGEMENTS_FILE
+    if judgements and not judged_path.is_file():
+        raise BarlowError(f"--judgements file {judged_path} not found")
+    judged = attach_judgements(views, read_judgements(judged_path) if judged_path.is_file() else {})
     skipped_path = analysis_dir / "skipped.csv"
     skipped = []
     if skipped_path.is_file():
@@ -254,6 +260,7 @@ def load_report_data(analysis_dir: str | Path, descriptions: str | Path | None =
         # Ranked as in 'barlow analyze': IV alone puts a leaf holding all 3 failures of a tiny
         # group first; the leaf holding the most failures is the one a user wants to read first.
         "top": sorted(valid, key=lambda gl: (-gl[1]["n_fail"], -gl[1]["iv"]))[:5],
+        **judged,
     }
     return ReportData(analysis_dir, trees, views, skipped, vis, desc, "holdout_er" in table.columns, summary)
 
@@ -274,6 +281,7 @@ def index_rows(data: ReportData) -> list[dict]:
                 "aler": round(g["aler"], 4),
                 "aler_minus_ber": round(g["aler_minus_ber"], 4),
                 "n_valid": g["n_valid"],
+                "n_spurious": g.get("n_spurious", 0),
                 "top_er": round(top["er"], 4) if top else None,
                 "top_ec": round(top["ec"], 4) if top else None,
                 "top_rule": top["rule"] if top else "",

@@ -25,15 +25,15 @@ def action_items(review: ReviewAnalysis, path: Path) -> Path | None:
     for bar, n, share in zip(bars, frame["n_reviews"], frame["fraction"]):
         ax.text(bar.get_width() + 0.05 * max(1, frame["n_reviews"].max()) / 5, bar.get_y() + bar.get_height() / 2,
                 f"{n} ({100 * (share or 0):.0f}%)", va="center", fontsize=10)
-    ax.set_yticks(range(len(frame)), list(frame["label"]))
+    ax.set_yticks(range(len(frame)), [str(label).rstrip(": ") for label in frame["label"]])
     ax.set_xlim(0, frame["n_reviews"].max() * 1.25 + 0.5)
     ax.set_xlabel("Reviews naming the action item")
     answered = int(round(frame["n_reviews"].iloc[-1] / frame["fraction"].iloc[-1])) if frame["fraction"].iloc[-1] else 0
-    ax.set_title(f"Action items for mitigating the failures ({answered} reviews; several per review)")
+    ax.set_title(f"Action items for mitigating the failures\n({answered} reviews; a review may name several)")
     ax.grid(axis="x", color="0.9")
     ax.set_axisbelow(True)
     fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)
     return path
 
