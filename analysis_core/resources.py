@@ -1,24 +1,28 @@
-"""Where the repository's shipped folders are: data/, templates/, hit_templates/.
+"""Where the shipped folders are: data/, templates/, hit_templates/.
 
-Barlow is installed editable (``pip install -e .``), so these folders sit beside the
-packages; an installation without them gets a clear error instead of a missing-file trace.
+A wheel carries them inside the package (``analysis_core/_shipped/``, mapped at build
+time from the repository's top-level folders); a source checkout or an editable install
+finds them at the repository root. Resolving through ``importlib.resources`` keeps both
+layouts working without the caller knowing which one it runs from.
 """
 
+from importlib.resources import files
 from pathlib import Path
 
 from analysis_core.errors import BarlowError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+_SOURCE_ROOT = Path(__file__).resolve().parent.parent
 
 
 def _shipped(name: str) -> Path:
-    path = REPO_ROOT / name
-    if not path.is_dir():
-        raise BarlowError(
-            f"shipped folder {name}/ not found next to the installed packages ({path}); "
-            "install Barlow from a clone with 'pip install -e .'"
-        )
-    return path
+    packaged = Path(str(files("analysis_core"))) / "_shipped" / name
+    for path in (packaged, _SOURCE_ROOT / name):
+        if path.is_dir():
+            return path
+    raise BarlowError(
+        f"shipped folder {name}/ is missing from this installation (looked in {packaged} and "
+        f"{_SOURCE_ROOT / name}); reinstall Barlow from a wheel or a clone of the repository"
+    )
 
 
 def data_dir() -> Path:

@@ -33,12 +33,12 @@ DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")  # package dataset-fashio
 
 def search_dirs() -> list[Path]:
     """Where the idx files are looked for, in order: $BARLOW_FASHION_MNIST, data/, Debian, torchvision cache."""
-    from analysis_core.resources import REPO_ROOT
+    from analysis_core.resources import data_dir
 
     dirs = []
     if os.environ.get("BARLOW_FASHION_MNIST"):
         dirs.append(Path(os.environ["BARLOW_FASHION_MNIST"]))
-    dirs += [REPO_ROOT / "data" / "fashion-mnist", DEBIAN_DIR, torchvision_cache() / "FashionMNIST" / "raw"]
+    dirs += [data_dir() / "fashion-mnist", DEBIAN_DIR, torchvision_cache() / "FashionMNIST" / "raw"]
     return dirs
 
 
