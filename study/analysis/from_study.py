@@ -104,7 +104,12 @@ def review_roles(study_dir: str | Path):
         return None
     from study.failure_review.questions import JUDGEMENT
 
-    judgement = spec.question(JUDGEMENT)
+    try:
+        judgement = spec.question(JUDGEMENT)
+    except KeyError:
+        raise BarlowError(f"{study_dir}: a failure-review study needs its choice question '{JUDGEMENT}' (where the feature is); study.yaml has none") from None
+    if judgement.type != "choice":
+        raise BarlowError(f"{study_dir}: question '{JUDGEMENT}' must be a choice question (main_object / separate_object / background / cant_tell)")
     likert = next((q for q in spec.questions if q.type == "likert"), None)
     multi = next((q for q in spec.questions if q.type == "multi"), None)
     survey = next((q for q in spec.questions if q.type == "survey"), None)

@@ -144,3 +144,10 @@ def test_unknown_judgement_answers_are_named(tmp_path, capsys):
     assert main(["study", "analyze", "--csv", str(batch), "--kind", "failure-review", "--item", "Input.leaf",
                  "--judgement", "Answer.where", "--judgement-values", "background=sky", "--out", str(tmp_path / "o"),
                  "--bootstrap", "100"]) == 0
+
+
+def test_a_review_study_without_its_judgement_question_is_named(answered_study, tmp_path, capsys):
+    text = (answered_study / "study.yaml").read_text()
+    (answered_study / "study.yaml").write_text(text.replace("judgement", "verdict"))  # question and its attention check
+    assert main(["study", "analyze", "--study", str(answered_study), "--out", str(tmp_path / "o")]) == 2
+    assert "needs its choice question 'judgement'" in capsys.readouterr().err
