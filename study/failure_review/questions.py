@@ -97,7 +97,7 @@ def default_questions() -> list[Question]:
             id="survey",
             type="survey",
             prompt="Before you go: how much do you agree with these statements about the workflow?",
-            help="Asked once, at the end of your session.",
+            help="Asked only once: answer for the HITs of this study as a whole.",
             scale_labels=dict(AGREE_SCALE),
             statements=[
                 Statement("understand", "The failure trees helped me understand where the model fails."),
