@@ -1,9 +1,13 @@
 """Failure analysis of a whole benchmark: one FailureTree per class group (paper sections 5 and 7).
 
 ``run_analysis`` groups rows by label and/or prediction, fits a ``FailureTree`` on every group
-that has both failures and successes (others are reported as skipped with the reason),
-optionally checks each tree on a held-out part of its group, and attaches Wilson intervals,
-binomial p-values against BER and Benjamini-Hochberg q-values to every leaf of the run.
+that has both failures and successes (others are reported as skipped with the reason), and
+estimates every leaf honestly by K-fold cross-fitting (``analysis_core.honest``): Wilson
+intervals, binomial p-values against BER and Benjamini-Hochberg q-values come from rows the
+tree did not see. A permutation test per group (``analysis_core.permutation``) answers "is
+there any failure mode here at all?", with Benjamini-Hochberg across groups. The paper's
+in-sample ALER, ER, EC and IV are kept beside the honest numbers; ``valid``, the ranking and
+the summary use the honest ones. Optionally each tree is also checked on a held-out part.
 
 The same function backs ``barlow analyze`` and ``barlow experiments``; notebooks can call it
 directly::
@@ -25,6 +29,7 @@ import numpy as np
 
 from analysis_core.errors import BarlowError
 from analysis_core.failure_tree import FailureTree, check_depth
+from analysis_core.honest import DEFAULT_FOLDS, HonestLeaves, cross_fit
 from analysis_core.mutual_info import METHODS
 
 GROUPINGS = ("label", "prediction")
@@ -44,6 +49,9 @@ class AnalysisConfig:
     min_rows: int = 10
     mi: str = "fast"
     holdout: float = 0.0
+    folds: int = DEFAULT_FOLDS
+    permutations: int = 100
+    alpha: float = 0.05
     seed: int = 0
     jobs: int = 1
 
@@ -65,6 +73,12 @@ class AnalysisConfig:
             raise BarlowError(f"--min-rows must be at least 2, got {self.min_rows}")
         if not 0 <= self.holdout < 1:
             raise BarlowError(f"--holdout must be a fraction in [0, 1), got {self.holdout}")
+        if self.folds < 0 or self.folds == 1:
+            raise BarlowError(f"--folds must be 0 (no honest estimates) or at least 2, got {self.folds}")
+        if self.permutations < 0:
+            raise BarlowError(f"--permutations must be 0 (no test) or a positive number, got {self.permutations}")
+        if not 0 < self.alpha < 1:
+            raise BarlowError(f"--alpha must be between 0 and 1, got {self.alpha}")
         if self.jobs == 0 or self.jobs < -1:
             raise BarlowError(f"--jobs must be a positive number of processes or -1 for all cores, got {self.jobs}")
         return self
@@ -85,17 +99,44 @@ class SkippedGroup:
 
 @dataclass
 class GroupResult:
-    """One analysed group: the fitted tree and, with --holdout, per-leaf held-out counts."""
+    """One analysed group: the fitted tree, its honest (cross-fitted) leaf counts, its permutation
+    test, and, with --holdout, per-leaf held-out counts."""
 
     grouping: str
     class_name: str
     tree: FailureTree
     holdout: dict | None = None  # {"n", "n_fail", "ber", "aler", "leaves": [{"leaf", "n", "n_fail", "er", "ec"}]}
+    honest: HonestLeaves | None = None
+    permutation: dict | None = None  # {"statistic", "null_mean", "p_value", "n_permutations"}
+
+    def honest_by_leaf(self) -> dict[int, dict[str, float]]:
+        """Honest numbers of each leaf of the displayed tree (by node id), from its in-sample IV rank."""
+        if self.honest is None:
+            return {}
+        h = self.honest
+        er, ec, iv = h.er, h.ec, h.iv
+        return {
+            leaf: {
+                "n_leaf": int(h.n_leaf[r]), "n_fail_leaf": int(h.n_fail_leaf[r]),
+                "er": float(er[r]), "ec": float(ec[r]), "iv": float(iv[r]), "stability": float(h.stability[r]),
+            }
+            for r, leaf in enumerate(self.tree.leaves_by_iv())
+        }
 
     def to_dict(self) -> dict[str, Any]:
         record = self.tree.to_dict(self.grouping, self.class_name)
         if self.holdout is not None:
             record["holdout"] = self.holdout
+        if self.honest is not None:
+            record["honest"] = {
+                "method": "cross-fitting",
+                "folds": self.honest.n_folds,
+                "aler": self.honest.aler,
+                "aler_minus_ber": self.honest.aler - self.tree.ber_,
+                "leaves": [{"leaf": leaf, **values} for leaf, values in self.honest_by_leaf().items()],
+            }
+        if self.permutation is not None:
+            record["permutation"] = dict(self.permutation)
         return record
 
 
@@ -119,26 +160,41 @@ class AnalysisResult:
         raise KeyError(f"no analysed {grouping} group '{class_name}'")
 
     def summary(self) -> dict[str, dict[str, float]]:
-        """Per grouping: groups analysed/skipped, fraction with a valid leaf and with a valid top leaf, mean ALER-BER."""
+        """Per grouping: groups analysed/skipped, fraction with a valid leaf and with a valid top leaf
+        (honest numbers), mean ALER-BER in-sample (the paper's) and honest, and the fraction of groups
+        whose permutation test is significant after Benjamini-Hochberg (q <= alpha)."""
+        table = self.failure_modes if self.failure_modes is not None else failure_modes_table(self)
         out = {}
         for grouping in self.config.groupings:
             groups = [g for g in self.groups if g.grouping == grouping]
             skipped = [s for s in self.skipped if s.grouping == grouping]
-            gains = [g.tree.aler_minus_ber_ for g in groups]
-            any_valid = [any(node["valid"] for node in g.tree.leaf_nodes()) for g in groups]
-            top_valid = [g.tree.top_leaf()["valid"] for g in groups]
+            rows = table[table["grouping"] == grouping] if len(table) else table
+            per_group = rows.groupby("class", sort=False) if len(rows) else None
+            any_valid = per_group["valid"].any() if per_group is not None else []
+            top_valid = rows[rows["rank"] == 1]["valid"] if len(rows) else []
+            first = rows.drop_duplicates("class") if len(rows) else rows
             entry = {
                 "analysed": len(groups),
                 "skipped": len(skipped),
-                "fraction_with_valid_leaf": float(np.mean(any_valid)) if groups else float("nan"),
-                "fraction_top_leaf_valid": float(np.mean(top_valid)) if groups else float("nan"),
-                "mean_aler_minus_ber": float(np.mean(gains)) if groups else float("nan"),
+                "fraction_with_valid_leaf": _mean(any_valid),
+                "fraction_top_leaf_valid": _mean(top_valid),
+                "mean_aler_minus_ber": _mean([g.tree.aler_minus_ber_ for g in groups]),
+                "mean_honest_aler_minus_ber": _mean(first["honest_aler_minus_ber"]) if len(first) else float("nan"),
+                "fraction_significant": _mean(first["group_q_value"] <= self.config.alpha)
+                if len(first) and self.config.permutations > 0
+                else float("nan"),
             }
             if self.config.holdout > 0:
                 held = [g.holdout["aler"] - g.holdout["ber"] for g in groups if g.holdout and g.holdout["n_fail"]]
                 entry["mean_holdout_aler_minus_ber"] = float(np.mean(held)) if held else float("nan")
             out[grouping] = entry
         return out
+
+
+def _mean(values) -> float:
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    return float(values.mean()) if len(values) else float("nan")
 
 
 # --- grouping -------------------------------------------------------------------------------
@@ -213,11 +269,18 @@ def _analyze_group(features: np.ndarray, task: dict, config: AnalysisConfig) -> 
             "aler": float(sum(leaf["er"] * leaf["ec"] for leaf in leaves if leaf["n"])) if held_n_fail else float("nan"),
             "leaves": leaves,
         }
+        X, failure = X[fit_idx], fit_fail
     else:
         tree.fit(X, failure)
-    # The per-feature MI array is large and all of it is not needed once features are chosen.
-    del tree.mi_
-    return GroupResult(task["grouping"], task["class"], tree, holdout)
+    honest = None
+    if config.folds >= 2:
+        honest = cross_fit(tree, X, failure, config.folds, random_state=[config.seed, task["index"]])
+    permutation = None
+    if config.permutations > 0:
+        from analysis_core.permutation import permutation_test
+
+        permutation = permutation_test(tree, X, failure, config.permutations, random_state=[config.seed, task["index"], 1])
+    return GroupResult(task["grouping"], task["class"], tree, holdout, honest, permutation)
 
 
 def _tasks(labels: np.ndarray, predictions: np.ndarray, config: AnalysisConfig) -> Iterator[dict | SkippedGroup]:
@@ -316,10 +379,10 @@ def analyze_files(
     progress: bool = True,
 ) -> AnalysisResult:
     """Load and check a features .npy and metadata CSV, then run the analysis."""
-    from analysis_core.inputs import load_inputs
+    from analysis_core.artifacts import load_feature_table
 
     config = (config or AnalysisConfig()).validate()
-    inputs = load_inputs(features_path, metadata_path)
+    inputs = load_feature_table(features_path, metadata_path)
     return run_analysis(
         inputs.features,
         inputs.labels,
@@ -333,10 +396,14 @@ def analyze_files(
 
 # --- per-leaf table --------------------------------------------------------------------------
 
+# Paper (in-sample) numbers keep the paper's names: aler, aler_minus_ber, er, ec, iv, iv_rank,
+# valid_in_sample. honest_* come from cross-fitting; valid, rank and significant use them.
 FAILURE_MODE_COLUMNS = [
     "grouping", "class", "depth", "tree_depth", "n", "n_fail", "ber", "aler", "aler_minus_ber",
-    "leaf", "iv_rank", "rule", "n_leaf", "n_fail_leaf", "er", "ec", "iv", "valid",
-    "er_ci_low", "er_ci_high", "p_value", "q_value",
+    "honest_aler", "honest_aler_minus_ber", "group_p_value", "group_q_value",
+    "leaf", "rank", "iv_rank", "rule", "n_leaf", "n_fail_leaf", "er", "ec", "iv", "valid_in_sample",
+    "honest_n_leaf", "honest_n_fail_leaf", "honest_er", "honest_ec", "honest_iv", "stability",
+    "honest_er_ci_low", "honest_er_ci_high", "honest_p_value", "honest_q_value", "valid", "significant",
 ]
 HOLDOUT_COLUMNS = [
     "holdout_n", "holdout_n_fail", "holdout_ber", "holdout_aler", "holdout_n_leaf", "holdout_n_fail_leaf",
@@ -345,17 +412,35 @@ HOLDOUT_COLUMNS = [
 
 
 def failure_modes_table(result: AnalysisResult):
-    """One row per leaf of every analysed group, leaves of a group ranked by IV; with CIs, p- and q-values."""
+    """One row per leaf of every analysed group, with the paper's in-sample and the honest numbers.
+
+    Leaves of a group are ordered by ``rank`` (honest IV, highest first; in-sample IV rank
+    ``iv_rank`` breaks ties and orders everything when honest estimates are off).
+    """
     import pandas as pd
 
+    from analysis_core.failure_tree import leaf_is_valid
     from analysis_core.leaf_stats import benjamini_hochberg, binomial_p_greater, wilson_interval
 
+    cfg = result.config
+    nan = float("nan")
     rows = []
-    for group in result.groups:
+    group_p = [g.permutation["p_value"] if g.permutation else nan for g in result.groups]
+    group_q = benjamini_hochberg(group_p) if result.groups else []
+    for group, p_value, q_value in zip(result.groups, group_p, group_q):
         tree = group.tree
-        leaves = sorted(tree.leaf_nodes(), key=lambda node: (-node["iv"], node["id"]))
+        iv_order = tree.leaves_by_iv()
+        honest = group.honest_by_leaf()
         held = {leaf["leaf"]: leaf for leaf in group.holdout["leaves"]} if group.holdout else {}
-        for rank, node in enumerate(leaves, start=1):
+        honest_aler = group.honest.aler if group.honest else nan
+
+        def honest_key(leaf_id):
+            iv = honest.get(leaf_id, {}).get("iv", nan)
+            return (-(iv if iv == iv else -1.0), iv_order.index(leaf_id))
+
+        for rank, leaf_id in enumerate(sorted(iv_order, key=honest_key), start=1):
+            node = tree.nodes_[leaf_id]
+            h = honest.get(leaf_id, {})
             row = {
                 "grouping": group.grouping,
                 "class": group.class_name,
@@ -366,18 +451,35 @@ def failure_modes_table(result: AnalysisResult):
                 "ber": tree.ber_,
                 "aler": tree.aler_,
                 "aler_minus_ber": tree.aler_minus_ber_,
-                "leaf": node["id"],
-                "iv_rank": rank,
+                "honest_aler": honest_aler,
+                "honest_aler_minus_ber": honest_aler - tree.ber_,
+                "group_p_value": p_value,
+                "group_q_value": q_value,
+                "leaf": leaf_id,
+                "rank": rank,
+                "iv_rank": iv_order.index(leaf_id) + 1,
                 "rule": node["rule"],
                 "n_leaf": node["n"],
                 "n_fail_leaf": node["n_fail"],
                 "er": node["er"],
                 "ec": node["ec"],
                 "iv": node["iv"],
-                "valid": node["valid"],
+                "valid_in_sample": node["valid"],
+                "honest_n_leaf": h.get("n_leaf", nan),
+                "honest_n_fail_leaf": h.get("n_fail_leaf", nan),
+                "honest_er": h.get("er", nan),
+                "honest_ec": h.get("ec", nan),
+                "honest_iv": h.get("iv", nan),
+                "stability": h.get("stability", nan),
             }
+            if group.honest is not None:
+                er, ec = row["honest_er"], row["honest_ec"]
+                row["valid"] = bool(er == er and leaf_is_valid(er, ec, tree.ber_, cfg.delta, cfg.tau))
+            else:
+                # Without cross-fitting there is nothing honest to judge by: fall back to the paper's rule.
+                row["valid"] = bool(node["valid"])
             if group.holdout is not None:
-                h = held[node["id"]]
+                h = held[leaf_id]
                 row.update(
                     holdout_n=group.holdout["n"],
                     holdout_n_fail=group.holdout["n_fail"],
@@ -389,13 +491,18 @@ def failure_modes_table(result: AnalysisResult):
                     holdout_ec=h["ec"],
                 )
             rows.append(row)
-    columns = FAILURE_MODE_COLUMNS + (HOLDOUT_COLUMNS if result.config.holdout > 0 else [])
+    columns = FAILURE_MODE_COLUMNS + (HOLDOUT_COLUMNS if cfg.holdout > 0 else [])
     table = pd.DataFrame(rows, columns=columns)
     if len(table):
-        table["er_ci_low"], table["er_ci_high"] = wilson_interval(table["n_fail_leaf"], table["n_leaf"])
-        table["p_value"] = binomial_p_greater(table["n_fail_leaf"], table["n_leaf"], table["ber"])
-        table["q_value"] = benjamini_hochberg(table["p_value"])
-        if result.config.holdout > 0:
+        low, high = wilson_interval(table["honest_n_fail_leaf"].fillna(0), table["honest_n_leaf"].fillna(0))
+        table["honest_er_ci_low"], table["honest_er_ci_high"] = low, high
+        # Honest leaves are tested against their group's BER: the rows were not seen by the tree
+        # that chose the leaf, so the one-sided binomial test keeps its level.
+        table["honest_p_value"] = binomial_p_greater(
+            table["honest_n_fail_leaf"].fillna(0), table["honest_n_leaf"].fillna(0), table["ber"]
+        )
+        table["honest_q_value"] = benjamini_hochberg(table["honest_p_value"])
+        if cfg.holdout > 0:
             low, high = wilson_interval(table["holdout_n_fail_leaf"], table["holdout_n_leaf"])
             table["holdout_er_ci_low"], table["holdout_er_ci_high"] = low, high
             # Held-out leaves are tested against the held-out part's own BER: an honest test of
@@ -404,7 +511,9 @@ def failure_modes_table(result: AnalysisResult):
                 table["holdout_n_fail_leaf"], table["holdout_n_leaf"], table["holdout_ber"]
             )
             table["holdout_q_value"] = benjamini_hochberg(table["holdout_p_value"])
+    table["significant"] = (table["honest_q_value"] <= cfg.alpha).astype(bool) if len(table) else []
     table["valid"] = table["valid"].astype(bool)
+    table["valid_in_sample"] = table["valid_in_sample"].astype(bool)
     return table
 
 

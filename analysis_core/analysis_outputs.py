@@ -6,27 +6,14 @@ failed run leaves the output folder as it was.
 
 from __future__ import annotations
 
-import json
-import math
 import os
 from pathlib import Path
 from typing import Any
 
 from analysis_core.analysis import AnalysisResult, config_dict
-from analysis_core.atomic import staged_dir
-
-SKIPPED_COLUMNS = ["grouping", "class", "n", "n_fail", "reason"]
-
-
-def _clean(value: Any) -> Any:
-    """JSON has no NaN: write null instead so every JSON reader accepts the file."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    return value
+from analysis_core.artifacts.analysis_folder import write_analysis_files
+from analysis_core.artifacts.tables import skipped_frame
+from analysis_core.artifacts.trees import clean_json
 
 
 def trees_document(result: AnalysisResult) -> dict[str, Any]:
@@ -41,57 +28,69 @@ def trees_document(result: AnalysisResult) -> dict[str, Any]:
         "n_features": result.n_features,
         "total_failures": result.total_failures,
         "summary": result.summary(),
-        "groups": [_clean(group.to_dict()) for group in result.groups],
+        "groups": [clean_json(group.to_dict()) for group in result.groups],
     }
 
 
 def skipped_table(result: AnalysisResult):
-    import pandas as pd
-
-    return pd.DataFrame(
-        [(s.grouping, s.class_name, s.n, s.n_fail, s.reason) for s in result.skipped], columns=SKIPPED_COLUMNS
-    )
+    return skipped_frame((s.grouping, s.class_name, s.n, s.n_fail, s.reason) for s in result.skipped)
 
 
 def write_analysis(result: AnalysisResult, out_dir: str | os.PathLike) -> Path:
     """Write failure_modes.csv, trees.json and skipped.csv into out_dir (all or nothing)."""
-    out_dir = Path(out_dir)
-    with staged_dir(out_dir) as stage:
-        result.failure_modes.to_csv(stage / "failure_modes.csv", index=False)
-        skipped_table(result).to_csv(stage / "skipped.csv", index=False)
-        with open(stage / "trees.json", "w", encoding="utf-8") as handle:
-            json.dump(_clean(trees_document(result)), handle, indent=1, allow_nan=False)
-    return out_dir
+    return write_analysis_files(out_dir, trees_document(result), result.failure_modes, skipped_table(result))
 
 
 def format_summary(result: AnalysisResult) -> str:
-    """A few lines for stdout: per grouping, classes analysed, valid-leaf fractions, mean ALER-BER."""
+    """A few lines for stdout: per grouping, classes analysed, valid-leaf fractions (honest),
+    ALER-BER in-sample (the paper's) and honest, groups with a significant failure mode."""
     cfg = result.config
+    honest = cfg.folds >= 2
     lines = [
         f"Analysed {result.n_rows} rows x {result.n_features} features, {result.total_failures} failures "
-        f"(depth {cfg.depth}, top-{cfg.top_k} features by {cfg.mi} MI, delta {cfg.delta:g}, tau {cfg.tau:g})."
+        f"(depth {cfg.depth}, top-{cfg.top_k} features by {cfg.mi} MI, delta {cfg.delta:g}, tau {cfg.tau:g}"
+        + (f", {cfg.folds}-fold cross-fitted estimates" if honest else ", in-sample estimates only")
+        + (f", {cfg.permutations} permutations per group" if cfg.permutations else "")
+        + ")."
     ]
     for grouping, s in result.summary().items():
         line = (
             f"  {grouping} grouping: {s['analysed']} classes analysed, {s['skipped']} skipped; "
             f"{_pct(s['fraction_with_valid_leaf'])} have a valid leaf "
-            f"({_pct(s['fraction_top_leaf_valid'])} their top-IV leaf); "
-            f"mean ALER-BER {_num(s['mean_aler_minus_ber'])}"
+            f"({_pct(s['fraction_top_leaf_valid'])} their top leaf); "
         )
+        if honest:
+            line += (
+                f"mean ALER-BER honest {_num(s['mean_honest_aler_minus_ber'])} "
+                f"(in-sample, as in the paper, {_num(s['mean_aler_minus_ber'])})"
+            )
+        else:
+            line += f"mean ALER-BER {_num(s['mean_aler_minus_ber'])} (in-sample)"
         if "mean_holdout_aler_minus_ber" in s:
             line += f", held-out {_num(s['mean_holdout_aler_minus_ber'])}"
+        if cfg.permutations:
+            line += f"; {_pct(s['fraction_significant'])} with a failure mode at q <= {cfg.alpha:g}"
         lines.append(line)
     table = result.failure_modes
     valid = table[table["valid"]] if len(table) else table
     if len(valid):
         # IV alone favours groups with a handful of failures (one leaf holding all 3 gets IV 1);
         # the valid leaf holding the most failures is the one a user most wants to read first.
-        best = valid.sort_values(["n_fail_leaf", "iv"], ascending=False).iloc[0]
-        lines.append(
-            f"  largest valid failure mode: {best['grouping']} '{best['class']}': {best['rule'] or '(root)'} -> "
-            f"{int(best['n_fail_leaf'])} failures in {int(best['n_leaf'])} rows, "
-            f"ER {best['er']:.3f} vs BER {best['ber']:.3f}, EC {best['ec']:.3f}"
-        )
+        if honest:
+            best = valid.sort_values(["honest_n_fail_leaf", "honest_iv"], ascending=False).iloc[0]
+            lines.append(
+                f"  largest valid failure mode: {best['grouping']} '{best['class']}': {best['rule'] or '(root)'} -> "
+                f"honest ER {best['honest_er']:.3f} vs BER {best['ber']:.3f}, EC {best['honest_ec']:.3f}, "
+                f"q {best['honest_q_value']:.2g} (in-sample: {int(best['n_fail_leaf'])} failures in "
+                f"{int(best['n_leaf'])} rows, ER {best['er']:.3f}, EC {best['ec']:.3f})"
+            )
+        else:
+            best = valid.sort_values(["n_fail_leaf", "iv"], ascending=False).iloc[0]
+            lines.append(
+                f"  largest valid failure mode (in-sample): {best['grouping']} '{best['class']}': "
+                f"{best['rule'] or '(root)'} -> {int(best['n_fail_leaf'])} failures in {int(best['n_leaf'])} rows, "
+                f"ER {best['er']:.3f} vs BER {best['ber']:.3f}, EC {best['ec']:.3f}"
+            )
     return "\n".join(lines)
 
 

@@ -81,7 +81,7 @@ def run_experiments(
     """Analyse every run at every depth and grouping; see the module docstring."""
     import pandas as pd
 
-    from analysis_core.inputs import load_inputs
+    from analysis_core.artifacts import load_feature_table
 
     if not runs:
         raise BarlowError("give at least one --run NAME=DIR")
@@ -99,7 +99,7 @@ def run_experiments(
 
     rows, summary = [], []
     for run in runs:
-        inputs = load_inputs(run.features, run.metadata)
+        inputs = load_feature_table(run.features, run.metadata)
         for depth in depths:
             config = replace(base, depth=depth, grouping=grouping_option, holdout=0.0).validate()
             result = run_analysis(

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from analysis_core.artifacts.extraction import FEATURES_FILE, MANIFEST_FILE, METADATA_FILE, write_manifest, write_metadata
 from analysis_core.atomic import atomic_path
 from analysis_core.datasets.base import ImageDataset
 from analysis_core.errors import BarlowError
@@ -93,6 +94,154 @@ def _batches(dataset: ImageDataset, indices: list[int], chunk: int, workers: int
         yield c, images.permute(0, 3, 1, 2).contiguous().float().div_(255.0) if images.dtype == torch.uint8 else images
 
 
+@dataclass
+class _Partial:
+    """The state of a run in OUT/.extract-partial/: memory-mapped outputs and finished chunks."""
+
+    folder: Path
+    fingerprint: str
+    features: np.ndarray
+    predictions: np.ndarray
+    confidence: np.ndarray
+    done: set[int]
+
+    def mark_done(self, chunk: int) -> None:
+        for array in (self.features, self.predictions, self.confidence):
+            array.flush()
+        self.done.add(chunk)
+        with atomic_path(self.folder / "progress.json") as tmp:
+            tmp.write_text(json.dumps({"fingerprint": self.fingerprint, "done_chunks": sorted(self.done)}))
+
+
+def _run_fingerprint(dataset: ImageDataset, features_model: FeatureModel, features_spec: str,
+                     inspect_model: FeatureModel | None, inspect_spec: str | None, chunk: int) -> str:
+    """What must match for a rerun to resume: data, models and chunking."""
+    return _fingerprint({
+        "dataset": dataset.spec, "n": len(dataset),
+        "filenames": hashlib.sha256("\n".join(dataset.filenames).encode()).hexdigest(),
+        "features": features_model.source.get("sha256") or features_spec, "features_spec": features_spec,
+        "inspect": (inspect_model.source.get("sha256") or inspect_spec) if inspect_model is not None else None,
+        "chunk": chunk, "k": features_model.num_features,
+    })
+
+
+def _open_partial(out: Path, fingerprint: str, n: int, k: int, restart: bool) -> _Partial:
+    """Resume the partial run in ``out`` when it has the same fingerprint, else start afresh."""
+    from numpy.lib.format import open_memmap
+
+    partial = out / PARTIAL
+    state_path = partial / "progress.json"
+    done: set[int] = set()
+    if partial.exists() and not restart:
+        try:
+            state = json.loads(state_path.read_text())
+            if state.get("fingerprint") == fingerprint:
+                done = set(state["done_chunks"])
+        except (OSError, ValueError, KeyError):
+            done = set()
+    if not done and partial.exists():
+        shutil.rmtree(partial)
+    partial.mkdir(parents=True, exist_ok=True)
+    mode = "r+" if done else "w+"
+    state = _Partial(
+        partial, fingerprint,
+        open_memmap(partial / FEATURES_FILE, mode=mode, dtype=np.float32, shape=(n, k)),
+        open_memmap(partial / "predictions.npy", mode=mode, dtype=np.int64, shape=(n,)),
+        open_memmap(partial / "confidence.npy", mode=mode, dtype=np.float32, shape=(n,)),
+        done,
+    )
+    if not done:
+        state_path.write_text(json.dumps({"fingerprint": fingerprint, "done_chunks": []}))
+    return state
+
+
+def _compute_chunks(state: _Partial, dataset: ImageDataset, features_model: FeatureModel, inspect_model: FeatureModel | None,
+                    mapping: ClassMapping, todo: list[int], chunk: int, workers: int, device: str, bar) -> None:
+    """Run the models over the ``todo`` chunks, saving each chunk's rows and marking it done."""
+    n = len(dataset)
+    same_model = inspect_model is features_model
+    with torch.inference_mode():
+        for c, images in _batches(dataset, todo, chunk, workers, pin=str(device).startswith("cuda")):
+            lo, hi = c * chunk, min((c + 1) * chunk, n)
+            x = images.to(device, non_blocking=True)
+            output = features_model(x)
+            state.features[lo:hi] = output.features.float().cpu().numpy()
+            if inspect_model is not None:
+                logits = output.logits if same_model else inspect_model(x).logits
+                probs = torch.softmax(logits.float(), dim=1)
+                conf, arg = probs.max(dim=1)
+                state.predictions[lo:hi] = mapping.output_to_id[arg.cpu().numpy()]
+                state.confidence[lo:hi] = conf.cpu().numpy()
+            else:
+                state.predictions[lo:hi] = dataset.predictions[lo:hi]
+                state.confidence[lo:hi] = np.nan
+            state.mark_done(c)
+            bar.update(hi - lo)
+
+
+def _metadata_frame(dataset: ImageDataset, mapping: ClassMapping, predictions: np.ndarray, confidence: np.ndarray):
+    import pandas as pd
+
+    classes = mapping.classes
+    return pd.DataFrame({
+        "Filenames": dataset.filenames,
+        "Predictions": [classes[i] for i in predictions],
+        "Labels": [classes[i] for i in mapping.label_ids],
+        "label_id": mapping.label_ids,
+        "prediction_id": predictions,
+        "confidence": confidence,
+    })
+
+
+def _manifest(dataset: ImageDataset, features_model: FeatureModel, inspect_model: FeatureModel | None, *, features_spec: str,
+              inspect_spec: str | None, mapping: ClassMapping, predictions: np.ndarray, chunk: int, device: str,
+              resumed_chunks: int, elapsed: float, computed: int) -> dict:
+    label_ids = mapping.label_ids
+    manifest = {
+        "version": 1,
+        "dataset": dataset.spec,
+        "dataset_root": dataset.root,
+        # How image files were decoded; reload the same inputs with
+        # load_dataset(spec, ImageTransform(**transform)) (null: fixed-size arrays).
+        "transform": _transform_info(dataset),
+        "features_model": features_spec,
+        "inspect_model": inspect_spec,
+        "predictions_source": "inspect_model" if inspect_model is not None else "dataset metadata.csv",
+        "classes": mapping.classes,
+        "n_images": len(dataset),
+        "n_features": features_model.num_features,
+        "n_failures": int((predictions != label_ids).sum()),
+        "accuracy": float((predictions == label_ids).mean()),
+        "feature_map_shape": None,
+        "checkpoints": {
+            "features_model": _checkpoint_info(features_model),
+            "inspect_model": _checkpoint_info(inspect_model) if inspect_model is not None else None,
+        },
+        "batch_size": chunk,
+        "device": str(device),
+        "resumed_chunks": resumed_chunks,
+        "wall_time_s": round(elapsed, 2),
+        "images_per_second": round(computed / elapsed, 1) if elapsed > 0 and computed else None,
+        "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "versions": _versions(),
+    }
+    with torch.inference_mode():
+        probe = features_model(dataset[0][0].unsqueeze(0).to(device)).feature_map
+    manifest["feature_map_shape"] = list(probe.shape[1:])
+    return manifest
+
+
+def _publish(out: Path, metadata, manifest: dict) -> None:
+    """Move the finished run into ``out``; manifest.json last, so that it marks a complete extraction."""
+    # An older complete result is replaced file by file; its manifest goes first so that a
+    # kill between the renames leaves no manifest, i.e. nothing that looks complete.
+    (out / MANIFEST_FILE).unlink(missing_ok=True)
+    write_metadata(metadata, out / METADATA_FILE)
+    os.replace(out / PARTIAL / FEATURES_FILE, out / FEATURES_FILE)
+    write_manifest(manifest, out / MANIFEST_FILE)
+    shutil.rmtree(out / PARTIAL, ignore_errors=True)
+
+
 def extract(
     dataset: ImageDataset,
     features_model: FeatureModel,
@@ -113,7 +262,6 @@ def extract(
     forward pass then serves both), else from ``dataset.predictions`` (Barlow CSV).
     Returns the manifest.
     """
-    import pandas as pd
     from tqdm import tqdm
 
     if inspect_model is None and dataset.predictions is None:
@@ -123,125 +271,29 @@ def extract(
         raise BarlowError(f"data set {dataset.spec} has no images")
     mapping = map_classes(dataset, inspect_model, inspect_spec)
     out = Path(out_dir)
-    partial = out / PARTIAL
     chunk = int(batch_size)
     n_chunks = (n + chunk - 1) // chunk
-    k = features_model.num_features
-    same_model = inspect_model is features_model
-    fingerprint = _fingerprint({
-        "dataset": dataset.spec, "n": n, "filenames": hashlib.sha256("\n".join(dataset.filenames).encode()).hexdigest(),
-        "features": features_model.source.get("sha256") or features_spec, "features_spec": features_spec,
-        "inspect": (inspect_model.source.get("sha256") or inspect_spec) if inspect_model is not None else None,
-        "chunk": chunk, "k": k,
-    })
-    state_path = partial / "progress.json"
-    done: set[int] = set()
-    if partial.exists() and not restart:
-        try:
-            state = json.loads(state_path.read_text())
-            if state.get("fingerprint") == fingerprint:
-                done = set(state["done_chunks"])
-        except (OSError, ValueError, KeyError):
-            done = set()
-    if not done and partial.exists():
-        shutil.rmtree(partial)
-    partial.mkdir(parents=True, exist_ok=True)
-    mode = "r+" if done else "w+"
-    from numpy.lib.format import open_memmap
-
-    features = open_memmap(partial / "features.npy", mode=mode, dtype=np.float32, shape=(n, k))
-    pred_out = open_memmap(partial / "predictions.npy", mode=mode, dtype=np.int64, shape=(n,))
-    conf_out = open_memmap(partial / "confidence.npy", mode=mode, dtype=np.float32, shape=(n,))
-    if not done:
-        state_path.write_text(json.dumps({"fingerprint": fingerprint, "done_chunks": []}))
+    fingerprint = _run_fingerprint(dataset, features_model, features_spec, inspect_model, inspect_spec, chunk)
+    state = _open_partial(out, fingerprint, n, features_model.num_features, restart)
     features_model.to(device).eval()
-    if inspect_model is not None and not same_model:
+    if inspect_model is not None and inspect_model is not features_model:
         inspect_model.to(device).eval()
-    todo = [c for c in range(n_chunks) if c not in done]
-    rows_done = sum(min((c + 1) * chunk, n) - c * chunk for c in done)
+    todo = [c for c in range(n_chunks) if c not in state.done]
+    rows_done = sum(min((c + 1) * chunk, n) - c * chunk for c in state.done)
     start = time.perf_counter()
     bar = tqdm(total=n, initial=rows_done, unit="img", unit_scale=True, desc="extract", disable=not progress,
                file=sys.stderr, smoothing=0.1)
-    with torch.inference_mode():
-        for c, images in _batches(dataset, todo, chunk, workers, pin=str(device).startswith("cuda")):
-            lo, hi = c * chunk, min((c + 1) * chunk, n)
-            x = images.to(device, non_blocking=True)
-            output = features_model(x)
-            features[lo:hi] = output.features.float().cpu().numpy()
-            if inspect_model is not None:
-                logits = output.logits if same_model else inspect_model(x).logits
-                probs = torch.softmax(logits.float(), dim=1)
-                conf, arg = probs.max(dim=1)
-                pred_out[lo:hi] = mapping.output_to_id[arg.cpu().numpy()]
-                conf_out[lo:hi] = conf.cpu().numpy()
-            else:
-                pred_out[lo:hi] = dataset.predictions[lo:hi]
-                conf_out[lo:hi] = np.nan
-            for array in (features, pred_out, conf_out):
-                array.flush()
-            done.add(c)
-            with atomic_path(state_path) as tmp:
-                tmp.write_text(json.dumps({"fingerprint": fingerprint, "done_chunks": sorted(done)}))
-            bar.update(hi - lo)
+    _compute_chunks(state, dataset, features_model, inspect_model, mapping, todo, chunk, workers, device, bar)
     bar.close()
     elapsed = time.perf_counter() - start
-    if len(done) != n_chunks:  # pragma: no cover - the loop covers every chunk
+    if len(state.done) != n_chunks:  # pragma: no cover - the loop covers every chunk
         raise BarlowError("extraction stopped before every chunk was done; rerun to resume")
-    predictions = np.array(pred_out)
-    confidence = np.array(conf_out)
-    del features, pred_out, conf_out  # close the memory maps before renaming
-
-    classes = mapping.classes
-    label_ids = mapping.label_ids
-    metadata = pd.DataFrame({
-        "Filenames": dataset.filenames,
-        "Predictions": [classes[i] for i in predictions],
-        "Labels": [classes[i] for i in label_ids],
-        "label_id": label_ids,
-        "prediction_id": predictions,
-        "confidence": confidence,
-    })
-    computed = n - rows_done
-    manifest = {
-        "version": 1,
-        "dataset": dataset.spec,
-        "dataset_root": dataset.root,
-        # How image files were decoded; reload the same inputs with
-        # load_dataset(spec, ImageTransform(**transform)) (null: fixed-size arrays).
-        "transform": _transform_info(dataset),
-        "features_model": features_spec,
-        "inspect_model": inspect_spec,
-        "predictions_source": "inspect_model" if inspect_model is not None else "dataset metadata.csv",
-        "classes": classes,
-        "n_images": n,
-        "n_features": k,
-        "n_failures": int((predictions != label_ids).sum()),
-        "accuracy": float((predictions == label_ids).mean()),
-        "feature_map_shape": None,
-        "checkpoints": {
-            "features_model": _checkpoint_info(features_model),
-            "inspect_model": _checkpoint_info(inspect_model) if inspect_model is not None else None,
-        },
-        "batch_size": chunk,
-        "device": str(device),
-        "resumed_chunks": n_chunks - len(todo),
-        "wall_time_s": round(elapsed, 2),
-        "images_per_second": round(computed / elapsed, 1) if elapsed > 0 and computed else None,
-        "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "versions": _versions(),
-    }
-    with torch.inference_mode():
-        probe = features_model(dataset[0][0].unsqueeze(0).to(device)).feature_map
-    manifest["feature_map_shape"] = list(probe.shape[1:])
-    # An older complete result is replaced file by file; its manifest goes first so that a
-    # kill between the renames leaves no manifest, i.e. nothing that looks complete.
-    (out / "manifest.json").unlink(missing_ok=True)
-    with atomic_path(out / "metadata.csv") as tmp:
-        metadata.to_csv(tmp, index=False)
-    os.replace(partial / "features.npy", out / "features.npy")
-    with atomic_path(out / "manifest.json") as tmp:
-        tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    shutil.rmtree(partial, ignore_errors=True)
+    predictions, confidence = np.array(state.predictions), np.array(state.confidence)
+    del state  # close the memory maps before renaming
+    manifest = _manifest(dataset, features_model, inspect_model, features_spec=features_spec, inspect_spec=inspect_spec,
+                         mapping=mapping, predictions=predictions, chunk=chunk, device=device,
+                         resumed_chunks=n_chunks - len(todo), elapsed=elapsed, computed=n - rows_done)
+    _publish(out, _metadata_frame(dataset, mapping, predictions, confidence), manifest)
     return manifest
 
 

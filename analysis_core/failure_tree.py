@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from sklearn.base import BaseEstimator
+
 from analysis_core.errors import BarlowError
 from analysis_core.mutual_info import mutual_information, top_features
 
@@ -86,12 +88,14 @@ def assign_leaves(group: dict, X: np.ndarray) -> np.ndarray:
     return position
 
 
-class FailureTree:
+class FailureTree(BaseEstimator):
     """Failure explanation for one group: MI feature selection + a depth-limited entropy tree.
 
-    Parameters mirror ``barlow analyze``. After ``fit(X, failure)``:
+    A scikit-learn estimator (``get_params``, ``set_params``, ``clone``), so cross-fitting and
+    permutation tests can refit it with the same settings. Parameters mirror ``barlow analyze``.
+    After ``fit(X, failure)``:
 
-    - ``n_``, ``n_fail_``, ``ber_``: group size, failures, base error rate
+    - ``n_``, ``n_fail_``, ``ber_``: group size, failures, base error rate; ``n_features_in_``
     - ``mi_``: MI of every original feature; ``selected_features_`` (original ids, MI descending)
       and ``selected_mi_``
     - ``estimator_``: the fitted scikit-learn tree (on the selected columns)
@@ -118,8 +122,6 @@ class FailureTree:
         self.random_state = random_state
 
     def fit(self, X: np.ndarray, failure: np.ndarray) -> "FailureTree":
-        from sklearn.tree import DecisionTreeClassifier
-
         check_depth(self.depth)
         if self.top_k < 1:
             raise BarlowError(f"top-k must be at least 1, got {self.top_k}")
@@ -133,23 +135,34 @@ class FailureTree:
         if n_fail == 0 or n_fail == n:
             raise BarlowError("a failure tree needs both failures and successes in the group")
         self.n_, self.n_fail_ = n, n_fail
+        self.n_features_in_ = int(X.shape[1])
         self.ber_ = n_fail / n
         self.mi_, tiebreak = mutual_information(X, failure, method=self.mi, random_state=self.random_state)
         selected = top_features(self.mi_, self.top_k, tiebreak)
         self.selected_features_ = selected.astype(np.int64)
         self.selected_mi_ = self.mi_[selected]
         X_selected = np.asarray(X[:, selected], dtype=np.float32)
-        self.estimator_ = DecisionTreeClassifier(
-            criterion="entropy",
-            max_depth=self.depth,
-            min_samples_leaf=self.min_samples_leaf,
-            class_weight={0: 1.0, 1: (n - n_fail) / n_fail},
-            random_state=self.random_state,
-        ).fit(X_selected, failure.astype(int))
+        self.estimator_ = self.fit_tree(X_selected, failure)
         self.nodes_ = self._build_nodes()
         counts_n, counts_fail = self._node_counts(self.estimator_.decision_path(X_selected), failure)
         self._set_metrics(counts_n, counts_fail)
         return self
+
+    def fit_tree(self, X_selected: np.ndarray, failure: np.ndarray):
+        """The scikit-learn tree of this configuration fitted on already selected columns.
+
+        The original code's class weights {0: 1, 1: n_success / n_failure} balance the classes.
+        """
+        from sklearn.tree import DecisionTreeClassifier
+
+        n_fail = int(np.count_nonzero(failure))
+        return DecisionTreeClassifier(
+            criterion="entropy",
+            max_depth=self.depth,
+            min_samples_leaf=self.min_samples_leaf,
+            class_weight={0: 1.0, 1: (len(failure) - n_fail) / n_fail},
+            random_state=self.random_state,
+        ).fit(X_selected, np.asarray(failure).astype(int))
 
     # --- structure -----------------------------------------------------------------------
 
@@ -244,6 +257,10 @@ class FailureTree:
     def leaf_nodes(self) -> list[dict]:
         self._check_fitted()
         return [self.nodes_[leaf] for leaf in self.leaves_]
+
+    def leaves_by_iv(self) -> list[int]:
+        """Leaf node ids, highest in-sample importance value first (ties: lower id first)."""
+        return [node["id"] for node in sorted(self.leaf_nodes(), key=lambda node: (-node["iv"], node["id"]))]
 
     def top_leaf(self) -> dict:
         """The leaf with the highest importance value (the one the paper visualizes)."""

@@ -29,7 +29,7 @@ import numpy as np
 
 from analysis_core.analysis import AnalysisConfig, run_analysis
 from analysis_core.failure_tree import FailureTree
-from analysis_core.inputs import load_features
+from analysis_core.artifacts import load_features
 
 
 def make_data(folder: Path, n_classes: int, per_class: int, n_features: int, seed: int):

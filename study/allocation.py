@@ -17,6 +17,8 @@ from datetime import datetime, timedelta
 from typing import Callable, Mapping
 
 from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from study.models import ASSIGNED, RELEASED, SUBMITTED, Answer, Assignment, Hit, Worker, utcnow
@@ -47,12 +49,24 @@ class Allocator:
     # ------------------------------------------------------------------ workers
 
     def worker(self, session: Session, external_id: str, source: str = "local") -> Worker:
+        """The worker row, made on first sight.
+
+        Made with INSERT ... ON CONFLICT DO NOTHING: one worker opening two pages at the
+        same instant must not make the second request fail on the unique constraint.
+        """
         now = self.clock()
         worker = session.scalar(select(Worker).where(Worker.source == source, Worker.external_id == external_id))
         if worker is None:
-            worker = Worker(external_id=external_id, source=source, created_at=now, last_seen_at=now)
-            session.add(worker)
-            session.flush()
+            dialect = session.get_bind().dialect.name
+            insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}.get(dialect)
+            values = {"external_id": external_id, "source": source, "created_at": now, "last_seen_at": now}
+            if insert is None:
+                session.add(Worker(**values))
+                session.flush()
+            else:
+                stmt = insert(Worker).values(**values).on_conflict_do_nothing(index_elements=["source", "external_id"])
+                session.execute(stmt)
+            worker = session.scalar(select(Worker).where(Worker.source == source, Worker.external_id == external_id))
         else:
             worker.last_seen_at = now
         return worker
@@ -113,12 +127,7 @@ class Allocator:
             .limit(1)
         )
 
-    def next_assignment(self, session: Session, worker: Worker) -> Assignment | None:
-        """The worker's current assignment, or a new one on the next open HIT; None when done."""
-        self.release_expired(session)
-        held = self.current(session, worker)
-        if held is not None:
-            return held
+    def _open_hit_query(self, worker: Worker, exclude: set[int]):
         taken = self._taken()
         n_taken = func.coalesce(taken.c.n, 0)
         mine = exists().where(
@@ -135,17 +144,38 @@ class Allocator:
             .order_by(n_taken, Hit.position)
             .limit(1)
         )
-        bind = session.get_bind()
-        if bind.dialect.name != "sqlite":
-            # SQLite serializes writers with BEGIN IMMEDIATE (study.db); elsewhere lock the row
-            # and count again, so two workers cannot both take a HIT's last slot.
-            query = query.with_for_update(of=Hit, skip_locked=True)
-        hit = session.scalar(query)
-        if hit is None:
-            return None
-        if bind.dialect.name != "sqlite" and self.taken_slots(session, hit) >= hit.max_assignments:
-            return None
-        return self._take(session, hit, worker, mode="local")
+        if exclude:
+            query = query.where(Hit.id.not_in(exclude))
+        return query
+
+    def next_assignment(self, session: Session, worker: Worker) -> Assignment | None:
+        """The worker's current assignment, or a new one on the next open HIT; None when done.
+
+        None means no HIT has a slot this worker may take, on every backend. SQLite
+        serializes writers (BEGIN IMMEDIATE, see study.db), so the first HIT found is free.
+        Elsewhere the HIT row is locked and its slots counted again, because another worker
+        may have taken the last slot between the search and the lock; then the next HIT is
+        tried instead of giving up.
+        """
+        self.release_expired(session)
+        held = self.current(session, worker)
+        if held is not None:
+            return held
+        if session.get_bind().dialect.name == "sqlite":
+            hit = session.scalar(self._open_hit_query(worker, set()))
+            return None if hit is None else self._take(session, hit, worker, mode="local")
+        lost: set[int] = set()
+        while True:
+            # First a HIT nobody is locking right now (no waiting behind other workers); only
+            # when all open HITs are locked wait for one, so "done" is never a lock artefact.
+            hit = session.scalar(self._open_hit_query(worker, lost).with_for_update(of=Hit, skip_locked=True))
+            if hit is None:
+                hit = session.scalar(self._open_hit_query(worker, lost).with_for_update(of=Hit))
+            if hit is None:
+                return None
+            if self.taken_slots(session, hit) < hit.max_assignments:
+                return self._take(session, hit, worker, mode="local")
+            lost.add(hit.id)
 
     def _take(self, session: Session, hit: Hit, worker: Worker, mode: str, platform_assignment_id: str | None = None) -> Assignment:
         now = self.clock()
@@ -174,36 +204,89 @@ class Allocator:
 
     # ------------------------------------------------------------------ crowd mode
 
-    def platform_assignment(self, session: Session, hit: Hit, platform_assignment_id: str, platform_worker_id: str, source: str = "mturk") -> Assignment:
+    def crowd_refusal(self, session: Session, hit: Hit, platform_assignment_id: str, platform_worker_id: str, source: str = "mturk") -> str | None:
+        """Why a crowd page cannot be answered, or None; reads only (page views create nothing)."""
+        row = session.scalar(select(Assignment).where(Assignment.platform_assignment_id == platform_assignment_id))
+        if row is not None:
+            if row.hit_id != hit.id:
+                return "this assignment id belongs to another HIT"
+            if row.worker.external_id != platform_worker_id or row.worker.source != source:
+                return "this assignment id belongs to another worker"
+            return None
+        answered = session.scalar(
+            select(Assignment.id)
+            .join(Worker)
+            .where(
+                Assignment.hit_id == hit.id,
+                Worker.source == source,
+                Worker.external_id == platform_worker_id,
+                Assignment.status == SUBMITTED,
+            )
+        )
+        if answered is not None:
+            return "you have already answered this HIT; please return it"
+        if self.submitted_count(session, hit) >= hit.max_assignments:
+            return "this HIT already has all the answers it needs; please return it"
+        return None
+
+    def platform_assignment(
+        self,
+        session: Session,
+        hit: Hit,
+        platform_assignment_id: str,
+        platform_worker_id: str,
+        source: str = "mturk",
+        accepted_at: datetime | None = None,
+    ) -> Assignment:
         """Record (or find) the platform's assignment of ``hit`` to a platform worker."""
         row = session.scalar(select(Assignment).where(Assignment.platform_assignment_id == platform_assignment_id))
         if row is not None:
             if row.hit_id != hit.id:
                 raise AllocationError("this assignment id belongs to another HIT", status=400)
+            if row.worker.external_id != platform_worker_id or row.worker.source != source:
+                raise AllocationError("this assignment id belongs to another worker", status=400)
             return row
         worker = self.worker(session, platform_worker_id, source=source)
         existing = session.scalar(select(Assignment).where(Assignment.hit_id == hit.id, Assignment.worker_id == worker.id))
         if existing is not None and existing.status == SUBMITTED:
             raise AllocationError("you have already answered this HIT; please return it", status=409)
-        return self._take(session, hit, worker, mode=source, platform_assignment_id=platform_assignment_id)
+        row = self._take(session, hit, worker, mode=source, platform_assignment_id=platform_assignment_id)
+        if accepted_at is not None and accepted_at <= self.clock():
+            # The page was opened (the HIT accepted) before this first write.
+            row.accepted_at = accepted_at
+        return row
 
     # ------------------------------------------------------------------ submitting
+
+    def submitted_count(self, session: Session, hit: Hit) -> int:
+        return session.scalar(select(func.count(Assignment.id)).where(Assignment.hit_id == hit.id, Assignment.status == SUBMITTED)) or 0
+
+    def _lock_hit(self, session: Session, hit: Hit) -> None:
+        # SQLite already holds the database's write lock (BEGIN IMMEDIATE).
+        if session.get_bind().dialect.name != "sqlite":
+            session.execute(select(Hit.id).where(Hit.id == hit.id).with_for_update())
 
     def submit(self, session: Session, assignment: Assignment, answers: Mapping[str, str], attention_passed: bool | None = None) -> bool:
         """Store the answers of ``assignment``; return False when it was already submitted.
 
-        The caller commits. A released assignment is accepted only if its HIT still has a
-        free slot, so a late worker never pushes a HIT over its assignment count.
+        The caller commits. No HIT ever stores more answer sets than its assignment count,
+        whatever the mode: a late local worker whose slot went to someone else, or a crowd
+        assignment beyond what was asked for, is refused.
         """
         if assignment.status == SUBMITTED:
             return False
-        if assignment.status == RELEASED:
-            hit = assignment.hit
-            if self.taken_slots(session, hit) >= hit.max_assignments:
-                raise AllocationError(
-                    "your time for this HIT ran out and it was given to another worker; your answer was not stored",
-                    status=409,
-                )
+        hit = assignment.hit
+        self._lock_hit(session, hit)
+        if self.submitted_count(session, hit) >= hit.max_assignments:
+            raise AllocationError(
+                "this HIT already has all the answers it needs; your answer was not stored" + ("" if assignment.mode == "local" else " (please return the HIT)"),
+                status=409,
+            )
+        if assignment.status == RELEASED and self.taken_slots(session, hit) >= hit.max_assignments:
+            raise AllocationError(
+                "your time for this HIT ran out and it was given to another worker; your answer was not stored",
+                status=409,
+            )
         now = self.clock()
         for question_id, value in answers.items():
             session.add(Answer(assignment_id=assignment.id, question_id=question_id, value=value, created_at=now))

@@ -11,17 +11,24 @@ from __future__ import annotations
 import csv
 import shutil
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
+from analysis_core.artifacts import (
+    GroupTree,
+    StudyFolder,
+    TreesDocument,
+    VisualizationIndex,
+    class_name,
+    read_trees,
+    read_visualization_index,
+)
+from analysis_core.artifacts.analysis_folder import AnalysisFolder
+from analysis_core.artifacts.study_folder import ITEMS_FILE
 from analysis_core.atomic import staged_dir
 from analysis_core.errors import BarlowError
-from analysis_core.json_files import read_json
-from analysis_core.visualization.inputs import read_trees
-from analysis_core.visualization.pipeline import feature_entry
 from study.hits import HITS_FILE, SECTIONS, HitSpec, write_hits
 from study.study_file import (
-    STUDY_FILE,
     AttentionCheck,
     HitSettings,
     Question,
@@ -63,16 +70,20 @@ class CreateOptions:
 # ----------------------------------------------------------------------------- choosing
 
 
-def load_trees(analysis_dir: Path) -> dict:
-    path = analysis_dir / "trees.json"
-    if not path.is_file():
+def load_trees(analysis_dir: Path) -> TreesDocument:
+    folder = AnalysisFolder(analysis_dir)
+    if not folder.trees_path.is_file():
         raise BarlowError(f"no trees.json in {analysis_dir}; run 'barlow analyze' first or pass --items FILE.csv")
-    return read_trees(analysis_dir)[0]
+    return read_trees(folder.trees_path)
 
 
-def tiers(groups: list[dict], n: int) -> list[tuple[str, dict]]:
+def _ber(group: GroupTree) -> float:
+    return float("nan") if group.ber is None else float(group.ber)
+
+
+def tiers(groups: list[GroupTree], n: int) -> list[tuple[str, GroupTree]]:
     """Top, middle and bottom ``n`` groups by error rate, each group once, in that order."""
-    ranked = sorted(groups, key=lambda g: (-float(g["ber"]), str(g["class"])))
+    ranked = sorted(groups, key=lambda g: (-_ber(g), g.class_name))
     if len(ranked) <= 3 * n:
         chosen = [("top" if i < n else "bottom" if i >= len(ranked) - n else "middle", g) for i, g in enumerate(ranked)]
         return chosen
@@ -81,21 +92,20 @@ def tiers(groups: list[dict], n: int) -> list[tuple[str, dict]]:
     return [(tier, g) for tier, part in picks for g in part]
 
 
-def protocol_items(trees: dict, top_n: int, top_m: int) -> tuple[list[Item], list[str]]:
+def protocol_items(trees: TreesDocument, top_n: int, top_m: int) -> tuple[list[Item], list[str]]:
     """The paper's selection; also the (grouping, class) groups left out for having no features."""
     if top_n < 1 or top_m < 1:
         raise BarlowError("--top-n and --top-m must be at least 1")
     items: list[Item] = []
     without_features: list[str] = []
     for grouping in GROUPINGS:
-        groups = [g for g in trees["groups"] if g.get("grouping") == grouping]
-        for tier, g in tiers(groups, top_n):
-            feats = sorted(g.get("selected_features") or [], key=lambda f: -float(f["mi"]))[:top_m]
+        for tier, g in tiers(trees.in_grouping(grouping), top_n):
+            feats = sorted(g.selected_features, key=lambda f: -f.mi)[:top_m]
             if not feats:
-                without_features.append(f"{grouping}/{g['class']}")
+                without_features.append(g.key)
                 continue
             for f in feats:
-                items.append(Item(grouping, str(g["class"]), int(f["feature"]), float(g["ber"]), float(f["mi"]), tier))
+                items.append(Item(grouping, g.class_name, f.feature, _ber(g), f.mi, tier))
     return items, without_features
 
 
@@ -114,7 +124,7 @@ def read_items_csv(path: Path) -> list[Item]:
             grouping = (row["grouping"] or "").strip()
             if grouping not in GROUPINGS:
                 raise BarlowError(f"{path} line {line}: grouping {grouping!r} must be 'label' or 'prediction'")
-            cls = (row["class"] or "").strip()
+            cls = class_name(row["class"] or "")
             if not cls:
                 raise BarlowError(f"{path} line {line}: class is empty")
             try:
@@ -136,32 +146,26 @@ def read_items_csv(path: Path) -> list[Item]:
 # ----------------------------------------------------------------------------- images
 
 
-def load_visualization_index(analysis_dir: Path) -> dict:
-    path = analysis_dir / "visualizations" / "index.json"
-    if not path.is_file():
-        return {"features": {}}
-    index = read_json(path)
-    if not isinstance(index.get("features"), dict):
-        raise BarlowError(f"{path}: expected a 'features' mapping (Barlow visualization index)")
-    return index
+def load_visualization_index(analysis_dir: Path) -> VisualizationIndex:
+    return read_visualization_index(AnalysisFolder(analysis_dir).visualizations_dir)
 
 
 def item_key(item: Item | AttentionCheck) -> tuple[str, str, int]:
     return (item.grouping, item.class_name, int(item.feature))
 
 
-def find_strips(analysis_dir: Path, index: dict, items: list[Item]) -> dict[tuple[str, str, int], dict[str, str]]:
+def find_strips(analysis_dir: Path, index: VisualizationIndex, items: list[Item]) -> dict[tuple[str, str, int], dict[str, str]]:
     """Per (grouping, class, feature) item, its A/B/C strips, relative to visualizations/.
 
     An item shows its group's own pictures when 'barlow visualize --scope group' drew them
     (the top images among that group's images, what a worker should describe for it), else
     the feature's data-set pictures. A clear error lists every feature without either.
     """
-    vis_dir = analysis_dir / "visualizations"
+    vis_dir = AnalysisFolder(analysis_dir).visualizations_dir
     found: dict[tuple[str, str, int], dict[str, str]] = {}
     missing: set[int] = set()
     for key in dict.fromkeys(item_key(it) for it in items):
-        entry, _ = feature_entry(index, *key)
+        entry, _ = index.feature_entry(*key)
         paths = {s: entry[s] for s in SECTIONS if entry and entry.get(s)}
         if len(paths) != len(SECTIONS) or not all((vis_dir / p).is_file() for p in paths.values()):
             missing.add(key[2])
@@ -178,16 +182,8 @@ def find_strips(analysis_dir: Path, index: dict, items: list[Item]) -> dict[tupl
 
 
 def study_image_path(strip: str, feature: int, section: str) -> str:
-    """Where a strip goes in the study folder: its place under visualizations/, below images/.
-
-    feature_<id>/A.png and groups/<slug>/feature_<id>/A.png keep data-set and group pictures
-    of one feature apart; a path that would leave the folder falls back to feature_<id>/.
-    """
-    path = PurePosixPath(strip)
-    folder = path.parent
-    if path.is_absolute() or ".." in path.parts or str(folder) in ("", "."):
-        folder = PurePosixPath(f"feature_{feature}")
-    return f"images/{folder}/{section}{path.suffix.lower() or '.png'}"
+    """Where a strip goes in the study folder (see StudyFolder.image_path)."""
+    return StudyFolder.image_path(strip, feature, section)
 
 
 # ----------------------------------------------------------------------------- checks
@@ -259,7 +255,7 @@ def create_study(analysis_dir: str | Path, out_dir: str | Path, options: CreateO
     out_dir = Path(out_dir)
     if not analysis_dir.is_dir():
         raise BarlowError(f"analysis folder {analysis_dir} not found")
-    if (out_dir / STUDY_FILE).exists() or (out_dir / HITS_FILE).exists():
+    if StudyFolder(out_dir).holds_study:
         raise BarlowError(f"{out_dir} already holds a study; choose a new --out folder")
     if options.assignments < 1:
         raise BarlowError("--assignments must be at least 1")
@@ -296,8 +292,8 @@ def create_study(analysis_dir: str | Path, out_dir: str | Path, options: CreateO
         attention_checks=checks,
         source={
             "analysis": str(analysis_dir),
-            "features_model": index.get("features_model"),
-            "dataset": index.get("dataset"),
+            "features_model": index.features_model,
+            "dataset": index.dataset,
             "protocol": protocol,
             "groups_without_features": skipped,
             **options.extra,
@@ -305,7 +301,7 @@ def create_study(analysis_dir: str | Path, out_dir: str | Path, options: CreateO
     )
 
     with staged_dir(out_dir) as stage:
-        vis_dir = analysis_dir / "visualizations"
+        vis_dir = AnalysisFolder(analysis_dir).visualizations_dir
         rel_images: dict[tuple[str, str, int], dict[str, str]] = {}
         for key, paths in strips.items():
             rel_images[key] = {}
@@ -318,7 +314,7 @@ def create_study(analysis_dir: str | Path, out_dir: str | Path, options: CreateO
         hits = build_hits(items, checks, rel_images)
         write_study_file(spec, stage)
         write_hits(hits, stage / HITS_FILE)
-        with open(stage / "items.csv", "w", newline="", encoding="utf-8") as fh:
+        with open(stage / ITEMS_FILE, "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
             writer.writerow(["grouping", "class", "feature", "tier", "ber", "mi"])
             for it in items:

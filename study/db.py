@@ -11,16 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, func, select, update
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from analysis_core.artifacts.study_folder import DB_FILE
 from analysis_core.errors import BarlowError
 from study.hits import HitSpec, load_hits
-from study.models import Base, Hit, Study
+from study.models import SUBMITTED, Assignment, Hit, Study
+from study.schema import lock_study_setup, upgrade_database
 from study.study_file import StudySpec, load_study_file
-
-DB_FILE = "study.sqlite"
 
 
 def default_database_url(study_dir: str | Path) -> str:
@@ -68,10 +68,33 @@ class StudyDatabase:
         self.engine.dispose()
 
 
+def _reconcile_assignments(session: Session, study: Study, wanted: int) -> None:
+    """Make every HIT ask for ``wanted`` assignments, as study.yaml now says.
+
+    Refused when some HIT already holds more submitted answers than that: those answers
+    were paid for and are kept, so the setting cannot go below them.
+    """
+    changed = session.scalar(select(func.count(Hit.id)).where(Hit.study_id == study.id, Hit.max_assignments != wanted))
+    if not changed:
+        return
+    most = session.scalar(
+        select(func.max(func.coalesce(select(func.count(Assignment.id)).where(Assignment.hit_id == Hit.id, Assignment.status == SUBMITTED).scalar_subquery(), 0)))
+        .where(Hit.study_id == study.id)
+    ) or 0
+    if wanted < most:
+        raise BarlowError(
+            f"study.yaml sets hit.assignments_per_hit to {wanted}, but a HIT of study {study.name!r} already has "
+            f"{most} submitted answers; set it to {most} or more (answers already collected are kept)"
+        )
+    session.execute(update(Hit).where(Hit.study_id == study.id).values(max_assignments=wanted))
+
+
 def sync_hits(session: Session, spec: StudySpec, hits: list[HitSpec]) -> int:
     """Insert the study row and any HIT not yet in the database; return the study id.
 
-    Existing rows are left as they are: answers already collected refer to them.
+    Existing HIT rows keep their content (answers already collected refer to them); the
+    settings edited in study.yaml since (title, assignments per HIT) are reconciled into
+    the database, or refused with the reason when they cannot be.
     """
     study = session.scalar(select(Study).where(Study.name == spec.name))
     if study is None:
@@ -81,6 +104,7 @@ def sync_hits(session: Session, spec: StudySpec, hits: list[HitSpec]) -> int:
     else:
         study.title = spec.settings.title
         study.settings = spec.to_dict()["hit"]
+        _reconcile_assignments(session, study, spec.settings.assignments_per_hit)
     existing = {h.key: h for h in session.scalars(select(Hit).where(Hit.study_id == study.id))}
     for h in hits:
         old = existing.get(h.key)
@@ -124,9 +148,11 @@ def open_study_database(
     engine = make_engine(url)
     sessions = sessionmaker(engine, expire_on_commit=False)
     try:
+        upgrade_database(engine, create=create)
         if create:
-            Base.metadata.create_all(engine)
             with sessions.begin() as session:
+                # Server processes starting together must not both insert the study's rows.
+                lock_study_setup(session.connection())
                 study_id = sync_hits(session, spec, load_hits(study_dir))
         else:
             with sessions() as session:

@@ -6,9 +6,9 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from analysis_core.artifacts.study_folder import HITS_FILE
 from analysis_core.errors import BarlowError
 
-HITS_FILE = "hits.csv"
 SECTIONS = ("A", "B", "C")
 _COLUMNS = ["hit", "grouping", "class", "feature", "is_attention_check", "check_id", "image_A", "image_B", "image_C"]
 

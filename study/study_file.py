@@ -21,9 +21,9 @@ from typing import Any, Mapping
 
 import yaml
 
+from analysis_core.artifacts.study_folder import STUDY_FILE
 from analysis_core.errors import BarlowError
 
-STUDY_FILE = "study.yaml"
 QUESTION_TYPES = ("text", "likert", "choice", "multi", "survey")
 # A multi-select answer is stored as its ticked options joined by this character.
 MULTI_SEPARATOR = "|"

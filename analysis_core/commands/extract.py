@@ -48,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--restart", action="store_true", help="discard an interrupted run in OUT instead of resuming it")
     parser.add_argument("--trust-checkpoint", action="store_true",
                         help="allow old pickled (dill) checkpoints, e.g. MadryLab's imagenet_l2_3_0.pt; only for files you trust")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
             raise BarlowError(f"{inspect_spec} expects {inspect_model.input_shape} inputs but {features_spec} expects {features_model.input_shape}")
     manifest = extract(dataset, features_model, args.out, inspect_model=inspect_model, features_spec=features_spec,
                        inspect_spec=inspect_spec, batch_size=args.batch_size, workers=args.workers,
-                       device=args.device, restart=args.restart)
+                       device=args.device, restart=args.restart, progress=not args.quiet)
     print(f"wrote {manifest['n_images']} x {manifest['n_features']} features to {args.out} "
           f"({manifest['n_failures']} failures, accuracy {manifest['accuracy']:.4f}, {manifest['wall_time_s']:.1f} s)",
           file=sys.stderr)

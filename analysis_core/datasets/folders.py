@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis_core.artifacts.extraction import class_name
 from analysis_core.datasets.base import ImageDataset
 from analysis_core.datasets.transforms import IMAGE_EXTENSIONS, ImageTransform, list_images
 from analysis_core.errors import BarlowError
@@ -83,6 +84,9 @@ def load_barlow_csv(path: str | Path, transform: ImageTransform, spec: str | Non
         )
     if table.empty:
         raise BarlowError(f"{csv_path} has no rows")
+    for column in ("Labels", "Predictions"):
+        # The one spelling of class names every step uses (see artifacts.class_name).
+        table[column] = table[column].map(class_name)
     for column in CSV_COLUMNS:
         blank = table.index[table[column].str.strip() == ""]
         if len(blank):

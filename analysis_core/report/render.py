@@ -10,9 +10,9 @@ from markupsafe import Markup
 from tqdm import tqdm
 
 from analysis_core import __version__
+from analysis_core.artifacts import VISUALIZATIONS_DIR, read_manifest
 from analysis_core.atomic import staged_dir
 from analysis_core.errors import BarlowError
-from analysis_core.json_files import read_json_or_empty
 from analysis_core.report.context import ReportData, index_rows, load_report_data
 from analysis_core.resources import templates_dir
 
@@ -55,13 +55,13 @@ def _used_pictures(data: ReportData) -> list[str]:
 
 
 def _meta(data: ReportData) -> dict:
-    features = data.trees.get("inputs", {}).get("features")
-    manifest = read_json_or_empty(Path(features).parent / "manifest.json") if features else {}
+    features = data.trees.inputs.get("features")
+    manifest = read_manifest(Path(features).parent) if features else {}
     return {
         "title": manifest.get("dataset") or data.analysis_dir.name,
         "analysis_dir": str(data.analysis_dir),
-        "dataset": manifest.get("dataset") or data.visualizations.get("dataset"),
-        "features_model": manifest.get("features_model") or data.visualizations.get("features_model"),
+        "dataset": manifest.get("dataset") or data.visualizations.dataset,
+        "features_model": manifest.get("features_model") or data.visualizations.features_model,
         "inspect_model": manifest.get("inspect_model"),
     }
 
@@ -81,10 +81,10 @@ def write_report(data: ReportData, out_dir: str | Path, progress: bool = True) -
         "version": __version__,
         "meta": _meta(data),
         "descriptions": data.descriptions,
-        "k": int(data.visualizations.get("params", {}).get("k", 6)),
+        "k": int(data.visualizations.params.get("k", 6)),
     }
     out_dir = Path(out_dir)
-    vis_root = data.analysis_dir / "visualizations"
+    vis_root = data.analysis_dir / VISUALIZATIONS_DIR
     group_page = env.get_template("group.html")
     with staged_dir(out_dir) as stage:
         index = env.get_template("index.html").render(
@@ -92,7 +92,7 @@ def write_report(data: ReportData, out_dir: str | Path, progress: bool = True) -
             rows=index_rows(data),
             summary=data.summary,
             skipped=data.skipped,
-            params=data.trees.get("params", {}),
+            params=data.trees.params,
             js=Markup((folder / "report.js").read_text()),
             **common,
         )

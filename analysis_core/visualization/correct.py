@@ -15,17 +15,21 @@ from tqdm import tqdm
 from analysis_core.visualization.render import display_scale, tile_sheet, to_rgb_uint8
 
 
-def render_correct_samples(dataset, metadata, groups: list[dict], out_dir: Path, n_samples: int, columns: int, seed: int, progress: bool = True) -> dict[str, dict]:
-    """Per group (index key ``grouping/class``), ``n_samples`` random correct images of it."""
-    from analysis_core.visualization.pipeline import group_key, group_rows, group_slugs, load_images
+def render_correct_samples(dataset, table, groups: list, out_dir: Path, n_samples: int, columns: int, seed: int, progress: bool = True) -> dict[str, dict]:
+    """Per group (index key ``grouping/class``), ``n_samples`` random correct images of it.
+
+    ``table`` is the analysis's FeatureTable and ``groups`` its GroupTrees.
+    """
+    from analysis_core.artifacts import group_key, group_slugs
+    from analysis_core.visualization.pipeline import load_images
 
     if n_samples <= 0 or not groups:
         return {}
-    correct = metadata["Predictions"].astype(str).to_numpy() == metadata["Labels"].astype(str).to_numpy()
+    correct = ~table.failure
     rng = np.random.default_rng(seed + 1)  # not the leaf grids' draws
     entries: dict[str, dict] = {}
     for group, slug in tqdm(list(zip(groups, group_slugs(groups))), desc="correct samples", unit="group", disable=not progress, leave=False):
-        rows = group_rows(metadata, group)
+        rows = table.group_rows(group.grouping, group.class_name)
         right = rows[correct[rows]]
         if len(right) == 0:
             continue
@@ -36,8 +40,8 @@ def render_correct_samples(dataset, metadata, groups: list[dict], out_dir: Path,
         (out_dir / "correct").mkdir(parents=True, exist_ok=True)
         tile_sheet(to_rgb_uint8(imgs, scale), None, columns=min(columns, len(chosen))).save(out_dir / name)
         entries[group_key(group)] = {
-            "grouping": group["grouping"],
-            "class": group["class"],
+            "grouping": group.grouping,
+            "class": group.class_name,
             "samples": name,
             "rows": [int(r) for r in chosen],
             "n_correct": int(len(right)),

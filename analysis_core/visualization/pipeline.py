@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -11,15 +9,25 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from analysis_core.artifacts import (
+    INDEX_FILE,
+    FeatureTable,
+    GroupTree,
+    VisualizationIndex,
+    group_key,
+    group_slugs,
+    leaf_key,
+    read_visualization_index,
+    write_visualization_index,
+)
+from analysis_core.artifacts.visualization_index import INDEX_VERSION
 from analysis_core.atomic import staged_dir
 from analysis_core.errors import BarlowError
-from analysis_core.json_files import read_json_or_empty
 from analysis_core.visualization.attack import AttackParams, default_attack_params, feature_attack
 from analysis_core.visualization.heatmap import channel_maps, resize_maps, shared_normalize
 from analysis_core.visualization.render import display_scale, overlay_heat, tile_sheet, to_rgb_uint8
 from analysis_core.visualization.topk import top_k_rows
 
-INDEX_VERSION = 1
 SCOPES = ("dataset", "group")
 
 
@@ -121,18 +129,18 @@ def dataset_strips(X: np.ndarray, feature_ids: list[int], k: int) -> list[Strip]
     return [Strip(f"feature_{f}", int(f), top_rows[i], top_vals[i]) for i, f in enumerate(feature_ids)]
 
 
-def group_strips(X: np.ndarray, metadata, groups: list[dict], feature_ids: list[list[int]], k: int) -> dict[str, list[Strip]]:
+def group_strips(table: FeatureTable, groups: list[GroupTree], feature_ids: list[list[int]], k: int) -> dict[str, list[Strip]]:
     """Per group key, strips of the top-k images among that group's rows only, in groups/<slug>/.
 
     ``feature_ids[i]`` are the features to draw for ``groups[i]``.
     """
     out: dict[str, list[Strip]] = {}
     for group, slug, ids in zip(groups, group_slugs(groups), feature_ids):
-        rows = group_rows(metadata, group)
+        rows = table.group_rows(group.grouping, group.class_name)
         if not ids or len(rows) == 0:
             continue
-        top_rows, top_vals = top_k_for_features(X, ids, k, rows=rows)
-        out[group_key(group)] = [
+        top_rows, top_vals = top_k_for_features(table.features, ids, k, rows=rows)
+        out[group.key] = [
             Strip(f"groups/{slug}/feature_{f}", int(f), top_rows[i], top_vals[i], group_rows=len(rows)) for i, f in enumerate(ids)
         ]
     return out
@@ -188,70 +196,24 @@ def draw_strips(model: torch.nn.Module, dataset, strips: list[Strip], out_dir: P
     return entries
 
 
-def group_rows(metadata, group: dict) -> np.ndarray:
-    column = "Labels" if group["grouping"] == "label" else "Predictions"
-    return np.flatnonzero(metadata[column].astype(str).to_numpy() == str(group["class"]))
-
-
-def slugify(text: str) -> str:
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", str(text)).strip("-.")
-    return slug[:60] or "class"
-
-
-def group_slugs(groups: list[dict]) -> list[str]:
-    """A distinct file-name-safe name per group, stable for a given trees.json."""
-    used: set[str] = set()
-    slugs = []
-    for group in groups:
-        base = f"{group['grouping']}-{slugify(group['class'])}"
-        slug, n = base, 2
-        while slug in used:
-            slug, n = f"{base}-{n}", n + 1
-        used.add(slug)
-        slugs.append(slug)
-    return slugs
-
-
-def leaf_key(group: dict, leaf_id: int) -> str:
-    return f"{group['grouping']}/{group['class']}/{int(leaf_id)}"
-
-
-def group_key(group: dict) -> str:
-    """Key of a group in index.json's group_features, e.g. 'label/Shirt'."""
-    return f"{group['grouping']}/{group['class']}"
-
-
-def feature_entry(index: dict, grouping: str, class_name: str, feature: int) -> tuple[dict | None, str | None]:
-    """The pictures of ``feature`` to show for a group, and their scope ('group' or 'dataset').
-
-    The group's own top-k (``--scope group``) describe what the feature means for those
-    images, so they win; the data-set pictures stand in where none were drawn.
-    """
-    group = index.get("group_features", {}).get(group_key({"grouping": grouping, "class": class_name}), {})
-    if str(feature) in group:
-        return group[str(feature)], "group"
-    entry = index.get("features", {}).get(str(feature))
-    return (entry, "dataset") if entry else (None, None)
-
-
-def render_leaf_samples(dataset, X: np.ndarray, metadata, groups: list[dict], out_dir: Path, config: VisualizationConfig, progress: bool = True) -> dict[str, dict]:
+def render_leaf_samples(dataset, table: FeatureTable, groups: list[GroupTree], out_dir: Path, config: VisualizationConfig, progress: bool = True) -> dict[str, dict]:
     """A grid of randomly chosen failures from each leaf (bottom rows of the paper's Figures 6-7)."""
     if config.leaves == "none" or not groups:
         return {}
     from analysis_core.failure_tree import assign_leaves
 
-    failed = metadata["Predictions"].astype(str).to_numpy() != metadata["Labels"].astype(str).to_numpy()
+    failed = table.failure
     rng = np.random.default_rng(config.seed)
     entries: dict[str, dict] = {}
     for group, slug in tqdm(list(zip(groups, group_slugs(groups))), desc="leaf samples", unit="group", disable=not progress, leave=False):
-        nodes = {int(n["id"]): n for n in group.get("nodes", [])}
-        wanted = [int(leaf) for leaf in group.get("leaves", []) if config.leaves == "all" or nodes.get(int(leaf), {}).get("valid")]
+        nodes = group.node_map()
+        wanted = [leaf for leaf in group.leaves if config.leaves == "all" or (leaf in nodes and nodes[leaf].valid)]
         if not wanted:
             continue
-        rows = group_rows(metadata, group)
+        rows = table.group_rows(group.grouping, group.class_name)
         if len(rows) == 0:
             continue
-        leaf_of_row = assign_leaves(group, np.asarray(X[rows]))
+        leaf_of_row = assign_leaves(group.to_dict(), np.asarray(table.features[rows]))
         for leaf in wanted:
             fails = rows[(leaf_of_row == leaf) & failed[rows]]
             if len(fails) == 0:
@@ -259,15 +221,17 @@ def render_leaf_samples(dataset, X: np.ndarray, metadata, groups: list[dict], ou
             chosen = np.sort(rng.choice(fails, size=min(config.leaf_samples, len(fails)), replace=False))
             imgs = load_images(dataset, chosen).numpy()
             scale = display_scale(imgs.shape[2], imgs.shape[3])
-            captions = [f"pred: {metadata['Predictions'].iloc[r]}" if group["grouping"] == "label" else f"label: {metadata['Labels'].iloc[r]}" for r in chosen]
+            # A label group's failures differ by prediction, a prediction group's by label.
+            other, prefix = (table.predictions, "pred") if group.grouping == "label" else (table.labels, "label")
+            captions = [f"{prefix}: {other[r]}" for r in chosen]
             name = f"leaves/{slug}-leaf{leaf}.png"
             (out_dir / "leaves").mkdir(parents=True, exist_ok=True)
             tile_sheet(to_rgb_uint8(imgs, scale), captions, columns=min(config.leaf_columns, len(chosen))).save(out_dir / name)
             entries[leaf_key(group, leaf)] = {
-                "grouping": group["grouping"],
-                "class": group["class"],
+                "grouping": group.grouping,
+                "class": group.class_name,
                 "leaf": leaf,
-                "rule": nodes.get(leaf, {}).get("rule", ""),
+                "rule": nodes[leaf].rule if leaf in nodes else "",
                 "samples": name,
                 "rows": [int(r) for r in chosen],
                 "n_fail_in_leaf": int(len(fails)),
@@ -275,7 +239,7 @@ def render_leaf_samples(dataset, X: np.ndarray, metadata, groups: list[dict], ou
     return entries
 
 
-def _same_settings(old: dict, features_model: str, dataset_spec: str, params: dict) -> bool:
+def _same_settings(old: VisualizationIndex, features_model: str, dataset_spec: str, params: dict) -> bool:
     """Whether an earlier index.json was drawn with this model, data and these parameters.
 
     The scope is left out: a data-set strip or a leaf grid is the same whichever scope the
@@ -286,15 +250,35 @@ def _same_settings(old: dict, features_model: str, dataset_spec: str, params: di
         return {k: v for k, v in (p or {}).items() if k != "scope"}
 
     return (
-        old.get("version") == INDEX_VERSION
-        and old.get("features_model") == features_model
-        and old.get("dataset") == dataset_spec
-        and drawing(old.get("params")) == drawing(params)
+        old.version == INDEX_VERSION
+        and old.features_model == features_model
+        and old.dataset == dataset_spec
+        and drawing(old.params) == drawing(params)
     )
 
 
 def _with_files(entries: dict, out_dir: Path) -> dict:
     return {f: e for f, e in entries.items() if all((out_dir / e[s]).is_file() for s in "ABC")}
+
+
+def _index_params(config: VisualizationConfig, input_shape: tuple) -> dict:
+    params = asdict(config)
+    if config.scope != "group":
+        # Recorded only when it is not the default, so that index.json files written
+        # before the option existed stay identical and reusable.
+        del params["scope"]
+    params.update(asdict(config.attack_params(input_shape)))
+    return params
+
+
+def _reusable(old: VisualizationIndex, reuse: bool, by_group: bool, out_dir: Path) -> tuple[dict, dict]:
+    """Feature entries (data-set and per group) of an earlier run whose files are all there."""
+    if not reuse:
+        return {}, {}
+    kept = _with_files(old.features, out_dir)
+    if not (by_group and old.params.get("scope") == "group"):
+        return kept, {}
+    return kept, {key: _with_files(e, out_dir) for key, e in old.group_features.items()}
 
 
 def write_visualizations(
@@ -307,14 +291,15 @@ def write_visualizations(
     features_model: str,
     dataset_spec: str,
     config: VisualizationConfig | None = None,
-    metadata=None,
-    groups: list[dict] | None = None,
+    table: FeatureTable | None = None,
+    groups: list[GroupTree] | None = None,
     group_feature_ids: list[list[int]] | None = None,
     trees_sha1: str | None = None,
     progress: bool = True,
 ) -> dict:
     """Render features and leaves into ``out_dir`` and write ``out_dir/index.json``.
 
+    ``table`` holds the rows' labels and predictions (for leaf samples and group scope).
     With ``config.scope == "group"``, ``group_feature_ids[i]`` are also drawn with their
     top-k among the rows of ``groups[i]`` (index.json's ``group_features``).
     Features already drawn with the same model, data and parameters (per an existing
@@ -325,29 +310,20 @@ def write_visualizations(
     if config.scope not in SCOPES:
         raise BarlowError(f"scope must be one of {', '.join(SCOPES)}, got '{config.scope}'")
     by_group = config.scope == "group"
-    if by_group and (metadata is None or not groups or group_feature_ids is None):
+    if by_group and (table is None or not groups or group_feature_ids is None):
         raise BarlowError("--scope group needs the analysis's groups and metadata")
     out_dir = Path(out_dir)
-    input_shape = tuple(int(s) for s in dataset[0][0].shape)
-    params = asdict(config)
-    if not by_group:
-        # Recorded only when it is not the default, so that index.json files written
-        # before the option existed stay identical and reusable.
-        del params["scope"]
-    params.update(asdict(config.attack_params(input_shape)))
+    params = _index_params(config, tuple(int(s) for s in dataset[0][0].shape))
     check_feature_ids(sorted({int(f) for ids in [feature_ids, *(group_feature_ids or [])] for f in ids}), X.shape[1])
-    old = read_json_or_empty(out_dir / "index.json")
+    old = read_visualization_index(out_dir)
     reuse = _same_settings(old, features_model, dataset_spec, params)
-    kept = _with_files(old.get("features", {}), out_dir) if reuse else {}
-    reuse_groups = reuse and by_group and (old.get("params") or {}).get("scope") == "group"
-    kept_groups = {key: _with_files(e, out_dir) for key, e in old.get("group_features", {}).items()} if reuse_groups else {}
+    kept, kept_groups = _reusable(old, reuse, by_group, out_dir)
     todo = [int(f) for f in feature_ids if str(int(f)) not in kept]
     todo_groups: dict[str, list[Strip]] = {}
     if by_group:
-        keys = [group_key(g) for g in groups]
-        wanted = [[int(f) for f in ids if str(int(f)) not in kept_groups.get(key, {})] for key, ids in zip(keys, group_feature_ids)]
-        todo_groups = group_strips(X, metadata, groups, wanted, config.k)
-    reuse_leaves = reuse and old.get("trees_sha1") == trees_sha1 and trees_sha1 is not None
+        wanted = [[int(f) for f in ids if str(int(f)) not in kept_groups.get(g.key, {})] for g, ids in zip(groups, group_feature_ids)]
+        todo_groups = group_strips(table, groups, wanted, config.k)
+    reuse_leaves = reuse and old.trees_sha1 == trees_sha1 and trees_sha1 is not None
     with staged_dir(out_dir) as stage:
         strips = dataset_strips(X, todo, config.k)
         group_order = [(key, strip) for key, part in todo_groups.items() for strip in part]
@@ -358,19 +334,19 @@ def write_visualizations(
         drawn_groups = {key: dict(e) for key, e in kept_groups.items()}
         for (key, strip), entry in zip(group_order, entries[len(strips) :]):
             drawn_groups.setdefault(key, {})[str(strip.feature)] = entry
-        if reuse_leaves and all((out_dir / e["samples"]).is_file() for e in old.get("leaves", {}).values()):
-            leaves = old.get("leaves", {})
-        elif metadata is not None and groups:
-            leaves = render_leaf_samples(dataset, X, metadata, groups, stage, config, progress=progress)
+        if reuse_leaves and all((out_dir / e["samples"]).is_file() for e in old.leaves.values()):
+            leaves = old.leaves
+        elif table is not None and groups:
+            leaves = render_leaf_samples(dataset, table, groups, stage, config, progress=progress)
         else:
             leaves = {}
-        correct = old.get("correct") if reuse_leaves else None
+        correct = old.correct if reuse_leaves else {}
         if not correct or not all((out_dir / e["samples"]).is_file() for e in correct.values()):
             correct = {}
-            if metadata is not None and groups and config.leaves != "none":
+            if table is not None and groups and config.leaves != "none":
                 from analysis_core.visualization.correct import render_correct_samples
 
-                correct = render_correct_samples(dataset, metadata, groups, stage, config.leaf_samples, config.leaf_columns, config.seed, progress=progress)
+                correct = render_correct_samples(dataset, table, groups, stage, config.leaf_samples, config.leaf_columns, config.seed, progress=progress)
         index = {
             "version": INDEX_VERSION,
             "features_model": features_model,
@@ -383,15 +359,25 @@ def write_visualizations(
         if by_group:
             # In trees.json's group order, so that reading the file follows the report.
             index["group_features"] = {
-                group_key(g): {f: drawn_groups[group_key(g)][f] for f in sorted(drawn_groups[group_key(g)], key=int)}
-                for g in groups
-                if drawn_groups.get(group_key(g))
+                g.key: {f: drawn_groups[g.key][f] for f in sorted(drawn_groups[g.key], key=int)} for g in groups if drawn_groups.get(g.key)
             }
         index["leaves"] = leaves
         # Correct images per group, shown beside a leaf's failures in failure-review studies.
         index["correct"] = correct
-        (stage / "index.json").write_text(json.dumps(index, indent=1))
+        write_visualization_index(index, stage / INDEX_FILE)
     return index
+
+
+def _features_to_draw(groups: list[GroupTree], feature_ids: list[int] | None, top_mi: int) -> tuple[list[int], list[list[int]]]:
+    """All features to draw, and those of each group (for group scope).
+
+    None means every feature that splits a tree node plus each group's ``top_mi`` highest-MI
+    features; given ids are drawn for every group.
+    """
+    if feature_ids is not None:
+        return list(feature_ids), [list(feature_ids) for _ in groups]
+    per_group = [sorted(set(g.split_features()) | set(g.top_mi_features(top_mi))) for g in groups]
+    return sorted({f for ids in per_group for f in ids}), per_group
 
 
 def visualize_analysis(
@@ -416,45 +402,46 @@ def visualize_analysis(
     features, or of every id in ``feature_ids`` when given. The models and data come from
     the extraction's manifest.json unless given.
     """
-    from analysis_core.datasets import load_dataset
+    from analysis_core.artifacts import AnalysisFolder
+    from analysis_core.datasets import ImageTransform, load_dataset
     from analysis_core.models import load_model
-    from analysis_core.visualization.inputs import load_features, load_metadata, read_analysis
-    from analysis_core.visualization.selection import split_features, top_mi_features
 
-    inputs = read_analysis(analysis_dir, features_file, metadata_file)
-    features_model = features_model or inputs.manifest.get("features_model")
-    dataset_spec = dataset_spec or inputs.manifest.get("dataset")
+    folder = AnalysisFolder(analysis_dir)
+    extraction = folder.extraction(features_file, metadata_file)
+    manifest = extraction.manifest()
+    features_model = features_model or manifest.get("features_model")
+    dataset_spec = dataset_spec or manifest.get("dataset")
     if not features_model:
-        raise BarlowError(f"no features model recorded in {inputs.features_path.parent / 'manifest.json'}; pass --features-model SPEC")
+        raise BarlowError(f"no features model recorded in {extraction.manifest_path}; pass --features-model SPEC")
     if not dataset_spec:
-        raise BarlowError(f"no dataset recorded in {inputs.features_path.parent / 'manifest.json'}; pass --dataset SPEC")
-    X = load_features(inputs.features_path)
-    metadata = load_metadata(inputs.metadata_path, X.shape[0])
-    if feature_ids is None:
-        per_group = [sorted(set(split_features([g])) | set(top_mi_features([g], top_mi))) for g in inputs.groups]
-        feature_ids = sorted({f for ids in per_group for f in ids})
-    else:
-        per_group = [list(feature_ids) for _ in inputs.groups]
+        raise BarlowError(f"no dataset recorded in {extraction.manifest_path}; pass --dataset SPEC")
+    # Visualizations read a few rows and columns: the NaN scan of the whole matrix is the analysis's job.
+    table = extraction.load(check_finite=False)
+    X = table.features
+    groups = folder.trees.groups
+    feature_ids, per_group = _features_to_draw(groups, feature_ids, top_mi)
     group_scope = config is not None and config.scope == "group"
-    dataset = load_dataset(dataset_spec)
-    if len(dataset) != X.shape[0]:
-        raise BarlowError(f"dataset {dataset_spec} has {len(dataset)} images but {inputs.features_path} has {X.shape[0]} rows")
     model = load_model(features_model, device=device, trust_checkpoint=trust_checkpoint)
     model.eval()
+    # Decode image files as the extraction did (its manifest says how), else as the model expects.
+    transform = ImageTransform(**manifest["transform"]) if manifest.get("transform") else ImageTransform.for_input_shape(model.input_shape)
+    dataset = load_dataset(dataset_spec, transform)
+    if len(dataset) != X.shape[0]:
+        raise BarlowError(f"dataset {dataset_spec} has {len(dataset)} images but {extraction.features_path} has {X.shape[0]} rows")
     if getattr(model, "num_features", X.shape[1]) != X.shape[1]:
-        raise BarlowError(f"model {features_model} has {model.num_features} features but {inputs.features_path} has {X.shape[1]} columns")
+        raise BarlowError(f"model {features_model} has {model.num_features} features but {extraction.features_path} has {X.shape[1]} columns")
     return write_visualizations(
         model,
         dataset,
         X,
         feature_ids,
-        Path(analysis_dir) / "visualizations",
+        folder.visualizations_dir,
         features_model=features_model,
         dataset_spec=dataset_spec,
         config=config,
-        metadata=metadata,
-        groups=inputs.groups,
+        table=table,
+        groups=groups,
         group_feature_ids=per_group if group_scope else None,
-        trees_sha1=inputs.trees_sha1,
+        trees_sha1=folder.trees.sha1,
         progress=progress,
     )

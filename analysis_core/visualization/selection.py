@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+from analysis_core.artifacts import GroupTree
 from analysis_core.errors import BarlowError
 
 
-def split_features(groups: list[dict]) -> list[int]:
-    """Original ids of every feature that splits a node in any group's tree."""
-    ids = {int(node["feature"]) for group in groups for node in group.get("nodes", []) if not node.get("is_leaf") and node.get("feature") is not None}
-    return sorted(ids)
+def _typed(groups) -> list[GroupTree]:
+    return [g if isinstance(g, GroupTree) else GroupTree.from_dict(g) for g in groups]
 
 
-def top_mi_features(groups: list[dict], m: int) -> list[int]:
+def split_features(groups) -> list[int]:
+    """Original ids of every feature that splits a node in any group's tree (GroupTrees or trees.json records)."""
+    return sorted({f for g in _typed(groups) for f in g.split_features()})
+
+
+def top_mi_features(groups, m: int) -> list[int]:
     """The ``m`` features with the highest mutual information with failure, in each group."""
-    ids = set()
-    for group in groups:
-        ranked = sorted(group.get("selected_features", []), key=lambda item: -float(item["mi"]))
-        ids.update(int(item["feature"]) for item in ranked[:m])
-    return sorted(ids)
+    return sorted({f for g in _typed(groups) for f in g.top_mi_features(m)})
 
 
 def parse_feature_list(text: str, n_features: int | None = None) -> list[int]:

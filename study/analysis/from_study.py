@@ -9,7 +9,7 @@ import pandas as pd
 
 from analysis_core.errors import BarlowError
 from study.analysis.answers import AnswerTable, ChoiceQuestion, LikertQuestion, TextQuestion
-from study.analysis.loading import LINE, build_table
+from study.analysis.loading import LINE, assemble_table, check_choice_and_text, drop_rejected
 from study.failure_review import KIND as REVIEW_KIND
 
 ITEM_COLUMNS = ["Input.grouping", "Input.class", "Input.feature"]
@@ -22,14 +22,24 @@ def _label(prompt: str, fallback: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _as_strings(frame: pd.DataFrame) -> pd.DataFrame:
-    """The export's typed columns as the strings a downloaded CSV would hold ('' for missing)."""
-    out = pd.DataFrame(index=frame.index)
-    for column in frame.columns:
-        series = frame[column]
-        text = series.astype(object).where(series.notna(), "")
-        out[column] = text.map(lambda v: str(v).lower() if isinstance(v, (bool, np.bool_)) else str(v))
-    return out
+def _answer_frame(frame: pd.DataFrame, likert: list[LikertQuestion], choice: list[ChoiceQuestion], text: list[TextQuestion]) -> pd.DataFrame:
+    """The exported records in the analysis's types: Likert answers as floats (NaN when
+    missing), choice and text answers as stripped strings ('' when missing), ids as text.
+
+    The database already holds typed values, so nothing is written out as text and parsed back.
+    """
+    frame = frame.copy()
+    for question in likert:
+        frame[question.column] = frame[question.column].astype("Float64").astype(float)
+    for question in [*choice, *text]:
+        values = frame[question.column]
+        frame[question.column] = values.where(values.notna(), "").astype(str).str.strip()
+    for column in [*ITEM_COLUMNS, "WorkerId", CHECK_ID, *(["Input.leaf"] if "Input.leaf" in frame.columns else [])]:
+        values = frame[column]
+        frame[column] = values.where(values.notna(), "").astype(str)
+    frame["WorkTimeInSeconds"] = frame["WorkTimeInSeconds"].astype(float)
+    frame[LINE] = np.arange(len(frame)) + 2
+    return frame
 
 
 def load_study(study_dir: str | Path, database_url: str | None = None, **options) -> AnswerTable:
@@ -38,11 +48,9 @@ def load_study(study_dir: str | Path, database_url: str | None = None, **options
     from study.study_file import load_study_file
 
     spec = load_study_file(study_dir)
-    frame = batch_results(study_dir, database_url)
-    if frame.empty:
+    exported = batch_results(study_dir, database_url)
+    if exported.empty:
         raise BarlowError(f"study {study_dir} has no submitted answers yet; nothing to analyse")
-    frame = _as_strings(frame)
-    frame[LINE] = np.arange(len(frame)) + 2
 
     likert, choice, text = [], [], []
     for q in spec.questions:
@@ -54,6 +62,7 @@ def load_study(study_dir: str | Path, database_url: str | None = None, **options
             choice.append(ChoiceQuestion(column, q.id, label, list(q.options)))
         elif q.type == "text":
             text.append(TextQuestion(column, q.id, label))
+    frame = _answer_frame(exported, likert, choice, text)
 
     # Each attention check states its own expected answers; spread them over its rows.
     expected: dict[str, str] = {}
@@ -73,9 +82,14 @@ def load_study(study_dir: str | Path, database_url: str | None = None, **options
         descriptions = None
         leaves = frame.get("Input.leaf", pd.Series(dtype=str)).astype(str).str.strip()
         item_columns = ["Input.grouping", "Input.class"] + (["Input.leaf"] if (leaves != "").all() else [])
-    table = build_table(
+    source = str(study_dir)
+    notes: list[str] = []
+    frame = drop_rejected(frame, source, options.pop("include_rejected", False), notes)
+    check_choice_and_text(frame, choice, text, source)
+    table = assemble_table(
         frame,
-        source=str(study_dir),
+        notes,
+        source=source,
         item_columns=item_columns,
         likert=likert,
         choice=choice,
@@ -86,6 +100,7 @@ def load_study(study_dir: str | Path, database_url: str | None = None, **options
         expected=expected,
         feature_column="Input.feature",
         description_column=descriptions,
+        min_raters=options.pop("min_raters", None),
         source_info={"kind": "study", "name": spec.name, "analysis": (spec.source or {}).get("analysis")},
         **options,
     )

@@ -77,7 +77,19 @@ def _collapse_option_columns(frame: pd.DataFrame, column: str) -> bool:
 
 
 def _truthy(series: pd.Series) -> pd.Series:
+    if series.dtype == bool:
+        return series
     return series.astype(str).str.strip().str.lower().isin(TRUE_STRINGS)
+
+
+def _check_likert_range(values: pd.Series, raw: pd.Series, frame: pd.DataFrame, question: LikertQuestion, source: str) -> None:
+    outside = values.notna() & ((values < question.scale_min) | (values > question.scale_max) | (values % 1 != 0))
+    if outside.any():
+        first = outside.idxmax()
+        raise BarlowError(
+            f"{source}: {question.column} has {_plural(int(outside.sum()), 'answer')} outside the whole "
+            f"numbers {question.scale_min}-{question.scale_max}, first on line {frame.at[first, LINE]}: {raw[first]!r}"
+        )
 
 
 def _parse_likert(frame: pd.DataFrame, question: LikertQuestion, source: str) -> pd.Series:
@@ -91,13 +103,7 @@ def _parse_likert(frame: pd.DataFrame, question: LikertQuestion, source: str) ->
             f"first on line {frame.at[first, LINE]}: {raw[first]!r} (Likert answers must be numbers "
             f"{question.scale_min}-{question.scale_max})"
         )
-    outside = values.notna() & ((values < question.scale_min) | (values > question.scale_max) | (values % 1 != 0))
-    if outside.any():
-        first = outside.idxmax()
-        raise BarlowError(
-            f"{source}: {question.column} has {_plural(int(outside.sum()), 'answer')} outside the whole "
-            f"numbers {question.scale_min}-{question.scale_max}, first on line {frame.at[first, LINE]}: {raw[first]!r}"
-        )
+    _check_likert_range(values, raw, frame, question, source)
     return values.astype(float)
 
 
@@ -109,6 +115,75 @@ def _choice_options(observed: list[str], given: list[str] | None) -> list[str]:
     if set(observed) <= set(VIEW_OPTIONS) and set(observed) & {"B and C", "none"}:
         return list(VIEW_OPTIONS)
     return sorted(observed, key=lambda v: (not v.replace(".", "", 1).isdigit(), float(v) if v.replace(".", "", 1).isdigit() else 0, v))
+
+
+def _check_roles(item_columns: list[str], likert, choice, text) -> None:
+    if not item_columns:
+        raise BarlowError("no item columns given: name the columns that identify an item with --item")
+    if not (likert or choice or text):
+        raise BarlowError("no questions given: name answer columns with --likert, --choice or --text")
+
+
+def _check_columns(frame: pd.DataFrame, source: str, item_columns: list[str], likert, choice, text,
+                   worker_column: str | None, worker_required: bool) -> None:
+    """Every named column is in the file once (MTurk's one-column-per-option layout collapsed first)."""
+    for question in [*likert, *choice]:
+        if question.column not in frame.columns:
+            _collapse_option_columns(frame, question.column)
+    wanted = list(dict.fromkeys([*item_columns, *(q.column for q in [*likert, *choice, *text])]))
+    if worker_required and worker_column:
+        wanted.append(worker_column)
+    missing = [c for c in wanted if c not in frame.columns]
+    if missing:
+        present = ", ".join(c for c in frame.columns if c != LINE)
+        if len(present) > 300:
+            present = present[:300] + ", ..."
+        raise BarlowError(f"{source}: column(s) {', '.join(missing)} not found; the file has: {present}")
+    duplicated = [c for c in wanted if list(frame.columns).count(c) > 1]
+    if duplicated:
+        raise BarlowError(f"{source}: column(s) {', '.join(duplicated)} appear more than once in the header")
+
+
+def drop_rejected(frame: pd.DataFrame, source: str, include_rejected: bool, notes: list[str]) -> pd.DataFrame:
+    if "AssignmentStatus" not in frame.columns or include_rejected:
+        return frame
+    rejected = frame["AssignmentStatus"].astype(str).str.strip().str.lower() == "rejected"
+    if rejected.any():
+        notes.append(
+            f"{_plural(int(rejected.sum()), 'rejected assignment')} left out "
+            "(AssignmentStatus = Rejected; --include-rejected keeps them)"
+        )
+        frame = frame.loc[~rejected]
+        if frame.empty:
+            raise BarlowError(f"{source}: every assignment is rejected; nothing to analyse")
+    return frame
+
+
+def _parse_times(frame: pd.DataFrame, time_column: str, notes: list[str]) -> None:
+    raw = frame[time_column].astype(str).str.strip()
+    times = pd.to_numeric(raw, errors="coerce")
+    bad = (raw != "") & times.isna()
+    if bad.any():
+        notes.append(f"{time_column}: {_plural(int(bad.sum()), 'non-numeric value')} left out of the time statistics")
+    frame[time_column] = times
+
+
+def check_choice_and_text(frame: pd.DataFrame, choice: list[ChoiceQuestion], text: list[TextQuestion], source: str) -> None:
+    """Strip choice and text answers; every choice answer must be one of its question's options."""
+    for question in choice:
+        values = frame[question.column].astype(str).str.strip()
+        frame[question.column] = values
+        observed = sorted(set(values[values != ""]))
+        question.options = _choice_options(observed, question.options)
+        unknown = (values != "") & ~values.isin(question.options)
+        if unknown.any():
+            first = unknown.idxmax()
+            raise BarlowError(
+                f"{source}: {question.column} has {_plural(int(unknown.sum()), 'answer')} that is not one of "
+                f"{question.options}, first on line {frame.at[first, LINE]}: {values[first]!r}"
+            )
+    for question in text:
+        frame[question.column] = frame[question.column].astype(str).str.strip()
 
 
 def build_table(
@@ -135,68 +210,28 @@ def build_table(
     if LINE not in frame.columns:
         frame[LINE] = np.arange(len(frame)) + 2
     notes: list[str] = []
-    if not item_columns:
-        raise BarlowError("no item columns given: name the columns that identify an item with --item")
-    if not (likert or choice or text):
-        raise BarlowError("no questions given: name answer columns with --likert, --choice or --text")
-
-    for question in [*likert, *choice]:
-        if question.column not in frame.columns:
-            _collapse_option_columns(frame, question.column)
-    wanted = list(dict.fromkeys([*item_columns, *(q.column for q in [*likert, *choice, *text])]))
-    if worker_required and worker_column:
-        wanted.append(worker_column)
-    missing = [c for c in wanted if c not in frame.columns]
-    if missing:
-        present = ", ".join(c for c in frame.columns if c != LINE)
-        if len(present) > 300:
-            present = present[:300] + ", ..."
-        raise BarlowError(f"{source}: column(s) {', '.join(missing)} not found; the file has: {present}")
-    duplicated = [c for c in wanted if list(frame.columns).count(c) > 1]
-    if duplicated:
-        raise BarlowError(f"{source}: column(s) {', '.join(duplicated)} appear more than once in the header")
-
-    if "AssignmentStatus" in frame.columns and not include_rejected:
-        rejected = frame["AssignmentStatus"].str.strip().str.lower() == "rejected"
-        if rejected.any():
-            notes.append(
-                f"{_plural(int(rejected.sum()), 'rejected assignment')} left out "
-                "(AssignmentStatus = Rejected; --include-rejected keeps them)"
-            )
-            frame = frame.loc[~rejected]
-            if frame.empty:
-                raise BarlowError(f"{source}: every assignment is rejected; nothing to analyse")
-
+    _check_roles(item_columns, likert, choice, text)
+    _check_columns(frame, source, item_columns, likert, choice, text, worker_column, worker_required)
+    frame = drop_rejected(frame, source, include_rejected, notes)
     if worker_column and worker_column not in frame.columns:
         notes.append(f"no {worker_column} column: worker statistics are left out")
         worker_column = None
     if time_column and time_column not in frame.columns:
         time_column = None
     if time_column:
-        raw = frame[time_column].astype(str).str.strip()
-        times = pd.to_numeric(raw, errors="coerce")
-        bad = (raw != "") & times.isna()
-        if bad.any():
-            notes.append(f"{time_column}: {_plural(int(bad.sum()), 'non-numeric value')} left out of the time statistics")
-        frame[time_column] = times
-
+        _parse_times(frame, time_column, notes)
     for question in likert:
         frame[question.column] = _parse_likert(frame, question, source)
-    for question in choice:
-        values = frame[question.column].astype(str).str.strip()
-        frame[question.column] = values
-        observed = sorted(set(values[values != ""]))
-        question.options = _choice_options(observed, question.options)
-        unknown = (values != "") & ~values.isin(question.options)
-        if unknown.any():
-            first = unknown.idxmax()
-            raise BarlowError(
-                f"{source}: {question.column} has {_plural(int(unknown.sum()), 'answer')} that is not one of "
-                f"{question.options}, first on line {frame.at[first, LINE]}: {values[first]!r}"
-            )
-    for question in text:
-        frame[question.column] = frame[question.column].astype(str).str.strip()
+    check_choice_and_text(frame, choice, text, source)
+    return assemble_table(
+        frame, notes, source=source, item_columns=item_columns, likert=likert, choice=choice, text=text,
+        worker_column=worker_column, time_column=time_column, attention_column=attention_column, expected=expected,
+        feature_column=feature_column, description_column=description_column, min_raters=min_raters,
+        source_info=source_info,
+    )
 
+
+def _split_checks(frame: pd.DataFrame, attention_column: str | None, source: str, notes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     is_check = pd.Series(False, index=frame.index)
     if attention_column and attention_column in frame.columns:
         is_check = _truthy(frame[attention_column])
@@ -206,7 +241,10 @@ def build_table(
         raise BarlowError(f"{source}: every row is an attention check; there are no answers to analyse")
     if len(checks):
         notes.append(f"{_plural(len(checks), 'attention-check answer')} analysed separately from the items")
+    return answers, checks
 
+
+def _key_items(answers: pd.DataFrame, item_columns: list[str], source: str) -> None:
     for column in item_columns:
         answers[column] = answers[column].astype(str).str.strip()
         empty = answers[column] == ""
@@ -217,24 +255,30 @@ def build_table(
             )
     answers[ITEM_KEY] = answers[item_columns].agg(ITEM_KEY_SEPARATOR.join, axis=1)
 
-    if worker_column:
-        answers[worker_column] = answers[worker_column].astype(str).str.strip()
-        repeated = answers.duplicated(subset=[ITEM_KEY, worker_column], keep="first") & (answers[worker_column] != "")
-        if repeated.any():
-            notes.append(
-                f"{_plural(int(repeated.sum()), 'repeated answer')} by a worker to an item they had already "
-                "answered left out (the first answer is kept)"
-            )
-            answers = answers.loc[~repeated]
 
-    for question in [*likert, *choice, *text]:
+def _drop_repeats(answers: pd.DataFrame, worker_column: str | None, notes: list[str]) -> pd.DataFrame:
+    if not worker_column:
+        return answers
+    answers[worker_column] = answers[worker_column].astype(str).str.strip()
+    repeated = answers.duplicated(subset=[ITEM_KEY, worker_column], keep="first") & (answers[worker_column] != "")
+    if repeated.any():
+        notes.append(
+            f"{_plural(int(repeated.sum()), 'repeated answer')} by a worker to an item they had already "
+            "answered left out (the first answer is kept)"
+        )
+        answers = answers.loc[~repeated]
+    return answers
+
+
+def _note_gaps(answers: pd.DataFrame, questions: list, min_raters: int | None, notes: list[str]) -> None:
+    """Warn about empty answers and items with fewer raters than asked; both are kept."""
+    for question in questions:
         values = answers[question.column]
         empty = int(values.isna().sum()) if isinstance(question, LikertQuestion) else int((values == "").sum())
         if empty:
             notes.append(
                 f"{question.column}: {empty} of {len(answers)} answers are empty and left out of that question's statistics"
             )
-
     raters = answers.groupby(ITEM_KEY, sort=False).size()
     if min_raters:
         short = raters[raters < min_raters]
@@ -247,17 +291,44 @@ def build_table(
                 f"{len(short)} of {len(raters)} items have fewer than {min_raters} raters ({breakdown}); they are kept"
             )
 
-    expected = dict(expected or {})
+
+def _expected_answers(checks: pd.DataFrame, expected: dict[str, str] | None, notes: list[str]) -> dict[str, str]:
     checks_expected: dict[str, str] = {}
     if len(checks):
-        for question_column, target in expected.items():
+        for question_column, target in (expected or {}).items():
             store = f"Expected.{question_name(question_column)}"
             checks[store] = (checks[target] if target in checks.columns else target)
             checks[store] = checks[store].astype(str).str.strip()
             checks_expected[question_column] = store
         if not checks_expected:
             notes.append("attention checks found but no expected answers given (--attention-expect); they are only counted")
+    return checks_expected
 
+
+def assemble_table(
+    frame: pd.DataFrame,
+    notes: list[str],
+    *,
+    source: str,
+    item_columns: list[str],
+    likert: list[LikertQuestion],
+    choice: list[ChoiceQuestion],
+    text: list[TextQuestion],
+    worker_column: str | None,
+    time_column: str | None,
+    attention_column: str | None,
+    expected: dict[str, str] | None,
+    feature_column: str | None,
+    description_column: str | None,
+    min_raters: int | None,
+    source_info: dict | None,
+) -> AnswerTable:
+    """An AnswerTable from answers already in their types (Likert numbers, choice and text strings)."""
+    answers, checks = _split_checks(frame, attention_column, source, notes)
+    _key_items(answers, item_columns, source)
+    answers = _drop_repeats(answers, worker_column, notes)
+    _note_gaps(answers, [*likert, *choice, *text], min_raters, notes)
+    checks_expected = _expected_answers(checks, expected, notes)
     if feature_column is None:
         feature_column = "Input.feature" if "Input.feature" in answers.columns else None
     elif feature_column not in answers.columns:

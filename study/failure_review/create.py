@@ -96,7 +96,7 @@ def _tree_features(tree: dict, max_depth: int) -> list[int]:
 
 def review_items(data, unit: str, max_depth: int) -> tuple[list[ReviewItem], list[str]]:
     """The HITs' contents from report data; also problems (missing pictures) to report at once."""
-    correct_index = data.visualizations.get("correct") or {}
+    correct_index = data.visualizations.correct or {}
     items: list[ReviewItem] = []
     missing: list[str] = []
     for group in data.groups:
@@ -218,8 +218,8 @@ def create_review_study(analysis_dir: str | Path, out_dir: str | Path, options: 
         source={
             "kind": KIND,
             "analysis": str(analysis_dir),
-            "features_model": data.visualizations.get("features_model"),
-            "dataset": data.visualizations.get("dataset"),
+            "features_model": data.visualizations.features_model,
+            "dataset": data.visualizations.dataset,
             "protocol": {"unit": options.unit, "max_depth": options.max_depth},
             **options.extra,
         },

@@ -8,7 +8,7 @@ import pytest
 
 from analysis_core.cli import main
 from analysis_core.failure_tree import assign_leaves
-from analysis_core.inputs import load_features
+from analysis_core.artifacts import load_features
 
 
 def analyze(features, metadata, out, *extra):
@@ -24,7 +24,7 @@ def test_end_to_end_outputs_follow_the_contract(planted_files, tmp_path, capsys)
     assert "label grouping: 4 classes analysed" in stdout and "mean ALER-BER" in stdout
 
     table = pd.read_csv(out / "failure_modes.csv")
-    assert {"holdout_er", "holdout_ec", "q_value", "rule"} <= set(table.columns)
+    assert {"holdout_er", "holdout_ec", "honest_er", "honest_q_value", "group_q_value", "rule"} <= set(table.columns)
     trees = json.loads((out / "trees.json").read_text())
     assert trees["version"] == 1 and trees["params"]["depth"] == 2 and trees["params"]["holdout"] == 0.25
     assert trees["inputs"] == {"features": str(features.resolve()), "metadata": str(metadata.resolve())}
@@ -159,6 +159,19 @@ def test_summary_names_the_largest_valid_failure_mode(planted_files, tmp_path, c
     assert analyze(features, metadata, tmp_path / "out", "--grouping", "label") == 0
     stdout = capsys.readouterr().out
     table = pd.read_csv(tmp_path / "out" / "failure_modes.csv")
-    best = table[table["valid"]].sort_values(["n_fail_leaf", "iv"], ascending=False).iloc[0]
-    assert f"largest valid failure mode: label '{best['class']}': {best['rule']}" in stdout
+    best = table[table["valid"]].sort_values(["honest_n_fail_leaf", "honest_iv"], ascending=False).iloc[0]
+    assert f"largest valid failure mode: label '{best['class']}': {best['rule']} -> honest ER" in stdout
     assert "4 classes analysed, 0 skipped; 100.0% have a valid leaf" in stdout
+    # Four planted failure modes: every group's permutation test is significant.
+    assert "100.0% with a failure mode at q <= 0.05" in stdout
+    assert "mean ALER-BER honest +" in stdout and "(in-sample, as in the paper, +" in stdout
+
+
+def test_without_cross_fitting_the_summary_says_in_sample(planted_files, tmp_path, capsys):
+    features, metadata, _ = planted_files
+    assert analyze(features, metadata, tmp_path / "out", "--grouping", "label", "--folds", "0",
+                   "--permutations", "0") == 0
+    stdout = capsys.readouterr().out
+    assert "in-sample estimates only" in stdout and "largest valid failure mode (in-sample)" in stdout
+    table = pd.read_csv(tmp_path / "out" / "failure_modes.csv")
+    assert table["honest_er"].isna().all() and (table["valid"] == table["valid_in_sample"]).all()

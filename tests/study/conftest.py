@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -115,3 +117,79 @@ def analysis_factory():
 def study_factory():
     """make_study(analysis, out, **CreateOptions) -> study folder with its database."""
     return make_study
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+_PG_DATABASES = itertools.count()
+
+
+def _pg_bindir() -> Path | None:
+    import glob
+    import shutil
+
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).parent
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parent.parent.name), reverse=True)
+    return Path(candidates[0]).parent if candidates else None
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
+    """A throwaway PostgreSQL cluster for this test run: yields a URL without a database name.
+
+    initdb and pg_ctl refuse to run as root, so as root the cluster belongs to the
+    ``postgres`` system user (Debian's package creates it). Skips only where PostgreSQL is
+    not installed at all.
+    """
+    import pwd
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+
+    bindir = _pg_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL is not installed: apt-get install postgresql")
+    # Not under pytest's basetemp: that folder is private to root, and the cluster may run as postgres.
+    root = Path(tempfile.mkdtemp(prefix="barlow-pg-"))
+    data, sockets = root / "data", root / "sock"
+    sockets.mkdir()
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        user = pwd.getpwnam("postgres")
+        for path in (root, sockets):
+            os.chown(path, user.pw_uid, user.pw_gid)
+        prefix = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    run = lambda *cmd: subprocess.run([*prefix, *cmd], check=True, capture_output=True, text=True)  # noqa: E731
+    run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "barlow", "--no-sync", "-E", "UTF8")
+    options = f"-p {port} -c listen_addresses=127.0.0.1 -k {sockets} -c fsync=off -c synchronous_commit=off -c max_connections=300"
+    run(str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "-t", "60", "start")
+    try:
+        yield f"postgresql+psycopg://barlow@127.0.0.1:{port}"
+    finally:
+        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """A fresh, empty database on the test cluster (one per test)."""
+    import psycopg
+
+    name = f"t{os.getpid()}_{next(_PG_DATABASES)}"
+    with psycopg.connect(postgres_server.replace("postgresql+psycopg", "postgresql") + "/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{postgres_server}/{name}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """Run a test on both backends: None means the study folder's SQLite file."""
+    if request.param == "sqlite":
+        return None
+    return request.getfixturevalue("postgres_url")

@@ -11,8 +11,9 @@ ANSWERS = {"description": "round soles of shoes", "ease": "3", "confidence": "4"
 
 
 @pytest.fixture
-def db(study_dir):
-    database = open_study_database(study_dir)
+def db(study_dir, database_url):
+    """The study's database on SQLite and on a real PostgreSQL server (each test runs on both)."""
+    database = open_study_database(study_dir, database_url)
     yield database
     database.dispose()
 
@@ -137,14 +138,14 @@ def test_crowd_worker_cannot_answer_a_hit_twice(db, allocator):
             allocator.platform_assignment(s, hit, "ASG2", "WORKER9")
 
 
-def test_concurrent_workers_never_overfill_a_hit(study_dir, clock):
-    """Eight threads, each its own connection, race for 24 slots; SQLite serializes them."""
+def test_concurrent_workers_never_overfill_a_hit(study_dir, clock, database_url):
+    """Eight threads, each its own connection, race for 24 slots."""
     import threading
 
     errors = []
 
     def work(name):
-        db = open_study_database(study_dir)
+        db = open_study_database(study_dir, database_url)
         allocator = Allocator(db.study_id, timedelta(minutes=30), clock)
         try:
             while take_and_submit(db, allocator, name) is not None:
@@ -160,7 +161,7 @@ def test_concurrent_workers_never_overfill_a_hit(study_dir, clock):
     for t in threads:
         t.join(60)
     assert errors == []
-    db = open_study_database(study_dir)
+    db = open_study_database(study_dir, database_url)
     try:
         with db.sessions() as s:
             per_hit = dict(s.execute(select(Assignment.hit_id, func.count()).where(Assignment.status == SUBMITTED).group_by(Assignment.hit_id)).all())
@@ -169,3 +170,146 @@ def test_concurrent_workers_never_overfill_a_hit(study_dir, clock):
         db.dispose()
     assert sorted(per_hit.values()) == [2] * 12
     assert len(pairs) == len(set(pairs))
+
+
+def test_editing_assignments_per_hit_in_study_yaml_changes_what_the_allocator_uses(study_dir, clock):
+    import re
+
+    from analysis_core.errors import BarlowError
+
+    def set_assignments(n):
+        path = study_dir / "study.yaml"
+        path.write_text(re.sub(r"assignments_per_hit: \d+", f"assignments_per_hit: {n}", path.read_text()))
+
+    set_assignments(3)
+    db = open_study_database(study_dir)
+    allocator = Allocator(db.study_id, timedelta(minutes=30), clock)
+    try:
+        done = {w: 0 for w in "abcd"}
+        for w in done:
+            while take_and_submit(db, allocator, w) is not None:
+                done[w] += 1
+        assert sum(done.values()) == 12 * 3
+        assert done["d"] == 0
+    finally:
+        db.dispose()
+    set_assignments(2)  # below the 3 answers each HIT now holds
+    with pytest.raises(BarlowError, match="already has 3 submitted answers; set it to 3 or more"):
+        open_study_database(study_dir)
+    set_assignments(4)
+    db = open_study_database(study_dir)
+    allocator = Allocator(db.study_id, timedelta(minutes=30), clock)
+    try:
+        assert take_and_submit(db, allocator, "d") is not None
+    finally:
+        db.dispose()
+
+
+def test_no_worker_is_sent_away_while_a_slot_they_may_take_is_open(analysis_dir, tmp_path, study_factory, clock, database_url):
+    """Every worker must answer every HIT (8 assignments, 8 workers), all at once.
+
+    A worker told "done" early (a lost race for a slot taken as "nothing left") ends with
+    fewer than 12 answers and leaves a HIT short, which is what PostgreSQL did before.
+    """
+    import threading
+
+    study = study_factory(analysis_dir, tmp_path / "every", top_n=1, top_m=2, assignments=8)
+    answered: dict[str, int] = {}
+    errors = []
+    start = threading.Barrier(8, timeout=60)
+
+    def work(name):
+        db = open_study_database(study, database_url)
+        allocator = Allocator(db.study_id, timedelta(minutes=30), clock)
+        n = 0
+        try:
+            start.wait()
+            while take_and_submit(db, allocator, name) is not None:
+                n += 1
+        except Exception as exc:  # noqa: BLE001 - reported below with its thread
+            errors.append((name, repr(exc)))
+        finally:
+            answered[name] = n
+            db.dispose()
+
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    assert answered == {f"w{i}": 12 for i in range(8)}
+
+
+def test_one_worker_opening_pages_at_the_same_instant_gets_one_worker_row(study_dir, database_url, clock):
+    import threading
+
+    from study.models import Worker
+
+    barrier = threading.Barrier(6, timeout=60)
+    errors = []
+
+    def open_page():
+        db = open_study_database(study_dir, database_url)
+        allocator = Allocator(db.study_id, timedelta(minutes=30), clock)
+        try:
+            barrier.wait()
+            with db.sessions.begin() as s:
+                allocator.worker(s, "same-person", source="mturk")
+        except Exception as exc:  # noqa: BLE001
+            errors.append(repr(exc))
+        finally:
+            db.dispose()
+
+    threads = [threading.Thread(target=open_page) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    db = open_study_database(study_dir, database_url)
+    try:
+        with db.sessions() as s:
+            assert s.scalar(select(func.count(Worker.id)).where(Worker.external_id == "same-person")) == 1
+    finally:
+        db.dispose()
+
+
+def test_crowd_answers_are_capped_per_hit(db, allocator):
+    from study.models import Hit
+
+    with db.sessions.begin() as s:
+        hit = s.scalar(select(Hit).order_by(Hit.position).limit(1))
+        stored = []
+        for i in range(5):
+            a = allocator.platform_assignment(s, hit, f"ASG{i}", f"W{i}")
+            try:
+                stored.append(allocator.submit(s, a, ANSWERS))
+            except AllocationError as exc:
+                assert exc.status == 409 and "all the answers it needs" in str(exc)
+                stored.append(False)
+        assert stored == [True, True, False, False, False]
+        assert allocator.crowd_refusal(s, hit, "ASG9", "W9") == "this HIT already has all the answers it needs; please return it"
+        assert allocator.crowd_refusal(s, hit, "ASG0", "SOMEONE-ELSE") == "this assignment id belongs to another worker"
+
+
+def test_a_slot_lost_between_search_and_lock_sends_the_worker_to_the_next_hit(study_dir, postgres_url, clock, monkeypatch):
+    """The race of issue 15 made deterministic: the HIT found fills up before its row is locked."""
+    db = open_study_database(study_dir, postgres_url)
+    allocator = Allocator(db.study_id, timedelta(minutes=30), clock)
+    real_count = Allocator.taken_slots
+    lost = []
+
+    def first_hit_just_filled(self, session, hit):
+        if not lost:
+            lost.append(hit.id)
+            return hit.max_assignments
+        return real_count(self, session, hit)
+
+    monkeypatch.setattr(Allocator, "taken_slots", first_hit_just_filled)
+    try:
+        with db.sessions.begin() as s:
+            a = allocator.next_assignment(s, allocator.worker(s, "w1"))
+            assert a is not None and a.hit_id != lost[0]
+    finally:
+        db.dispose()

@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+from analysis_core.artifacts import GroupTree
 from analysis_core.cli import main
 from analysis_core.errors import BarlowError
 from study.create import CreateOptions, create_study, tiers
@@ -11,8 +12,8 @@ from study.study_file import load_study_file
 
 
 def test_tiers_pick_top_middle_bottom_by_error_rate():
-    groups = [{"class": f"c{i}", "ber": i / 100} for i in range(10)]
-    picked = [(tier, g["class"]) for tier, g in tiers(groups, 2)]
+    groups = [GroupTree("label", f"c{i}", ber=i / 100) for i in range(10)]
+    picked = [(tier, g.class_name) for tier, g in tiers(groups, 2)]
     assert picked == [("top", "c9"), ("top", "c8"), ("middle", "c5"), ("middle", "c4"), ("bottom", "c1"), ("bottom", "c0")]
     assert len(tiers(groups[:5], 2)) == 5  # fewer groups than 3N: every group once
 

@@ -1,29 +1,46 @@
-"""Load and check the two inputs of a failure analysis: a feature matrix and a metadata table.
+"""The files of an extraction: ``features.npy``, ``metadata.csv`` and ``manifest.json``.
 
 Features come from a ``.npy`` file, memory-mapped so that an ImageNet-sized matrix
-(1.3 M x 2048 float32, ~10 GB) is never read whole; it is checked for NaN/inf in
-row blocks. Metadata is a CSV in the original Barlow layout (``Filenames,Predictions,Labels``)
-whose ``Labels`` and ``Predictions`` hold class names or ids (kept as text).
+(1.3 M x 2048 float32, ~10 GB) is never read whole; it is checked for NaN/inf in row
+blocks. Metadata is a CSV in the original Barlow layout (``Filenames,Predictions,Labels``)
+whose ``Labels`` and ``Predictions`` hold class names or ids, kept as text with surrounding
+spaces removed (see :func:`class_name`): every step then names a class the same way.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from analysis_core.atomic import atomic_path
 from analysis_core.errors import BarlowError
+from analysis_core.json_files import read_json
 
+FEATURES_FILE = "features.npy"
+METADATA_FILE = "metadata.csv"
+MANIFEST_FILE = "manifest.json"
 REQUIRED_COLUMNS = ("Labels", "Predictions")
 
 # Rows checked per block when scanning a memory-mapped matrix for NaN/inf: ~64 MB at 2048 float32 columns.
 _CHECK_BLOCK_BYTES = 64 * 2**20
 
 
+def class_name(value: Any) -> str:
+    """The one spelling of a class name used by every step: text without surrounding spaces.
+
+    A CSV written by hand or by another tool often has ``"Shirt, T-shirt"`` style spacing;
+    if one step stripped it and another did not, a group's rows would silently not match.
+    """
+    return str(value).strip()
+
+
 @dataclass
-class AnalysisInputs:
+class FeatureTable:
     """Features and the per-row labels/predictions of one analysis, already validated."""
 
     features: np.ndarray  # (n_rows, n_features), possibly a read-only np.memmap
@@ -32,6 +49,7 @@ class AnalysisInputs:
     filenames: np.ndarray | None = None
     features_path: Path | None = None
     metadata_path: Path | None = None
+    metadata: Any = None  # the whole metadata DataFrame (text columns)
 
     @property
     def n_rows(self) -> int:
@@ -40,6 +58,15 @@ class AnalysisInputs:
     @property
     def n_features(self) -> int:
         return int(self.features.shape[1])
+
+    @property
+    def failure(self) -> np.ndarray:
+        return self.labels != self.predictions
+
+    def group_rows(self, grouping: str, name: str) -> np.ndarray:
+        """Row numbers of one group: rows labelled (``grouping='label'``) or predicted as ``name``."""
+        values = self.labels if grouping == "label" else self.predictions
+        return np.flatnonzero(values == class_name(name))
 
 
 def load_features(path: str | os.PathLike, check_finite: bool = True) -> np.ndarray:
@@ -80,7 +107,7 @@ def _load_csv_features(path: Path) -> np.ndarray:
 
 
 def validate_features(features: np.ndarray, name: str = "features", check_finite: bool = True) -> None:
-    """Raise BarlowError unless ``features`` is a non-empty 2-D real matrix of finite values."""
+    """Raise BarlowError unless ``features`` is a non-empty 2-D real matrix (of finite values)."""
     if not np.issubdtype(features.dtype, np.number) or np.issubdtype(features.dtype, np.complexfloating):
         raise BarlowError(f"{name}: features must be numeric, found dtype {features.dtype}")
     if features.ndim != 2:
@@ -101,7 +128,10 @@ def validate_features(features: np.ndarray, name: str = "features", check_finite
 
 
 def load_metadata(path: str | os.PathLike, n_rows: int | None = None):
-    """Read the metadata CSV as text; check columns, blank cells and (optionally) the row count."""
+    """Read the metadata CSV as text; check columns, blank cells and (optionally) the row count.
+
+    ``Labels`` and ``Predictions`` come back as :func:`class_name` spells them.
+    """
     import pandas as pd
 
     path = Path(path)
@@ -122,7 +152,7 @@ def load_metadata(path: str | os.PathLike, n_rows: int | None = None):
     if len(frame) == 0:
         raise BarlowError(f"metadata file {path} has no rows")
     for column in REQUIRED_COLUMNS:
-        values = frame[column].str.strip()
+        values = frame[column].map(class_name)
         blank = values == ""
         if blank.any():
             row = int(np.flatnonzero(blank.to_numpy())[0])
@@ -136,16 +166,81 @@ def load_metadata(path: str | os.PathLike, n_rows: int | None = None):
     return frame
 
 
-def load_inputs(features_path: str | os.PathLike, metadata_path: str | os.PathLike) -> AnalysisInputs:
+def load_feature_table(
+    features_path: str | os.PathLike, metadata_path: str | os.PathLike, check_finite: bool = True
+) -> FeatureTable:
     """Load and cross-check a feature matrix and its metadata table."""
-    features = load_features(features_path)
+    features = load_features(features_path, check_finite=check_finite)
     meta = load_metadata(metadata_path, n_rows=features.shape[0])
     filenames = meta["Filenames"].to_numpy(dtype=object) if "Filenames" in meta.columns else None
-    return AnalysisInputs(
+    return FeatureTable(
         features=features,
         labels=meta["Labels"].to_numpy(dtype=str),
         predictions=meta["Predictions"].to_numpy(dtype=str),
         filenames=filenames,
         features_path=Path(features_path).resolve(),
         metadata_path=Path(metadata_path).resolve(),
+        metadata=meta,
     )
+
+
+def write_metadata(frame, path: str | os.PathLike) -> Path:
+    """Write a metadata table (``Filenames,Predictions,Labels`` and any further columns) atomically."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise BarlowError(f"metadata for {path} lacks column(s) {', '.join(missing)}")
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+    return path
+
+
+def read_manifest(path: str | os.PathLike) -> dict:
+    """An extraction's manifest.json (a folder or the file itself); ``{}`` when there is none."""
+    path = Path(path)
+    if path.suffix != ".json":
+        path = path / MANIFEST_FILE
+    if not path.is_file():
+        return {}
+    manifest = read_json(path)
+    if not isinstance(manifest, dict):
+        raise BarlowError(f"{path} is not a Barlow extraction manifest (expected a JSON object)")
+    return manifest
+
+
+def write_manifest(manifest: dict, path: str | os.PathLike) -> Path:
+    path = Path(path)
+    if path.suffix != ".json":
+        path = path / MANIFEST_FILE
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+@dataclass
+class Extraction:
+    """Where an extraction keeps its three files; the manifest read when present."""
+
+    folder: Path
+    features_path: Path = field(default=None)  # type: ignore[assignment]
+    metadata_path: Path = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        self.folder = Path(self.folder)
+        self.features_path = Path(self.features_path) if self.features_path else self.folder / FEATURES_FILE
+        self.metadata_path = Path(self.metadata_path) if self.metadata_path else self.folder / METADATA_FILE
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.features_path.parent / MANIFEST_FILE
+
+    @property
+    def is_complete(self) -> bool:
+        """An extraction is complete once its manifest exists: it is renamed into place last."""
+        return self.manifest_path.is_file() and self.features_path.is_file() and self.metadata_path.is_file()
+
+    def manifest(self) -> dict:
+        return read_manifest(self.manifest_path)
+
+    def load(self, check_finite: bool = True) -> FeatureTable:
+        return load_feature_table(self.features_path, self.metadata_path, check_finite=check_finite)

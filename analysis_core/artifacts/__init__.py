@@ -1,0 +1,99 @@
+"""The files Barlow's steps hand to each other, each with one typed reader and writer.
+
+Every other module reads and writes these files through this package, so that a file's
+layout, its column and key names and its validation live in one place:
+
+- :mod:`.extraction`: ``features.npy``, ``metadata.csv``, ``manifest.json`` (``barlow extract``)
+- :mod:`.trees`: ``trees.json`` with typed groups and nodes (``barlow analyze``)
+- :mod:`.tables`: ``failure_modes.csv`` and ``skipped.csv`` (``barlow analyze``)
+- :mod:`.analysis_folder`: an analysis folder and the extraction it points to
+- :mod:`.visualization_index`: ``visualizations/index.json`` and the slug/key names in it
+- :mod:`.descriptions`: ``feature_descriptions.csv``
+- :mod:`.study_folder`: where a study keeps ``study.yaml``, ``hits.csv``, images and database
+
+The package imports only NumPy, pandas and the standard library (never torch), so the
+report and the study side start fast.
+"""
+
+from analysis_core.artifacts.analysis_folder import (
+    FAILURE_MODES_FILE,
+    SKIPPED_FILE,
+    TREES_FILE,
+    VISUALIZATIONS_DIR,
+    AnalysisFolder,
+    write_analysis_files,
+)
+from analysis_core.artifacts.descriptions import DESCRIPTIONS_FILE, FeatureDescription, read_descriptions, write_descriptions
+from analysis_core.artifacts.extraction import (
+    FEATURES_FILE,
+    MANIFEST_FILE,
+    METADATA_FILE,
+    Extraction,
+    FeatureTable,
+    class_name,
+    load_feature_table,
+    load_features,
+    load_metadata,
+    read_manifest,
+    validate_features,
+    write_manifest,
+    write_metadata,
+)
+from analysis_core.artifacts.study_folder import StudyFolder
+from analysis_core.artifacts.tables import read_failure_modes, read_skipped, write_failure_modes, write_skipped
+from analysis_core.artifacts.trees import GroupTree, SelectedFeature, TreeNode, TreesDocument, read_trees, write_trees
+from analysis_core.artifacts.visualization_index import (
+    INDEX_FILE,
+    VisualizationIndex,
+    group_key,
+    group_slugs,
+    leaf_key,
+    read_visualization_index,
+    slugify,
+    write_visualization_index,
+)
+
+__all__ = [
+    "DESCRIPTIONS_FILE",
+    "FAILURE_MODES_FILE",
+    "FEATURES_FILE",
+    "INDEX_FILE",
+    "MANIFEST_FILE",
+    "METADATA_FILE",
+    "SKIPPED_FILE",
+    "TREES_FILE",
+    "VISUALIZATIONS_DIR",
+    "AnalysisFolder",
+    "Extraction",
+    "FeatureDescription",
+    "FeatureTable",
+    "GroupTree",
+    "SelectedFeature",
+    "StudyFolder",
+    "TreeNode",
+    "TreesDocument",
+    "VisualizationIndex",
+    "class_name",
+    "group_key",
+    "group_slugs",
+    "leaf_key",
+    "load_feature_table",
+    "load_features",
+    "load_metadata",
+    "read_descriptions",
+    "read_failure_modes",
+    "read_manifest",
+    "read_skipped",
+    "read_trees",
+    "read_visualization_index",
+    "slugify",
+    "validate_features",
+    "write_analysis_files",
+    "write_descriptions",
+    "write_failure_modes",
+    "write_manifest",
+    "write_metadata",
+    "write_skipped",
+    "write_trees",
+    "write_visualization_index",
+]

@@ -1,0 +1,221 @@
+"""scikit-learn's k-NN mutual information with a discrete target, for all features at once.
+
+``mutual_info_knn_exact(X, y, random_state)`` returns the values of
+``sklearn.feature_selection.mutual_info_classif(X, y, n_neighbors=3, random_state=...)``
+(Ross 2014's estimator, which the original Barlow code used) to floating-point rounding,
+but instead of building two neighbour trees per feature it sorts every column once and
+finds all neighbours by position in the sorted columns.
+
+Exactness needs more than the textbook estimator, because scikit-learn's answer depends
+on how its neighbour searches round:
+
+* The per-point radius is ``nextafter(d_k, 0)`` where ``d_k`` is the distance to the k-th
+  neighbour of the same class. With a KD-tree (class size >= 8) ``d_k`` is exactly
+  ``|x_i - x_j|``; with brute force (smaller classes) it is ``sqrt(x_i^2 - 2 x_i x_j + x_j^2)``
+  as the GEMM-based search rounds it.
+* ``KDTree.query_radius`` counts a point when ``(x_i - x_j)^2 <= r^2`` in floating point, so
+  a point just outside ``r`` - typically the k-th neighbour itself - is counted when the two
+  squares round to the same number, unless a tree node holding it was pruned first (node
+  bounds are compared with ``r`` unsquared). In one dimension the KD-tree's nodes are
+  ranges of the sorted column, fixed by the row count and the leaf size (40), so which
+  nodes get pruned can be replayed exactly.
+
+Everything else (scaling, the 1e-10 noise drawn from ``RandomState(random_state)``, the
+digamma formula, dropping classes of one point) follows ``sklearn.feature_selection._mutual_info``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+N_NEIGHBORS = 3
+LEAF_SIZE = 40  # scikit-learn's KDTree default, which mutual_info_classif uses
+
+
+def prepare_columns(X: np.ndarray, random_state: int | None = 0) -> np.ndarray:
+    """X as scikit-learn's estimator sees it: float64, scaled to unit std (no centring), plus its noise."""
+    from sklearn.preprocessing import scale
+    from sklearn.utils import check_random_state
+
+    X = np.asarray(X).astype(np.float64)
+    # Mirror scikit-learn's statements literally: scaling a fancy-indexed copy sums in a
+    # different memory order than scaling X itself, and at the 1e-16 level that moves the
+    # noise that separates tied values (ReLU zeros) enough to change neighbour counts.
+    continuous = np.ones(X.shape[1], dtype=bool)
+    X[:, continuous] = scale(X[:, continuous], with_mean=False, copy=False)
+    rng = check_random_state(random_state)
+    means = np.maximum(1, np.mean(np.abs(X[:, continuous]), axis=0))
+    X[:, continuous] += 1e-10 * means * rng.standard_normal(size=(X.shape[0], int(continuous.sum())))
+    return X
+
+
+def mutual_info_knn_exact(X: np.ndarray, y: np.ndarray, random_state: int | None = 0) -> np.ndarray:
+    """MI (nats) of every column of X with the discrete target y, equal to scikit-learn's knn estimate."""
+    from scipy.special import digamma
+
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if X.ndim != 2 or X.shape[0] != y.shape[0]:
+        raise ValueError(f"X must be 2-D with one row per target value, got {X.shape} and {y.shape}")
+    n_features = X.shape[1]
+    if n_features == 0:
+        return np.zeros(0)
+    Z = prepare_columns(X, random_state)
+
+    labels, y_codes, counts = np.unique(y, return_inverse=True, return_counts=True)
+    # Points whose class has a single member take no part (as in scikit-learn).
+    keep = counts[y_codes] > 1
+    if not keep.all():
+        Z, y_codes = Z[keep], y_codes[keep]
+    n = Z.shape[0]
+    if n == 0:
+        return np.zeros(n_features)
+
+    # Features x rows, so that every column is a contiguous row to sort and search.
+    Zt = np.ascontiguousarray(Z.T)
+    full_sorted = np.sort(Zt, axis=1)
+    leaf_start = kdtree_leaf_starts(n)
+    digamma_table = digamma(np.arange(1, n + 1, dtype=np.float64))  # digamma(m) at index m - 1
+
+    sum_digamma_m = np.zeros(n_features)
+    sum_digamma_k = 0.0
+    sum_digamma_count = 0.0
+    for code in np.unique(y_codes):
+        members = Zt[:, y_codes == code]
+        count = members.shape[1]
+        k = min(N_NEIGHBORS, count - 1)
+        values = np.sort(members, axis=1)
+        if k >= count // 2:
+            d_k = _kth_distance_brute(values, k)
+        else:
+            d_k = _kth_distance_sorted(values, k)
+        radius = np.nextafter(d_k, 0)
+        m = _count_within(full_sorted, values, radius, leaf_start)
+        sum_digamma_m += digamma_table[m - 1].sum(axis=1)
+        sum_digamma_k += count * digamma(k)
+        sum_digamma_count += count * digamma(count)
+
+    mi = digamma(n) + sum_digamma_k / n - sum_digamma_count / n - sum_digamma_m / n
+    return np.maximum(mi, 0.0)
+
+
+def _kth_distance_sorted(values: np.ndarray, k: int) -> np.ndarray:
+    """Distance from every point to its k-th nearest other point, per row of sorted ``values``.
+
+    In one dimension the k nearest neighbours of the point at position p, with p itself, fill
+    a window of k + 1 consecutive positions; the k-th distance is the smallest, over the
+    k + 1 windows holding p, of the distance to the window's far end.
+    """
+    n_rows, count = values.shape
+    # gap[j][:, p] = values[p] - values[p - j] (the distance j places to the left; inf off the end);
+    # j places to the right of p is gap[j][:, p + j].
+    padded = np.full((n_rows, count + 2 * k), np.inf)
+    gaps = [None]
+    for j in range(1, k + 1):
+        gap = padded.copy()
+        gap[:, k + j : k + count] = values[:, j:] - values[:, :-j]
+        gaps.append(gap)
+
+    def left(j):
+        return gaps[j][:, k : k + count]
+
+    def right(j):
+        return gaps[j][:, k + j : k + j + count]
+
+    best = left(k).copy()
+    np.minimum(best, right(k), out=best)
+    for shift in range(1, k):
+        np.minimum(best, np.maximum(left(k - shift), right(shift)), out=best)
+    return best
+
+
+def _kth_distance_brute(values: np.ndarray, k: int) -> np.ndarray:
+    """The k-th neighbour distance as scikit-learn's brute-force (GEMM) search rounds it."""
+    sq_norm = values * values
+    middle = -2.0 * (values[:, :, None] * values[:, None, :])
+    sq = np.maximum((sq_norm[:, :, None] + middle) + sq_norm[:, None, :], 0.0)
+    # Each point's own distance is exactly 0 and is dropped, leaving the (k+1)-th smallest.
+    return np.sqrt(np.sort(sq, axis=2)[:, :, k])
+
+
+def kdtree_leaf_starts(n: int, leaf_size: int = LEAF_SIZE) -> np.ndarray:
+    """For each position of n sorted one-dimensional points, where its leaf starts in scikit-learn's KDTree.
+
+    The tree splits a node's index range in halves (``start + (end - start) // 2``) down to a
+    fixed number of levels set by n and the leaf size, so in one dimension its nodes are ranges
+    of the sorted column.
+    """
+    n_levels = int(np.log2(max(1.0, (n - 1) / leaf_size)) + 1)
+    n_nodes = 2**n_levels - 1
+    positions = np.arange(n)
+    start = np.zeros(n, dtype=np.int64)
+    end = np.full(n, n, dtype=np.int64)
+    node = np.zeros(n, dtype=np.int64)
+    while True:
+        # A node is a leaf at the last level, or when it holds fewer than two points.
+        inner = (2 * node + 1 < n_nodes) & (end - start >= 2)
+        if not inner.any():
+            return start
+        mid = start + (end - start) // 2
+        go_left = positions < mid
+        node = np.where(inner, np.where(go_left, 2 * node + 1, 2 * node + 2), node)
+        start, end = np.where(inner & ~go_left, mid, start), np.where(inner & go_left, mid, end)
+
+
+def _count_within(full_sorted: np.ndarray, points: np.ndarray, radius: np.ndarray, leaf_start: np.ndarray) -> np.ndarray:
+    """How many points of each full row KDTree.query_radius counts within ``radius`` of each of ``points``."""
+    n_rows, n = full_sorted.shape
+    flat = full_sorted.ravel()
+    shape = points.shape
+    lo = np.empty(shape, dtype=np.int64)
+    hi = np.empty(shape, dtype=np.int64)
+    for row in range(n_rows):
+        lo[row] = np.searchsorted(full_sorted[row], points[row] - radius[row], side="left")
+        hi[row] = np.searchsorted(full_sorted[row], points[row] + radius[row], side="right")
+    # Work on flat arrays: position p of row r is flat[r * n + p].
+    base = np.repeat(np.arange(n_rows, dtype=np.int64) * n, shape[1])
+    x, r = points.ravel(), radius.ravel()
+    lo, hi = lo.ravel(), hi.ravel()
+
+    def inside(pos, b, xs, rs):
+        # |x_j - x_i| <= r as rounded: such a point is always counted (see the module docstring).
+        ok = (pos >= 0) & (pos < n)
+        return ok & (np.abs(flat[b + np.clip(pos, 0, n - 1)] - xs) <= rs)
+
+    # searchsorted used the rounded x_i -+ r; move the few bounds that are off onto the exact predicate.
+    for bound, step in ((lo, -1), (hi, 1)):
+        idx = None  # None: every point (spares gathering the whole arrays on the first pass)
+        while idx is None or len(idx):
+            sel = slice(None) if idx is None else idx
+            pos, b, xs, rs = bound[sel], base[sel], x[sel], r[sel]
+            outer, inner = (pos - 1, pos) if step < 0 else (pos, pos - 1)
+            grow = inside(outer, b, xs, rs)
+            shrink = ~grow & ~inside(inner, b, xs, rs) & (lo[sel] < hi[sel])
+            moved = grow | shrink
+            if not moved.any():
+                break
+            bound[sel] = pos + step * grow - step * shrink
+            idx = np.flatnonzero(moved) if idx is None else idx[moved]
+    result = hi - lo
+
+    # Just outside r, a point whose rounded square equals r^2 is counted when its tree leaf is
+    # searched point by point, and not when a node holding it is pruned first by its bounds; a
+    # node is pruned exactly when it starts beyond the last point inside r, so the point counts
+    # when it shares a leaf with that point.
+    r_squared = r * r
+    for edge, step in ((lo, -1), (hi - 1, 1)):
+        pos = edge + step
+        idx = np.flatnonzero((pos >= 0) & (pos < n))
+        pos = pos[idx]
+        while len(idx):
+            diff = flat[base[idx] + pos] - x[idx]
+            fringe = diff * diff <= r_squared[idx]
+            idx, pos = idx[fringe], pos[fringe]
+            same_leaf = leaf_start[pos] == leaf_start[edge[idx]]
+            idx, pos = idx[same_leaf], pos[same_leaf]
+            # Each point index occurs at most once per pass, so plain fancy addition is safe.
+            result[idx] += 1
+            pos = pos + step
+            ok = (pos >= 0) & (pos < n)
+            idx, pos = idx[ok], pos[ok]
+    return result.reshape(shape)

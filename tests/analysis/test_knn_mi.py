@@ -1,0 +1,87 @@
+"""The fast k-NN estimator returns scikit-learn's mutual_info_classif values (to 1e-9), all features at once."""
+
+import numpy as np
+import pytest
+from sklearn.feature_selection import mutual_info_classif
+
+from analysis_core.failure_tree import FailureTree
+from analysis_core.knn_mi import kdtree_leaf_starts, mutual_info_knn_exact
+from analysis_core.mutual_info import top_features
+
+
+def sklearn_mi(X, y, seed):
+    return mutual_info_classif(X, np.asarray(y).astype(int), n_neighbors=3, random_state=seed)
+
+
+def awkward_matrix(rng, n, n_features):
+    """ReLU-like columns with many exact zeros, a constant column, a rounded (heavily tied) column,
+    a binary column and a column with a huge offset."""
+    X = rng.standard_normal((n, n_features)).astype(np.float32)
+    X[:, ::2] = np.maximum(X[:, ::2], 0)
+    X[:, 1] = 3.0
+    X[:, 3] = np.round(X[:, 3])
+    X[:, 5] = rng.random(n) < 0.5
+    X[:, 7] = 1e4 + X[:, 7]
+    return X
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_equal_to_sklearn_on_random_matrices_with_ties_and_constant_columns(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(6, 700))
+    rate = [0.01, 0.03, 0.1, 0.3, 0.5, 0.8][seed % 6]
+    y = rng.random(n) < rate
+    y[:2] = [True, False]  # both classes present; some seeds leave the failure class tiny (brute-force path)
+    X = awkward_matrix(rng, n, 24)
+    np.testing.assert_allclose(mutual_info_knn_exact(X, y, seed), sklearn_mi(X, y, seed), rtol=0, atol=1e-9)
+
+
+def test_a_class_of_one_point_is_left_out_as_in_sklearn():
+    rng = np.random.default_rng(3)
+    X = awkward_matrix(rng, 60, 10)
+    y = np.zeros(60, dtype=int)
+    y[7] = 1
+    np.testing.assert_allclose(mutual_info_knn_exact(X, y, 0), sklearn_mi(X, y, 0), atol=1e-9)
+
+
+def test_more_than_two_classes_and_other_seeds():
+    rng = np.random.default_rng(4)
+    X = awkward_matrix(rng, 300, 12)
+    y = rng.integers(0, 4, 300)
+    for seed in (0, 7, 123):
+        np.testing.assert_allclose(mutual_info_knn_exact(X, y, seed), sklearn_mi(X, y, seed), atol=1e-9)
+
+
+def test_equal_to_sklearn_on_real_fashion_mnist_features(fmnist_features):
+    X, labels, predictions = fmnist_features
+    checked = 0
+    for c in (0, 2, 6):  # classes with many, some and few failures of the robust model
+        rows = labels == c
+        failure = labels[rows] != predictions[rows]
+        assert 0 < failure.sum() < rows.sum()
+        ours = mutual_info_knn_exact(X[rows], failure, 0)
+        np.testing.assert_allclose(ours, sklearn_mi(X[rows], failure, 0), rtol=0, atol=1e-9)
+        checked += 1
+    assert checked == 3
+
+
+def test_selected_features_and_tree_are_the_originals(fmnist_features):
+    X, labels, predictions = fmnist_features
+    rows = labels == 6
+    failure = labels[rows] != predictions[rows]
+    reference = top_features(sklearn_mi(X[rows], failure, 0), 20)
+    tree = FailureTree(depth=2, mi="knn").fit(X[rows], failure)
+    np.testing.assert_array_equal(tree.selected_features_, reference)
+
+
+@pytest.mark.parametrize("n", [2, 39, 40, 41, 81, 1300, 5000])
+def test_replayed_kdtree_leaves_match_sklearn(n):
+    from sklearn.neighbors import KDTree
+
+    x = np.sort(np.random.default_rng(n).standard_normal(n))
+    tree = KDTree(x[:, None])
+    nodes = tree.get_arrays()[2]  # (data, idx_array, node_data, node_bounds)
+    starts = kdtree_leaf_starts(n)
+    leaf_ranges = {(int(node["idx_start"]), int(node["idx_end"])) for node in nodes if node["is_leaf"]}
+    ours = {(int(s), int(s) + int(np.sum(starts == s))) for s in np.unique(starts)}
+    assert ours == leaf_ranges

@@ -1,0 +1,113 @@
+"""Schema migrations: a database made by an older Barlow is upgraded in place, keeping every answer."""
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, func, select, text
+
+from analysis_core.errors import BarlowError
+from study.db import make_engine, open_study_database
+from study.models import Answer, Assignment, Base
+from study.schema import BASELINE, current_revision, head_revision, upgrade_database
+
+# Made by Barlow 0.1 (create_all, no migrations) from the `study_dir` fixture's study with
+# 16 submitted assignments (15 local, 1 crowd), one held assignment and one review mark.
+LEGACY_DB = Path(__file__).parent / "data" / "study-schema-v0.sqlite"
+TABLES = ("studies", "hits", "workers", "assignments", "answers")
+
+
+def dump(url: str) -> dict[str, list[tuple]]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {t: sorted(tuple(r) for r in conn.execute(text(f"SELECT * FROM {t}"))) for t in TABLES}
+    finally:
+        engine.dispose()
+
+
+def test_head_builds_exactly_the_tables_the_models_declare(database_url, study_dir):
+    url = database_url or f"sqlite:///{study_dir / 'fresh.sqlite'}"
+    engine = make_engine(url)
+    try:
+        assert upgrade_database(engine) == head_revision()
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+        assert diff == [], "study/models.py changed without a migration in study/migrations/versions"
+    finally:
+        engine.dispose()
+
+
+def test_a_database_from_barlow_0_1_is_upgraded_in_place_and_keeps_every_answer(study_dir, clock):
+    from study.app import create_app
+
+    db_file = study_dir / "study.sqlite"
+    for leftover in study_dir.glob("study.sqlite*"):
+        leftover.unlink()
+    shutil.copy(LEGACY_DB, db_file)
+    before = dump(f"sqlite:///{db_file}")
+    assert len(before["answers"]) == 64
+
+    app = create_app(study_dir, admin_token="tok", clock=clock, secret_key="k")
+    try:
+        after = dump(f"sqlite:///{db_file}")
+        for table in TABLES:
+            kept = [row[: len(before[table][0])] for row in after[table]]
+            assert kept == before[table], table
+        with sqlite3.connect(db_file) as conn:
+            assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == head_revision()
+        # The old answers are what the admin export shows.
+        export = app.test_client().get("/admin/export/jsonl", headers={"Authorization": "Bearer tok"})
+        assert export.status_code == 200 and len(export.get_data(as_text=True).splitlines()) == 16
+    finally:
+        app.extensions["barlow_study"].db.dispose()
+
+
+def test_a_database_made_by_create_all_on_postgresql_is_upgraded(postgres_url, study_dir):
+    # Barlow 0.1 on a PostgreSQL server: tables by create_all, no alembic_version.
+    legacy = make_engine(f"sqlite:///{LEGACY_DB}")
+    target = make_engine(postgres_url)
+    try:
+        Base.metadata.create_all(target)
+        with legacy.connect() as src, target.begin() as dst:
+            for table in Base.metadata.sorted_tables:
+                rows = [dict(r._mapping) for r in src.execute(table.select())]
+                if rows:
+                    dst.execute(table.insert(), rows)
+            dst.execute(text("SELECT setval(pg_get_serial_sequence('answers', 'id'), (SELECT max(id) FROM answers))"))
+        assert upgrade_database(target) == head_revision()
+        with target.connect() as conn:
+            assert current_revision(conn) == head_revision()
+            assert conn.scalar(select(func.count()).select_from(Answer)) == 64
+    finally:
+        legacy.dispose()
+        target.dispose()
+    db = open_study_database(study_dir, postgres_url)
+    db.dispose()
+
+
+def test_a_database_from_a_newer_barlow_is_refused(study_dir):
+    db_file = study_dir / "study.sqlite"
+    with sqlite3.connect(db_file) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999_future'")
+    with pytest.raises(BarlowError, match="newer Barlow"):
+        open_study_database(study_dir)
+    with sqlite3.connect(db_file) as conn:
+        assert conn.execute("SELECT count(*) FROM hits").fetchone()[0] == 12
+
+
+def test_readers_do_not_create_tables_in_an_empty_database(postgres_url, study_dir):
+    with pytest.raises(BarlowError, match="no study tables"):
+        open_study_database(study_dir, postgres_url, create=False)
+
+
+def test_baseline_is_the_first_revision():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", "study:migrations")
+    assert ScriptDirectory.from_config(config).get_base() == BASELINE
