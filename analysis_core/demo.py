@@ -21,21 +21,29 @@ from typing import Callable
 from analysis_core import __version__
 from analysis_core.atomic import atomic_path
 from analysis_core.errors import BarlowError
-from analysis_core.visualization.pipeline import VisualizationConfig
+from analysis_core.options import QUIET_HELP, option
+from analysis_core.visualization.config import VisualizationConfig
 
 
 @dataclass
 class DemoConfig:
-    out: Path = Path("barlow-demo")
+    """The demo's settings; 'barlow demo' generates its options from these fields."""
+
+    out: Path = option(Path("barlow-demo"), "output folder", type=Path, metavar="DIR")
     dataset: str = "fashion-mnist"
-    features_model: str = "fmnist-robust"
-    inspect_model: str = "fmnist-standard"
-    depth: int = 2
-    top_mi: int = 10
+    features_model: str = option("fmnist-robust", "model whose features explain failures", metavar="SPEC")
+    inspect_model: str = option("fmnist-standard", "model whose failures are explained", metavar="SPEC")
+    depth: int = option(2, "failure tree depth, 1-3")
+    top_mi: int = option(
+        10, "also visualize the M highest-MI features of each group, as the paper's crowd study and "
+        "'barlow study create' use", metavar="M",
+    )
     batch_size: int = 256
-    device: str = "cpu"
-    force: bool = False
-    visualization: VisualizationConfig = field(default_factory=VisualizationConfig)
+    device: str = option("cpu", "torch device")
+    force: bool = option(False, "recompute every step even if its results are up to date")
+    quiet: bool = option(False, QUIET_HELP)
+    # Each group's own most activating images: what a reader of a group's page wants to see.
+    visualization: VisualizationConfig = field(default_factory=lambda: VisualizationConfig(scope="group"))
 
     @property
     def extraction_dir(self) -> Path:
@@ -126,6 +134,7 @@ def _extract(config: DemoConfig) -> None:
         inspect_spec=config.inspect_model,
         batch_size=config.batch_size,
         device=config.device,
+        progress=not config.quiet,
     )
 
 
@@ -133,7 +142,8 @@ def _analyze(config: DemoConfig, analysis_config) -> None:
     from analysis_core.analysis import analyze_files
     from analysis_core.analysis_outputs import write_analysis
 
-    result = analyze_files(config.extraction_dir / "features.npy", config.extraction_dir / "metadata.csv", analysis_config)
+    result = analyze_files(config.extraction_dir / "features.npy", config.extraction_dir / "metadata.csv", analysis_config,
+                           progress=not config.quiet)
     write_analysis(result, config.analysis_dir)
 
 
@@ -172,7 +182,7 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> tuple[Pa
         {"top_mi": config.top_mi, **asdict(config.visualization)},
         [ana / "trees.json", ext / "manifest.json"],
         [ana / "visualizations" / "index.json"],
-        lambda: visualize_analysis(ana, top_mi=config.top_mi, config=config.visualization, device=config.device),
+        lambda: visualize_analysis(ana, top_mi=config.top_mi, config=config.visualization, device=config.device, progress=not config.quiet),
     )
     descriptions = ana / "feature_descriptions.csv"
     steps.run(
@@ -180,7 +190,7 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> tuple[Pa
         {"out": str(config.report_dir)},
         [ana / "trees.json", ana / "failure_modes.csv", ana / "visualizations" / "index.json", descriptions],
         [config.report_dir / "index.html"],
-        lambda: build_report(ana, config.report_dir),
+        lambda: build_report(ana, config.report_dir, progress=not config.quiet),
     )
     from analysis_core.report.context import load_report_data
 

@@ -71,6 +71,42 @@ class ExperimentResult:
     runs: list[RunSpec]
 
 
+def reduce_analysis(result, model: str, groupings, delta: float, tau: float) -> tuple[list[dict], list[dict]]:
+    """One analysis (one model, one depth) as PER_CLASS_COLUMNS rows and SUMMARY_COLUMNS rows.
+
+    Each tree becomes ALER - BER and whether its top-IV leaf (and any leaf) is valid in the
+    paper's strict sense; the summary is their mean / fraction across the grouping's classes.
+    """
+    depth = result.config.depth
+    rows, summary = [], []
+    for grouping in groupings:
+        groups = [g for g in result.groups if g.grouping == grouping]
+        mine = []
+        for group in groups:
+            tree = group.tree
+            top = tree.top_leaf()
+            strict = [leaf_is_valid(leaf["er"], leaf["ec"], tree.ber_, delta, tau, strict=True) for leaf in tree.leaf_nodes()]
+            mine.append({
+                "model": model, "grouping": grouping, "depth": depth, "class": group.class_name,
+                "n": tree.n_, "n_fail": tree.n_fail_, "ber": tree.ber_, "aler": tree.aler_,
+                "aler_minus_ber": tree.aler_minus_ber_, "top_leaf": top["id"], "top_leaf_rule": top["rule"],
+                "top_leaf_er": top["er"], "top_leaf_ec": top["ec"],
+                "top_leaf_valid": leaf_is_valid(top["er"], top["ec"], tree.ber_, delta, tau, strict=True),
+                "any_leaf_valid": any(strict),
+            })
+        gains = np.array([g.tree.aler_minus_ber_ for g in groups])
+        summary.append({
+            "model": model, "grouping": grouping, "depth": depth, "n_classes": len(groups),
+            "n_skipped": sum(1 for s in result.skipped if s.grouping == grouping),
+            "mean_aler_minus_ber": float(gains.mean()) if len(gains) else float("nan"),
+            "sem_aler_minus_ber": float(gains.std(ddof=1) / np.sqrt(len(gains))) if len(gains) > 1 else float("nan"),
+            "fraction_top_leaf_valid": float(np.mean([r["top_leaf_valid"] for r in mine])) if mine else float("nan"),
+            "fraction_any_leaf_valid": float(np.mean([r["any_leaf_valid"] for r in mine])) if mine else float("nan"),
+        })
+        rows += mine
+    return rows, summary
+
+
 def run_experiments(
     runs: list[RunSpec],
     depths=(1, 2, 3),
@@ -106,33 +142,9 @@ def run_experiments(
                 inputs.features, inputs.labels, inputs.predictions, config, progress=progress,
                 features_path=inputs.features_path, metadata_path=inputs.metadata_path,
             )
-            for grouping in groupings:
-                groups = [g for g in result.groups if g.grouping == grouping]
-                for group in groups:
-                    tree = group.tree
-                    top = tree.top_leaf()
-                    strict = [
-                        leaf_is_valid(leaf["er"], leaf["ec"], tree.ber_, base.delta, base.tau, strict=True)
-                        for leaf in tree.leaf_nodes()
-                    ]
-                    rows.append({
-                        "model": run.name, "grouping": grouping, "depth": depth, "class": group.class_name,
-                        "n": tree.n_, "n_fail": tree.n_fail_, "ber": tree.ber_, "aler": tree.aler_,
-                        "aler_minus_ber": tree.aler_minus_ber_, "top_leaf": top["id"], "top_leaf_rule": top["rule"],
-                        "top_leaf_er": top["er"], "top_leaf_ec": top["ec"],
-                        "top_leaf_valid": leaf_is_valid(top["er"], top["ec"], tree.ber_, base.delta, base.tau, strict=True),
-                        "any_leaf_valid": any(strict),
-                    })
-                gains = np.array([g.tree.aler_minus_ber_ for g in groups])
-                mine = [r for r in rows if r["model"] == run.name and r["grouping"] == grouping and r["depth"] == depth]
-                summary.append({
-                    "model": run.name, "grouping": grouping, "depth": depth, "n_classes": len(groups),
-                    "n_skipped": sum(1 for s in result.skipped if s.grouping == grouping),
-                    "mean_aler_minus_ber": float(gains.mean()) if len(gains) else float("nan"),
-                    "sem_aler_minus_ber": float(gains.std(ddof=1) / np.sqrt(len(gains))) if len(gains) > 1 else float("nan"),
-                    "fraction_top_leaf_valid": float(np.mean([r["top_leaf_valid"] for r in mine])) if mine else float("nan"),
-                    "fraction_any_leaf_valid": float(np.mean([r["any_leaf_valid"] for r in mine])) if mine else float("nan"),
-                })
+            cell_rows, cell_summary = reduce_analysis(result, run.name, groupings, base.delta, base.tau)
+            rows += cell_rows
+            summary += cell_summary
     params = {
         "depths": depths, "groupings": groupings, "top_k": base.top_k, "mi": base.mi, "delta": base.delta,
         "tau": base.tau, "min_leaf": base.min_leaf, "min_rows": base.min_rows, "seed": base.seed,

@@ -71,6 +71,29 @@ class Allocator:
             worker.last_seen_at = now
         return worker
 
+    def hit(self, session: Session, hit_key: str) -> Hit | None:
+        return session.scalar(select(Hit).where(Hit.study_id == self.study_id, Hit.key == hit_key))
+
+    def assignment_of(self, session: Session, hit: Hit, worker: Worker) -> Assignment | None:
+        return session.scalar(select(Assignment).where(Assignment.hit_id == hit.id, Assignment.worker_id == worker.id))
+
+    def answered_count(self, session: Session, worker: Worker) -> int:
+        """How many HITs of this study the worker has submitted."""
+        return session.scalar(
+            select(func.count(Assignment.id))
+            .join(Hit)
+            .where(Hit.study_id == self.study_id, Assignment.worker_id == worker.id, Assignment.status == SUBMITTED)
+        ) or 0
+
+    def answered_count_of(self, session: Session, external_id: str, source: str = "local") -> int:
+        """:meth:`answered_count` by the worker's id, without making a worker row (read-only)."""
+        return session.scalar(
+            select(func.count(Assignment.id))
+            .join(Hit)
+            .join(Worker)
+            .where(Hit.study_id == self.study_id, Worker.source == source, Worker.external_id == external_id, Assignment.status == SUBMITTED)
+        ) or 0
+
     # ------------------------------------------------------------------ timeouts
 
     def release_expired(self, session: Session) -> int:

@@ -7,33 +7,65 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, has_request_context, jsonify, render_template, request
+from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from jinja2 import ChoiceLoader, FileSystemLoader
 from werkzeug.exceptions import HTTPException
 
+from analysis_core.errors import BarlowError
 from analysis_core.resources import hit_templates_dir, templates_dir
 from study.allocation import Allocator, Clock
-from study.db import open_study_database
+from study.db import DEFAULT_BUSY_TIMEOUT, open_study_database
+from study.modes import MTURK_ORIGINS
+from study.verification import AUTO, AssignmentVerifier, resolve_crowd_mode
 from study.hits import load_hits
 from study.models import utcnow
 from study.study_file import load_study_file
-from study.web import admin, api, worker
+from study.web import admin, api, prolific, worker
 from study.web.context import EXTENSION_KEY, StudyContext
+from study.web.guard import check_request
+from study.web.transactions import DatabaseBusy, is_busy
 
 SECRET_FILE = ".secret_key"
 MAX_FORM_BYTES = 256 * 1024
 
 
 def _secret_key(study_dir: Path) -> str:
-    """A per-study secret kept in the study folder, so sessions survive a restart."""
+    """A per-study secret kept in the study folder, so sessions survive a restart.
+
+    Several server processes may start at once: the key is written to a private temporary
+    file and published with a hard link, which fails if another process published first;
+    then everyone reads the one key that won. Nobody ever reads a half-written file.
+    """
     path = study_dir / SECRET_FILE
-    if path.is_file():
-        return path.read_text(encoding="ascii").strip()
-    key = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(key)
+    if not path.is_file():
+        key = secrets.token_hex(32)
+        tmp = study_dir / f"{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as fh:
+                fh.write(key)
+                fh.flush()
+                os.fsync(fh.fileno())
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    key = path.read_text(encoding="ascii").strip()
+    if len(key) < 32:
+        raise BarlowError(f"{path} holds no usable secret key; delete it and start the server again")
     return key
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """Session cookies marked Secure whenever the request came over HTTPS (behind a proxy too)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or (has_request_context() and request.is_secure)
 
 
 def create_app(
@@ -43,20 +75,31 @@ def create_app(
     clock: Clock | None = None,
     secret_key: str | None = None,
     testing: bool = False,
+    crowd_mode: str = AUTO,
+    verifier: AssignmentVerifier | None = None,
+    submit_origins: tuple[str, ...] = (),
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    pool_size: int | None = None,
 ) -> Flask:
     """The study's web app: worker pages at ``/``, admin at ``/admin``, JSON at ``/api``.
 
     ``admin_token`` None turns the dashboard and admin API off. ``clock`` (a callable
     returning an aware UTC datetime) lets tests move time for the assignment timeout.
+    ``crowd_mode`` is auto (closed when ``verifier`` is given, else open), closed, open
+    or off (see study.verification); ``submit_origins`` adds origins ``turkSubmitTo`` may
+    name besides Mechanical Turk's (a local stand-in of the platform). ``busy_timeout``
+    bounds waiting for a database lock before the request is retried, then answered 503.
     """
     study_dir = Path(study_dir).resolve()
     spec = load_study_file(study_dir)
     hits = load_hits(study_dir)
-    db = open_study_database(study_dir, database_url, spec=spec)
+    crowd = resolve_crowd_mode(crowd_mode, verifier)
+    db = open_study_database(study_dir, database_url, spec=spec, busy_timeout=busy_timeout, pool_size=pool_size)
     clock = clock or utcnow
     allocator = Allocator(db.study_id, timedelta(minutes=spec.settings.assignment_timeout_minutes), clock)
 
     app = Flask(__name__, static_folder=None, template_folder=None)
+    app.session_interface = _SessionInterface()
     app.jinja_loader = ChoiceLoader([FileSystemLoader(str(templates_dir())), FileSystemLoader(str(hit_templates_dir()))])
     # Worker text is untrusted: escape everything, whatever the template's extension.
     app.jinja_env.autoescape = True
@@ -76,10 +119,15 @@ def create_app(
         allocator=allocator,
         clock=clock,
         admin_token=admin_token or None,
+        crowd_mode=crowd,
+        verifier=verifier,
+        submit_origins=(*MTURK_ORIGINS, *submit_origins),
     )
+    app.before_request(check_request)
     app.register_blueprint(worker.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(prolific.bp)
 
     @app.after_request
     def security_headers(response):
@@ -95,13 +143,27 @@ def create_app(
         response.headers.setdefault("Content-Security-Policy", csp)
         return response
 
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(PoolTimeout)
+    def database_error(exc):
+        # Busy outside a retried transaction (a read): the same 503 as after retries.
+        if not is_busy(exc):
+            raise exc
+        return http_error(DatabaseBusy())
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         message = exc.description or exc.name
         if exc.code == 413:
             message = f"the form is larger than {MAX_FORM_BYTES // 1024} KB; shorten your answers"
         if request.path.startswith("/api"):
-            return jsonify({"error": message, "status": exc.code}), exc.code
-        return render_template("study/error.html", code=exc.code, title=exc.name, message=message), exc.code
+            response = jsonify({"error": message, "status": exc.code})
+        else:
+            response = app.make_response(render_template("study/error.html", code=exc.code, title=exc.name, message=message))
+        response.status_code = exc.code
+        for name, value in exc.get_headers():
+            if name.lower() == "retry-after":
+                response.headers[name] = value
+        return response
 
     return app

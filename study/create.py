@@ -27,6 +27,7 @@ from analysis_core.artifacts.analysis_folder import AnalysisFolder
 from analysis_core.artifacts.study_folder import ITEMS_FILE
 from analysis_core.atomic import staged_dir
 from analysis_core.errors import BarlowError
+from analysis_core.options import option
 from study.hits import HITS_FILE, SECTIONS, HitSpec, write_hits
 from study.study_file import (
     AttentionCheck,
@@ -50,21 +51,48 @@ class Item:
     tier: str = ""
 
 
+def _comma_list(text: str) -> list[str]:
+    return [part.strip() for part in str(text).split(",") if part.strip()]
+
+
 @dataclass
 class CreateOptions:
-    top_n: int = 20
-    top_m: int = 10
-    items_csv: Path | None = None
-    assignments: int = 5
-    reward: str = "0.50"
-    title: str | None = None
-    description: str | None = None
-    keywords: list[str] | None = None
-    attention_checks: int = 0
-    questions: list[Question] | None = None
-    timeout_minutes: int = 30
-    name: str | None = None
+    """What 'barlow study create' builds; its options are generated from these fields.
+
+    Defaults of the HIT settings are HitSettings' own (one declaration); None means "use it".
+    """
+
+    top_n: int = option(20, "classes per tier (top/middle/bottom by error rate) per grouping", metavar="N")
+    top_m: int = option(10, "features per class, by mutual information", metavar="M")
+    items_csv: Path | None = option(
+        None, "explicit list of HITs (columns grouping,class,feature) instead of the protocol",
+        flags=("--items",), metavar="FILE.csv", type=Path,
+    )
+    assignments: int = option(HitSettings.assignments_per_hit, "workers per HIT")
+    reward: str = option(HitSettings.reward, "reward per HIT in US dollars")
+    title: str | None = option(None, "HIT title shown to workers", type=str, default_text="a sentence asking to describe a feature")
+    description: str | None = option(None, "HIT description shown on crowd platforms", type=str)
+    keywords: list[str] | None = option(None, "comma-separated HIT keywords", type=_comma_list)
+    attention_checks: int = option(0, "add N attention-check HITs with known answers", metavar="N")
+    questions: list[Question] | None = None  # --questions FILE (read by the command)
+    timeout_minutes: int = option(HitSettings.assignment_timeout_minutes, "release an unsubmitted assignment after this long")
+    name: str | None = option(None, "study name stored in the database", type=str, default_text="the folder name")
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> "CreateOptions":
+        if self.top_n < 1 or self.top_m < 1:
+            raise BarlowError("--top-n and --top-m must be at least 1")
+        if self.assignments < 1:
+            raise BarlowError("--assignments must be at least 1")
+        if self.attention_checks < 0:
+            raise BarlowError("--attention-checks must be 0 or more")
+        if self.timeout_minutes < 1:
+            raise BarlowError(f"--timeout-minutes must be at least 1, got {self.timeout_minutes}")
+        try:
+            self.reward = f"{float(self.reward):.2f}"
+        except ValueError:
+            raise BarlowError(f"--reward {self.reward!r} is not an amount in dollars like 0.50") from None
+        return self
 
 
 # ----------------------------------------------------------------------------- choosing
@@ -176,7 +204,7 @@ def find_strips(analysis_dir: Path, index: VisualizationIndex, items: list[Item]
         shown = ",".join(map(str, ordered[:40])) + (",..." if len(ordered) > 40 else "")
         raise BarlowError(
             f"{len(ordered)} feature(s) have no A/B/C visualization in {vis_dir}: {shown}; "
-            f"make them with 'barlow visualize --analysis {analysis_dir} --features {','.join(map(str, ordered))}'"
+            f"make them with 'barlow visualize --analysis {analysis_dir} --feature-ids {','.join(map(str, ordered))}'"
         )
     return found
 
@@ -257,10 +285,7 @@ def create_study(analysis_dir: str | Path, out_dir: str | Path, options: CreateO
         raise BarlowError(f"analysis folder {analysis_dir} not found")
     if StudyFolder(out_dir).holds_study:
         raise BarlowError(f"{out_dir} already holds a study; choose a new --out folder")
-    if options.assignments < 1:
-        raise BarlowError("--assignments must be at least 1")
-    if options.attention_checks < 0:
-        raise BarlowError("--attention-checks must be 0 or more")
+    options.validate()
 
     skipped: list[str] = []
     if options.items_csv is not None:

@@ -27,7 +27,10 @@ def default_database_url(study_dir: str | Path) -> str:
     return f"sqlite:///{(Path(study_dir) / DB_FILE).resolve()}"
 
 
-def _configure_sqlite(engine: Engine) -> None:
+DEFAULT_BUSY_TIMEOUT = 3.0
+
+
+def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
         # Let SQLAlchemy's begin event (below) issue BEGIN itself; pysqlite's implicit
@@ -36,7 +39,9 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        # How long to wait for another process's write lock before "database is locked";
+        # the web layer then retries and answers 503 (study.web.transactions).
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -45,13 +50,21 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(database_url: str) -> Engine:
+def make_engine(database_url: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, pool_size: int | None = None) -> Engine:
+    """An engine for ``database_url``; ``busy_timeout`` seconds bound waiting for a lock."""
+    kwargs = {}
+    if not database_url.startswith("sqlite"):
+        # Server backends: give up on a lock after busy_timeout instead of waiting forever.
+        if database_url.startswith("postgresql"):
+            kwargs["connect_args"] = {"options": f"-c lock_timeout={int(busy_timeout * 1000)}"}
+        if pool_size is not None:
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_timeout=busy_timeout)
     try:
-        engine = create_engine(database_url, future=True)
+        engine = create_engine(database_url, future=True, **kwargs)
     except (ArgumentError, ModuleNotFoundError, ImportError) as exc:
         raise BarlowError(f"cannot use database URL {database_url!r}: {exc}") from None
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, busy_timeout)
     return engine
 
 
@@ -138,6 +151,8 @@ def open_study_database(
     database_url: str | None = None,
     spec: StudySpec | None = None,
     create: bool = True,
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    pool_size: int | None = None,
 ) -> StudyDatabase:
     """Open (and with ``create``, set up and fill) the database of the study in ``study_dir``."""
     study_dir = Path(study_dir)
@@ -145,7 +160,7 @@ def open_study_database(
     url = database_url or default_database_url(study_dir)
     if not create and url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
         raise BarlowError(f"no database at {url[len('sqlite:///'):]}; serve the study first or pass --database-url")
-    engine = make_engine(url)
+    engine = make_engine(url, busy_timeout=busy_timeout, pool_size=pool_size)
     sessions = sessionmaker(engine, expire_on_commit=False)
     try:
         upgrade_database(engine, create=create)

@@ -36,20 +36,22 @@ def _iso(dt) -> str:
     return "" if dt is None else dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _review_inputs(study_dir: str | Path | None, spec: StudySpec) -> dict[str, dict]:
+def _review_inputs(spec: StudySpec) -> dict[str, dict]:
     """Failure-review studies: per HIT key, the Input.* fields naming the failure mode shown."""
-    if study_dir is None or spec.kind != REVIEW_KIND:
+    if spec.kind != REVIEW_KIND:
         return {}
-    return {key: input_fields(ctx) for key, ctx in load_review_contexts(study_dir).items()}
+    if spec.folder is None:
+        raise BarlowError(f"study {spec.name!r} is a failure review: export it from its folder (its review.json names the failure modes)")
+    return {key: input_fields(ctx) for key, ctx in load_review_contexts(spec.folder).items()}
 
 
 def input_field_names(spec: StudySpec) -> list[str]:
     return INPUT_FIELDS + (list(REVIEW_INPUT_FIELDS) if spec.kind == REVIEW_KIND else [])
 
 
-def _records(db: StudyDatabase, spec: StudySpec, study_dir: str | Path | None = None) -> list[dict]:
+def _records(db: StudyDatabase, spec: StudySpec) -> list[dict]:
     """One dict per submitted assignment, with inputs and answers keyed by question id."""
-    review = _review_inputs(study_dir, spec)
+    review = _review_inputs(spec)
     with db.sessions() as session:
         rows = session.scalars(
             select(Assignment)
@@ -95,12 +97,25 @@ def _records(db: StudyDatabase, spec: StudySpec, study_dir: str | Path | None = 
     return records
 
 
-def _open(study_dir: str | Path, database_url: str | None) -> tuple[StudyDatabase, StudySpec]:
+def _from_folder(study_dir: str | Path, database_url: str | None, build):
+    """Open the study's database just for ``build(db, spec)`` (the CLI's path-based entry points)."""
     spec = load_study_file(study_dir)
-    return open_study_database(study_dir, database_url, spec=spec, create=False), spec
+    db = open_study_database(study_dir, database_url, spec=spec, create=False)
+    try:
+        return build(db, spec)
+    finally:
+        db.dispose()
 
 
 def batch_results(study_dir: str | Path, database_url: str | None = None) -> "pd.DataFrame":
+    """All submitted assignments of the study in ``study_dir`` as an MTurk batch-results table.
+
+    See :func:`batch_results_frame` for the columns.
+    """
+    return _from_folder(study_dir, database_url, batch_results_frame)
+
+
+def batch_results_frame(db: StudyDatabase, spec: StudySpec) -> "pd.DataFrame":
     """All submitted assignments as an MTurk batch-results table (contract 6).
 
     Columns: ``HITId, AssignmentId, WorkerId, AssignmentStatus, AcceptTime, SubmitTime,
@@ -111,11 +126,7 @@ def batch_results(study_dir: str | Path, database_url: str | None = None) -> "pd
     """
     import pandas as pd
 
-    db, spec = _open(study_dir, database_url)
-    try:
-        records = _records(db, spec, study_dir)
-    finally:
-        db.dispose()
+    records = _records(db, spec)
     head = [
         "HITId",
         "HITKey",
@@ -155,13 +166,13 @@ def batch_results(study_dir: str | Path, database_url: str | None = None) -> "pd
 
 def long_table(study_dir: str | Path, database_url: str | None = None) -> "pd.DataFrame":
     """One row per (assignment, question): tidy data for pandas / R."""
+    return _from_folder(study_dir, database_url, long_table_frame)
+
+
+def long_table_frame(db: StudyDatabase, spec: StudySpec) -> "pd.DataFrame":
     import pandas as pd
 
-    db, spec = _open(study_dir, database_url)
-    try:
-        records = _records(db, spec, study_dir)
-    finally:
-        db.dispose()
+    records = _records(db, spec)
     rows = []
     for r in records:
         for q, field_id in spec.answer_fields():
@@ -203,11 +214,12 @@ def long_table(study_dir: str | Path, database_url: str | None = None) -> "pd.Da
 
 
 def jsonl_lines(study_dir: str | Path, database_url: str | None = None) -> list[str]:
-    db, spec = _open(study_dir, database_url)
-    try:
-        records = _records(db, spec, study_dir)
-    finally:
-        db.dispose()
+    return _from_folder(study_dir, database_url, jsonl_records)
+
+
+def jsonl_records(db: StudyDatabase, spec: StudySpec) -> list[str]:
+    """One JSON line per submitted assignment."""
+    records = _records(db, spec)
     lines = []
     for r in records:
         out = {k: v for k, v in r.items() if k not in ("inputs", "answers")}
@@ -217,18 +229,47 @@ def jsonl_lines(study_dir: str | Path, database_url: str | None = None) -> list[
     return lines
 
 
-def export_text(study_dir: str | Path, fmt: str, database_url: str | None = None) -> tuple[str, int]:
-    """The export in ``fmt`` as text and its number of records (CLI and admin downloads)."""
+# A spreadsheet runs a cell starting with one of these as a formula (=HYPERLINK(...) in a
+# worker's description would be a link to anywhere), so CSV cells get a leading quote.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _defuse(value):
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def safe_csv(frame: "pd.DataFrame") -> str:
+    """CSV text of ``frame`` that spreadsheet programs open without running any cell."""
+    from pandas.api.types import is_object_dtype, is_string_dtype
+
+    frame = frame.copy()
+    for column in frame.columns:
+        if is_object_dtype(frame[column]) or is_string_dtype(frame[column]):
+            frame[column] = frame[column].map(_defuse)
+    return frame.to_csv(index=False)
+
+
+def export_database(db: StudyDatabase, spec: StudySpec, fmt: str) -> tuple[str, int]:
+    """The export in ``fmt`` as text and its number of records, from an open database."""
     if fmt == "mturk-csv":
-        frame = batch_results(study_dir, database_url)
-        return frame.to_csv(index=False), len(frame)
+        frame = batch_results_frame(db, spec)
+        return safe_csv(frame), len(frame)
     if fmt == "long":
-        frame = long_table(study_dir, database_url)
-        return frame.to_csv(index=False), len(frame)
+        frame = long_table_frame(db, spec)
+        return safe_csv(frame), len(frame)
     if fmt == "jsonl":
-        lines = jsonl_lines(study_dir, database_url)
+        lines = jsonl_records(db, spec)
         return "".join(line + "\n" for line in lines), len(lines)
     raise BarlowError(f"unknown export format {fmt!r} (use one of {', '.join(FORMATS)})")
+
+
+def export_text(study_dir: str | Path, fmt: str, database_url: str | None = None) -> tuple[str, int]:
+    """The export in ``fmt`` as text and its number of records (the CLI)."""
+    if fmt not in FORMATS:
+        raise BarlowError(f"unknown export format {fmt!r} (use one of {', '.join(FORMATS)})")
+    return _from_folder(study_dir, database_url, lambda db, spec: export_database(db, spec, fmt))
 
 
 def write_export(study_dir: str | Path, fmt: str, out: str | Path, database_url: str | None = None) -> int:

@@ -55,6 +55,11 @@ class Study(Base):
     title: Mapped[str] = mapped_column(String(500))
     settings: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Where the study is published (``mturk`` / ``prolific``; None while only served locally)
+    # and the platform's id for the whole study (MTurk HIT type, Prolific study).
+    platform: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    platform_sandbox: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    platform_study_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
     hits: Mapped[list[Hit]] = relationship(back_populates="study", order_by="Hit.position")
 
@@ -76,6 +81,8 @@ class Hit(Base):
     max_assignments: Mapped[int] = mapped_column(Integer)
     # The id a crowd platform gave this HIT once published (filled by a platform adapter).
     platform_hit_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    platform: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     study: Mapped[Study] = relationship(back_populates="hits")
@@ -117,6 +124,11 @@ class Assignment(Base):
     review: Mapped[str | None] = mapped_column(String(16), nullable=True)
     review_note: Mapped[str] = mapped_column(Text, default="")
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The review decision the crowd platform has received (so a rerun never sends it twice),
+    # the platform's own status of the assignment, and the bonus paid on it (US cents).
+    platform_review: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    platform_status: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    bonus_cents: Mapped[int] = mapped_column(Integer, default=0)
 
     hit: Mapped[Hit] = relationship(back_populates="assignments")
     worker: Mapped[Worker] = relationship(back_populates="assignments")
@@ -134,3 +146,24 @@ class Answer(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     assignment: Mapped[Assignment] = relationship(back_populates="answers")
+
+
+class Bonus(Base):
+    """One bonus payment; ``token`` is the platform's idempotency key, unique per payment."""
+
+    __tablename__ = "bonuses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id"), index=True)
+    assignment_id: Mapped[int | None] = mapped_column(ForeignKey("assignments.id"), nullable=True)
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="manual")
+    # The platform's id of the payment where it has one (Prolific's bulk bonus payment).
+    remote_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    worker: Mapped[Worker] = relationship()

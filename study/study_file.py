@@ -157,6 +157,11 @@ class StudySpec:
     attention_checks: list[AttentionCheck] = field(default_factory=list)
     source: dict[str, Any] = field(default_factory=dict)
     version: int = 1
+    # Crowd-platform settings (target wage, qualifications, Prolific places); read and
+    # checked by study.platforms.settings, kept here as plain data.
+    crowd: dict[str, Any] = field(default_factory=dict)
+    # The study folder this spec was read from (None when built in memory); not in the YAML.
+    folder: Path | None = field(default=None, compare=False, repr=False)
 
     @property
     def kind(self) -> str:
@@ -194,6 +199,7 @@ class StudySpec:
             "questions": [_question_to_dict(q) for q in self.questions],
             "attention_checks": [_check_to_dict(c) for c in self.attention_checks],
             "source": self.source,
+            **({"crowd": self.crowd} if self.crowd else {}),
         }
 
 
@@ -387,7 +393,7 @@ def parse_study_text(text: str, path: Path) -> StudySpec:
     r = _Reader(path, lines)
     if not isinstance(data, dict):
         raise r.error((), "the study file must be a mapping with 'name', 'hit' and 'questions'")
-    r.unknown_keys(data, {"version", "name", "instructions", "hit", "questions", "attention_checks", "source"}, ())
+    r.unknown_keys(data, {"version", "name", "instructions", "hit", "questions", "attention_checks", "source", "crowd"}, ())
     version = r.get(data, "version", (), int, 1)
     if version != 1:
         raise r.error(("version",), f"unsupported study file version {version} (this Barlow reads version 1)")
@@ -399,6 +405,7 @@ def parse_study_text(text: str, path: Path) -> StudySpec:
     raw_checks = r.get(data, "attention_checks", (), list, [])
     checks = [_read_check(r, c, ("attention_checks", i)) for i, c in enumerate(raw_checks)]
     source = r.get(data, "source", (), dict, {})
+    crowd = r.get(data, "crowd", (), dict, {})
     spec = StudySpec(
         name=name,
         settings=settings,
@@ -407,6 +414,7 @@ def parse_study_text(text: str, path: Path) -> StudySpec:
         attention_checks=checks,
         source=source,
         version=version,
+        crowd=crowd,
     )
     validate_spec(spec, where=str(path), reader=r)
     return spec
@@ -632,7 +640,9 @@ def load_study_file(study_dir: str | Path) -> StudySpec:
             f"no study file {path}{hint}; create a study with "
             "'barlow study create --analysis DIR --out STUDY'"
         )
-    return parse_study_text(path.read_text(encoding="utf-8"), path)
+    spec = parse_study_text(path.read_text(encoding="utf-8"), path)
+    spec.folder = study_dir
+    return spec
 
 
 def load_questions_file(path: str | Path) -> list[Question]:

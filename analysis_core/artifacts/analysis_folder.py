@@ -68,7 +68,7 @@ class AnalysisFolder:
         given = features or recorded.get("features")
         if not given or not Path(given).is_file():
             raise BarlowError(
-                f"features file {given or '(none recorded)'} named by {self.trees_path} not found; pass --features-file PATH"
+                f"features file {given or '(none recorded)'} named by {self.trees_path} not found; pass --features PATH"
             )
         features_path = Path(given)
         metadata_path = Path(metadata or recorded.get("metadata") or features_path.parent / METADATA_FILE)

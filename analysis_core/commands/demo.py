@@ -20,35 +20,28 @@ example: barlow demo --out barlow-demo && xdg-open barlow-demo/report/index.html
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", default="barlow-demo", metavar="DIR", help="output folder (default: ./%(default)s)")
-    parser.add_argument("--depth", type=int, default=2, help="failure tree depth, 1-3 (default: %(default)s)")
-    parser.add_argument("--top-mi", type=int, default=10, metavar="M", help="also visualize the M highest-MI features of each group, as the paper's crowd study and 'barlow study create' use (default: %(default)s)")
-    parser.add_argument("--scope", choices=("group", "dataset"), default="group", help="top images of a feature among the group's images or the whole data set (default: %(default)s)")
-    parser.add_argument("--iterations", type=int, help="feature attack steps (default: 30 for 28x28)")
-    parser.add_argument("--features-model", default="fmnist-robust", metavar="SPEC", help="model whose features explain failures (default: %(default)s)")
-    parser.add_argument("--inspect-model", default="fmnist-standard", metavar="SPEC", help="model whose failures are explained (default: %(default)s)")
-    parser.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
-    parser.add_argument("--force", action="store_true", help="recompute every step even if its results are up to date")
+    from analysis_core.demo import DemoConfig
+    from analysis_core.options import add_options
+    from analysis_core.visualization.config import VisualizationConfig
+
+    add_options(parser, DemoConfig)
+    # The demo's own drawing defaults (group scope), shown as such.
+    demo = DemoConfig().visualization
+    add_options(parser, VisualizationConfig, only=("scope", "iterations"), defaults={"scope": demo.scope, "iterations": demo.iterations})
 
 
 def run(args: argparse.Namespace) -> int:
     import time
-    from pathlib import Path
+    from dataclasses import replace
 
     from analysis_core.demo import DemoConfig, run_demo
-    from analysis_core.visualization.pipeline import VisualizationConfig
+    from analysis_core.options import values_from_args
+    from analysis_core.visualization.config import VisualizationConfig
 
     start = time.perf_counter()
-    config = DemoConfig(
-        out=Path(args.out),
-        features_model=args.features_model,
-        inspect_model=args.inspect_model,
-        depth=args.depth,
-        top_mi=args.top_mi,
-        device=args.device,
-        force=args.force,
-        visualization=VisualizationConfig(iterations=args.iterations, scope=args.scope),
-    )
+    defaults = DemoConfig()
+    visualization = replace(defaults.visualization, **values_from_args(VisualizationConfig, args)).validate()
+    config = DemoConfig(**values_from_args(DemoConfig, args), visualization=visualization)
     index, summary, outcomes = run_demo(config)
     print()
     print(summary)

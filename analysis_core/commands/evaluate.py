@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from analysis_core.options import DATASET_SPEC_HELP as DATASET_HELP
+from analysis_core.options import MODEL_SPEC_HELP as MODEL_HELP
+from analysis_core.options import QUIET_HELP
+
 HELP = "measure a model's clean accuracy and L2 PGD robust accuracy"
 DESCRIPTION = """\
 Clean accuracy and, with --eps > 0, robust accuracy under an untargeted L2 PGD attack
@@ -15,14 +19,6 @@ examples:
   barlow evaluate --model fmnist-robust --eps 1.5 --steps 20
   barlow evaluate --model data/models/fmnist-robust.pt --eps 1.5 --card data/models/fmnist-robust.json
 """
-
-
-# Kept literal (not imported from the torch-importing packages) so that 'barlow --help' stays instant.
-DATASET_HELP = "fashion-mnist[:train|:test] | imagefolder:PATH | barlow-csv:PATH | imagenet:PATH[:train|:val]"
-MODEL_HELP = (
-    "fmnist-robust | fmnist-standard | PATH.pt (Barlow or MadryLab checkpoint) | "
-    "madry-ARCH:PATH | torchvision:ARCH[:WEIGHTS_PATH] | entrypoint:module:function"
-)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trust-checkpoint", action="store_true", help="allow pickled (non weights-only) checkpoints from a trusted source")
     parser.add_argument("--card", default=None, help="model card JSON to update with the results")
     parser.add_argument("--out", default=None, help="also write the results to this JSON file")
+    parser.add_argument("--quiet", action="store_true", help=QUIET_HELP)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     if model.classes is not None and len(model.classes) != len(dataset.classes):
         raise BarlowError(f"model {args.model} has {len(model.classes)} classes but {args.dataset} has {len(dataset.classes)}")
     start = time.perf_counter()
-    result = evaluate_model(model, dataset, eps=args.eps, steps=args.steps, batch_size=args.batch_size,
+    result = evaluate_model(model, dataset, eps=args.eps, steps=args.steps, batch_size=args.batch_size, progress=not args.quiet,
                             limit=args.limit, seed=args.seed)
     result = {"model": args.model, "dataset": args.dataset, **result,
               "wall_time_s": round(time.perf_counter() - start, 1),

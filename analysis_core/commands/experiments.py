@@ -21,6 +21,9 @@ example:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from analysis_core.analysis import AnalysisConfig
+    from analysis_core.options import add_options, add_quiet
+
     parser.add_argument("--run", action="append", required=True, metavar="NAME=PATH",
                         help="a feature matrix to evaluate: NAME=DIR (extraction folder with features.npy and "
                              "metadata.csv) or NAME=FEATURES.npy; repeat for each model")
@@ -28,28 +31,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="metadata for runs given as a bare FEATURES.npy (default: metadata.csv beside it)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
     parser.add_argument("--depths", type=int, nargs="+", default=[1, 2, 3], help="tree depths (default: 1 2 3)")
-    parser.add_argument("--grouping", choices=["label", "prediction", "both"], default="both",
-                        help="groupings to compare (default: %(default)s)")
-    parser.add_argument("--top-k", type=int, default=20, help="features kept per group (default: %(default)s)")
-    parser.add_argument("--mi", choices=["fast", "knn"], default="fast",
-                        help="mutual-information estimator (default: %(default)s)")
-    parser.add_argument("--delta", type=float, default=0.1, help="valid: ER > BER + delta (default: %(default)s)")
-    parser.add_argument("--tau", type=float, default=0.2, help="valid: EC > tau (default: %(default)s)")
-    parser.add_argument("--min-leaf", type=int, default=1, help="minimum rows per leaf (default: %(default)s)")
-    parser.add_argument("--min-rows", type=int, default=10, help="smaller groups are skipped (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    parser.add_argument("--jobs", type=int, default=1, help="worker processes; -1 = all cores (default: %(default)s)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    # The analysis options of 'barlow analyze', with the same defaults; each run is analysed
+    # at every --depths depth and without a held-out part.
+    add_options(parser, AnalysisConfig, exclude=("depth", "holdout"), help={"grouping": "groupings to compare"})
+    add_quiet(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from analysis_core.analysis import GROUPINGS, AnalysisConfig
     from analysis_core.experiments import format_experiments, parse_run, run_experiments, write_experiments
+    from analysis_core.options import from_args
 
-    base = AnalysisConfig(
-        top_k=args.top_k, mi=args.mi, delta=args.delta, tau=args.tau, min_leaf=args.min_leaf,
-        min_rows=args.min_rows, seed=args.seed, jobs=args.jobs,
-    ).validate()
+    base = from_args(AnalysisConfig, args, grouping="both").validate()
     runs = [parse_run(text, args.metadata) for text in args.run]
     groupings = list(GROUPINGS) if args.grouping == "both" else [args.grouping]
     result = run_experiments(runs, depths=args.depths, groupings=groupings, base=base, progress=not args.quiet)

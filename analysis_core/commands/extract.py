@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from analysis_core.options import DATASET_SPEC_HELP as DATASET_HELP
+from analysis_core.options import MODEL_SPEC_HELP as MODEL_HELP
+from analysis_core.options import QUIET_HELP
+
 HELP = "extract robust features and predictions of a data set into features.npy + metadata.csv"
 DESCRIPTION = """\
 Run the features model (a robust model) and the inspected model over a data set and write
@@ -27,14 +31,6 @@ examples:
 """
 
 
-# Kept literal (not imported from the torch-importing packages) so that 'barlow --help' stays instant.
-DATASET_HELP = "fashion-mnist[:train|:test] | imagefolder:PATH | barlow-csv:PATH | imagenet:PATH[:train|:val]"
-MODEL_HELP = (
-    "fmnist-robust | fmnist-standard | PATH.pt (Barlow or MadryLab checkpoint) | "
-    "madry-ARCH:PATH | torchvision:ARCH[:WEIGHTS_PATH] | entrypoint:module:function"
-)
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, help=f"data set spec: {DATASET_HELP}")
     parser.add_argument("--features-model", default=None,
@@ -48,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--restart", action="store_true", help="discard an interrupted run in OUT instead of resuming it")
     parser.add_argument("--trust-checkpoint", action="store_true",
                         help="allow old pickled (dill) checkpoints, e.g. MadryLab's imagenet_l2_3_0.pt; only for files you trust")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--quiet", action="store_true", help=QUIET_HELP)
 
 
 def run(args: argparse.Namespace) -> int:

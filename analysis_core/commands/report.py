@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from analysis_core.options import QUIET_HELP
+
 HELP = "write (and optionally serve) the HTML failure report of an analysis"
 DESCRIPTION = """\
 Write a self-contained HTML report of an analysis folder: an index of all groups sortable by
@@ -31,12 +33,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--serve", action="store_true", help="serve the report over HTTP after writing it")
     parser.add_argument("--host", default="127.0.0.1", help="address to serve on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8050, help="port to serve on (default: %(default)s)")
+    parser.add_argument("--quiet", action="store_true", help=QUIET_HELP)
 
 
 def run(args: argparse.Namespace) -> int:
     from analysis_core.report import build_report, summary_paragraph
 
-    index, data = build_report(args.analysis, args.out, args.descriptions, judgements=args.judgements)
+    index, data = build_report(args.analysis, args.out, args.descriptions, progress=not args.quiet, judgements=args.judgements)
     print(summary_paragraph(data))
     print(f"report: {index.resolve()}")
     if args.serve:

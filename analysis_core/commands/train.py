@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from analysis_core.options import DATASET_SPEC_HELP, QUIET_HELP
+
 HELP = "train a small CNN on Fashion-MNIST, standard or L2 PGD adversarial (robust)"
 DESCRIPTION = """\
 Train a SmallCNN (4 conv layers, global average pool over a 7x7 map) on a 28x28 data set.
@@ -23,7 +25,7 @@ examples:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="checkpoint file to write (.pt); the card goes to the same name with .json")
-    parser.add_argument("--dataset", default="fashion-mnist:train", help="training data set spec (default: %(default)s)")
+    parser.add_argument("--dataset", default="fashion-mnist:train", help=f"training data set spec: {DATASET_SPEC_HELP} (default: %(default)s)")
     parser.add_argument("--eps", type=float, default=0.0, help="L2 radius of adversarial training in [0,1] pixel space; 0 = standard (default: %(default)s)")
     parser.add_argument("--steps", type=int, default=7, help="PGD steps per batch (default: %(default)s)")
     parser.add_argument("--fast", action="store_true", help="one-step random-start attack (Wong et al.) instead of PGD")
@@ -33,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=0.1, help="peak learning rate of the one-cycle schedule (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     parser.add_argument("--limit", type=int, default=None, help="train on the first N images only (for quick trials)")
+    parser.add_argument("--quiet", action="store_true", help=QUIET_HELP)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
                          steps=args.steps, fast=args.fast, width=args.width, seed=args.seed, limit=args.limit)
     print(f"training on {len(labels) if not args.limit else min(args.limit, len(labels))} images of {args.dataset} "
           f"({'standard' if args.eps == 0 else f'L2 adversarial, eps={args.eps}'})", file=sys.stderr)
-    result = train_model(images, labels, dataset.classes, config)
+    result = train_model(images, labels, dataset.classes, config, progress=not args.quiet)
     card = {
         "name": out.stem,
         "command": "barlow train " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["train"] else None,

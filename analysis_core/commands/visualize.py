@@ -17,7 +17,7 @@ settings are reused.
 
 --scope chooses the set of images A is taken from. dataset (the default): the whole data set,
 one set of pictures per feature. group: in addition, each group gets its own A/B/C of the
-features drawn for it (those splitting its tree, its --top-mi features, or every --features
+features drawn for it (those splitting its tree, its --top-mi features, or every --feature-ids
 id), with the k images chosen among the group's images only: rows whose label is the class
 for a label group, rows predicted as the class for a prediction group. The report's group
 pages and 'barlow study create' then show a group's own pictures and fall back to the
@@ -33,81 +33,57 @@ example: barlow visualize --analysis runs/analysis --top-mi 5
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from analysis_core.options import DATASET_SPEC_HELP, MODEL_SPEC_HELP, add_options, add_quiet
+    from analysis_core.visualization.config import VisualizationConfig
+
     parser.add_argument("--analysis", required=True, metavar="DIR", help="analysis folder written by 'barlow analyze'")
     which = parser.add_mutually_exclusive_group()
-    which.add_argument("--features", metavar="IDS", help="exactly these feature ids, e.g. 12,40,100-105")
+    which.add_argument("--feature-ids", metavar="IDS", help="exactly these feature ids, e.g. 12,40,100-105")
     which.add_argument("--split-features", action="store_true", help="every feature that splits a tree node (the default)")
     which.add_argument("--top-mi", type=int, metavar="M", default=0, help="also the M features with the highest mutual information in each group (default: 0)")
-    parser.add_argument("-k", "--top-k", type=int, default=6, help="images per feature (default: %(default)s)")
-    parser.add_argument(
-        "--scope",
-        choices=("dataset", "group"),
-        default="dataset",
-        help="take the top-k images from the whole data set, or also from each group's own images (default: %(default)s)",
-    )
-    parser.add_argument("--eps", type=float, help="L2 radius of the feature attack (default: 0.4*sqrt(C*H*W))")
-    parser.add_argument("--step-size", type=float, help="L2 length of each attack step (default: 2.5*eps/iterations)")
-    parser.add_argument("--iterations", type=int, help="attack steps (default: 30 for inputs up to 64x64x3, else 200)")
-    parser.add_argument("--batch-size", type=int, default=128, help="images per forward/backward pass (default: %(default)s)")
-    parser.add_argument("--leaves", choices=("all", "valid", "none"), default="all", help="leaves that get a grid of failure samples (default: %(default)s)")
-    parser.add_argument("--leaf-samples", type=int, default=12, help="failures shown per leaf (default: %(default)s)")
-    parser.add_argument("--cmap", default="turbo", help="matplotlib colormap of the heatmaps (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for choosing leaf samples (default: %(default)s)")
-    parser.add_argument("--features-model", metavar="SPEC", help="model that produced the features (default: from manifest.json)")
-    parser.add_argument("--dataset", metavar="SPEC", help="data set of the features' rows (default: from manifest.json)")
-    parser.add_argument("--features-file", metavar="PATH", help="features.npy (default: the path recorded in trees.json)")
-    parser.add_argument("--metadata", metavar="PATH", help="metadata.csv (default: the path recorded in trees.json)")
+    add_options(parser, VisualizationConfig)
+    parser.add_argument("--features-model", metavar="SPEC", help=f"model that produced the features (default: from manifest.json): {MODEL_SPEC_HELP}")
+    parser.add_argument("--dataset", metavar="SPEC", help=f"data set of the features' rows (default: from manifest.json): {DATASET_SPEC_HELP}")
+    # --features and --metadata name the same files as in 'barlow analyze'.
+    parser.add_argument("--features", "--features-file", dest="features", metavar="FEATURES.npy",
+                        help="features.npy (default: the path recorded in trees.json)")
+    parser.add_argument("--metadata", metavar="META.csv", help="metadata.csv (default: the path recorded in trees.json)")
     parser.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
     parser.add_argument("--trust-checkpoint", action="store_true", help="allow pickled (non weights-only) checkpoints; only for files you trust")
+    add_quiet(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    import re
+    from pathlib import Path
+
     from analysis_core.errors import BarlowError
+    from analysis_core.options import from_args
     from analysis_core.visualization import VisualizationConfig, visualize_analysis
     from analysis_core.visualization.selection import parse_feature_list
 
-    for name in ("top_k", "batch_size", "leaf_samples"):
-        if getattr(args, name) < 1:
-            raise BarlowError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    if args.features and re.fullmatch(r"[\d,\s-]+", args.features):
+        raise BarlowError(
+            f"--features {args.features} looks like feature ids: --features names the features file (as in "
+            f"'barlow analyze'); give ids with --feature-ids {args.features}"
+        )
     if args.top_mi < 0:
         raise BarlowError(f"--top-mi must be 0 or more, got {args.top_mi}")
-    if args.eps is not None and args.eps < 0:
-        raise BarlowError(f"--eps must be 0 or more, got {args.eps}")
-    if args.step_size is not None and args.step_size <= 0:
-        raise BarlowError(f"--step-size must be positive, got {args.step_size}")
-    if args.iterations is not None and args.iterations < 0:
-        raise BarlowError(f"--iterations must be 0 or more, got {args.iterations}")
-    from matplotlib import colormaps
-
-    if args.cmap not in colormaps:
-        raise BarlowError(f"--cmap: unknown matplotlib colormap '{args.cmap}' (try turbo, inferno, magma, viridis)")
-    config = VisualizationConfig(
-        k=args.top_k,
-        eps=args.eps,
-        step_size=args.step_size,
-        iterations=args.iterations,
-        batch_size=args.batch_size,
-        cmap=args.cmap,
-        leaf_samples=args.leaf_samples,
-        leaves=args.leaves,
-        seed=args.seed,
-        scope=args.scope,
-    )
-    feature_ids = parse_feature_list(args.features) if args.features else None
+    config = from_args(VisualizationConfig, args).validate()
+    feature_ids = parse_feature_list(args.feature_ids) if args.feature_ids else None
     index = visualize_analysis(
         args.analysis,
         feature_ids,
         top_mi=args.top_mi,
         features_model=args.features_model,
         dataset_spec=args.dataset,
-        features_file=args.features_file,
+        features_file=args.features,
         metadata_file=args.metadata,
         config=config,
         device=args.device,
         trust_checkpoint=args.trust_checkpoint,
+        progress=not args.quiet,
     )
-    from pathlib import Path
-
     out = Path(args.analysis) / "visualizations"
     by_group = sum(len(entries) for entries in index.get("group_features", {}).values())
     in_groups = f", {by_group} (group, feature) pairs" if args.scope == "group" else ""

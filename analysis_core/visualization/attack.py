@@ -15,31 +15,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-
-@dataclass(frozen=True)
-class AttackParams:
-    eps: float
-    step_size: float
-    iterations: int
-
-
-def default_attack_params(input_shape: tuple[int, int, int]) -> AttackParams:
-    """Defaults that scale with the number of input values d = C*H*W.
-
-    eps = 0.4 * sqrt(d): a change with root-mean-square 0.4 per pixel, large enough to
-    draw the feature visibly (28x28: eps 11.2; 3x224x224: eps 155, comparable to the
-    250-1000 that Engstrom et al. used without a projection) yet tied to the image, which
-    keeps the result readable as an amplified version of the start. Step size
-    2.5 * eps / iterations (Madry et al.'s rule) lets the ascent reach the ball's boundary
-    and still move along it. 28x28 inputs get 30 iterations: on the shipped robust
-    Fashion-MNIST model 30 steps reach 97% of the feature gain of 60 at half the cost
-    (the attack dominates the demo's time); larger inputs get 200 (1000, as in the
-    original, takes hours per feature set on a CPU for little visible change).
-    """
-    d = int(np.prod(input_shape))
-    eps = 0.4 * math.sqrt(d)
-    iterations = 30 if d <= 64 * 64 * 3 else 200
-    return AttackParams(eps=round(eps, 4), step_size=round(2.5 * eps / iterations, 4), iterations=iterations)
+from analysis_core.visualization.config import AttackParams, default_attack_params  # noqa: F401  (default_attack_params: re-exported)
 
 
 @dataclass

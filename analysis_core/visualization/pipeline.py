@@ -23,38 +23,12 @@ from analysis_core.artifacts import (
 from analysis_core.artifacts.visualization_index import INDEX_VERSION
 from analysis_core.atomic import staged_dir
 from analysis_core.errors import BarlowError
-from analysis_core.visualization.attack import AttackParams, default_attack_params, feature_attack
+from analysis_core.visualization.attack import feature_attack
+from analysis_core.visualization.config import SCOPES, VisualizationConfig
 from analysis_core.visualization.heatmap import channel_maps, resize_maps, shared_normalize
 from analysis_core.visualization.render import display_scale, overlay_heat, tile_sheet, to_rgb_uint8
 from analysis_core.visualization.topk import top_k_rows
 
-SCOPES = ("dataset", "group")
-
-
-@dataclass
-class VisualizationConfig:
-    k: int = 6
-    eps: float | None = None  # None: default_attack_params for the input size
-    step_size: float | None = None
-    iterations: int | None = None
-    batch_size: int = 128
-    cmap: str = "turbo"
-    alpha: float = 0.75
-    leaf_samples: int = 12
-    leaf_columns: int = 6
-    leaves: str = "all"  # all | valid | none
-    seed: int = 0
-    # dataset: a feature's top-k images come from the whole data set. group: each group
-    # also gets its own strips of the features drawn for it, top-k among its rows only.
-    scope: str = "dataset"
-
-    def attack_params(self, input_shape: tuple[int, int, int]) -> AttackParams:
-        default = default_attack_params(input_shape)
-        return AttackParams(
-            eps=default.eps if self.eps is None else float(self.eps),
-            step_size=default.step_size if self.step_size is None else float(self.step_size),
-            iterations=default.iterations if self.iterations is None else int(self.iterations),
-        )
 
 
 def top_k_for_features(

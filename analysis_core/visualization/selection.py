@@ -33,10 +33,10 @@ def parse_feature_list(text: str, n_features: int | None = None) -> list[int]:
             else:
                 ids.add(int(piece))
         except ValueError:
-            raise BarlowError(f"--features: '{piece}' is not a feature id or a range like 5-7") from None
+            raise BarlowError(f"--feature-ids: '{piece}' is not a feature id or a range like 5-7") from None
     if not ids:
-        raise BarlowError("--features: no feature ids given")
+        raise BarlowError("--feature-ids: no feature ids given")
     bad = [i for i in ids if i < 0 or (n_features is not None and i >= n_features)]
     if bad:
-        raise BarlowError(f"--features: feature id {min(bad)} is outside 0..{(n_features or 1) - 1}")
+        raise BarlowError(f"--feature-ids: feature id {min(bad)} is outside 0..{(n_features or 1) - 1}")
     return sorted(ids)

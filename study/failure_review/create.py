@@ -11,11 +11,12 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from analysis_core.atomic import staged_dir
 from analysis_core.errors import BarlowError
+from analysis_core.options import option
 from study.create import CreateOptions, make_attention_checks, study_image_path
 from study.failure_review import KIND
 from study.failure_review.context import REVIEW_FILE, REVIEW_VERSION
@@ -28,11 +29,18 @@ UNITS = ("leaf", "tree")
 
 @dataclass
 class ReviewOptions(CreateOptions):
-    unit: str = "leaf"
-    max_depth: int = 2  # tree levels a HIT draws (the practitioner study showed depth 2)
-    assignments: int = 5
-    reward: str = "1.00"
-    extra: dict = field(default_factory=dict)
+    """'barlow study create --kind failure-review': the feature study's options and these."""
+
+    unit: str = option("leaf", "failure-review: one HIT per valid leaf, or per group's failure tree", choices=UNITS)
+    max_depth: int = option(2, "failure-review: tree levels a HIT draws (the paper's practitioners saw depth 2)", metavar="D")
+
+    def validate(self) -> "ReviewOptions":
+        super().validate()
+        if self.unit not in UNITS:
+            raise BarlowError(f"--unit must be one of {', '.join(UNITS)}, got {self.unit!r}")
+        if self.max_depth < 1:
+            raise BarlowError("--max-depth must be at least 1")
+        return self
 
 
 @dataclass
@@ -174,14 +182,7 @@ def create_review_study(analysis_dir: str | Path, out_dir: str | Path, options: 
         raise BarlowError(f"analysis folder {analysis_dir} not found")
     if (out_dir / STUDY_FILE).exists() or (out_dir / HITS_FILE).exists():
         raise BarlowError(f"{out_dir} already holds a study; choose a new --out folder")
-    if options.unit not in UNITS:
-        raise BarlowError(f"--unit must be one of {', '.join(UNITS)}, got {options.unit!r}")
-    if options.max_depth < 1:
-        raise BarlowError("--max-depth must be at least 1")
-    if options.assignments < 1:
-        raise BarlowError("--assignments must be at least 1")
-    if options.attention_checks < 0:
-        raise BarlowError("--attention-checks must be 0 or more")
+    options.validate()
     if options.items_csv is not None:
         raise BarlowError("--items lists features for feature-description studies; a failure-review study takes the analysis's valid leaves")
     if not (analysis_dir / "visualizations" / "index.json").is_file():

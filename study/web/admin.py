@@ -7,17 +7,25 @@ or ``X-Admin-Token``.
 
 from __future__ import annotations
 
+import time
+
 from flask import Blueprint, Response, abort, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 
-from study.export import FORMATS, export_text
-from study.models import APPROVED, REJECTED, SUBMITTED, Assignment, Hit
+from study.export import FORMATS, export_database
+from study.models import Hit
+from study.platforms.summary import platform_summary
 from study.progress import hit_progress, recent_answers, summary, worker_progress
+from study.review import ReviewError, set_review
 from study.web.context import study_context
-from study.web.security import bearer_token, check_csrf, csrf_token, token_matches
+from study.web.guard import int_arg
+from study.web.security import admin_fingerprint, bearer_token, check_csrf, csrf_token, token_matches
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 ADMIN_KEY = "admin"
+ADMIN_UNTIL_KEY = "admin_until"
+ADMIN_SESSION_SECONDS = 12 * 3600
+MAX_ANSWER_ROWS = 5000
 _DOWNLOAD_NAMES = {"mturk-csv": "batch_results.csv", "jsonl": "answers.jsonl", "long": "answers_long.csv"}
 _MIME = {"mturk-csv": "text/csv", "jsonl": "application/x-ndjson", "long": "text/csv"}
 
@@ -26,7 +34,11 @@ def is_admin() -> bool:
     ctx = study_context()
     if not ctx.admin_token:
         return False
-    return token_matches(bearer_token(), ctx.admin_token) or session.get(ADMIN_KEY) is True
+    if token_matches(bearer_token(), ctx.admin_token):
+        return True
+    # The session holds a fingerprint of the token and an end time, so a copied cookie
+    # stops working when the token changes or the session runs out.
+    return session.get(ADMIN_KEY) == admin_fingerprint(ctx.admin_token) and float(session.get(ADMIN_UNTIL_KEY, 0)) > time.time()
 
 
 @bp.before_request
@@ -38,7 +50,8 @@ def require_admin():
     if token is not None:
         if not token_matches(token, ctx.admin_token):
             abort(401, description="wrong admin token")
-        session[ADMIN_KEY] = True
+        session[ADMIN_KEY] = admin_fingerprint(ctx.admin_token)
+        session[ADMIN_UNTIL_KEY] = time.time() + ADMIN_SESSION_SECONDS
         # Drop the token from the address bar and history.
         args = {k: v for k, v in request.args.items() if k != "token"}
         return redirect(url_for(request.endpoint, **(request.view_args or {}), **args))
@@ -55,8 +68,7 @@ def dashboard():
     with ctx.db.sessions() as db_session:
         hits = hit_progress(db_session, ctx.db.study_id, ctx.timeout, now)
         workers = worker_progress(db_session, ctx.db.study_id, ctx.timeout, now)
-        limit = request.args.get("limit", "200")
-        answers = recent_answers(db_session, ctx.db.study_id, limit=int(limit) if limit.isdigit() else 200)
+        answers = recent_answers(db_session, ctx.db.study_id, limit=int_arg("limit", 200, 1, MAX_ANSWER_ROWS))
         rows = [
             {
                 "id": a.public_id,
@@ -70,10 +82,14 @@ def dashboard():
                 "seconds": a.work_time_seconds,
                 "passed": a.attention_passed,
                 "review": a.review,
+                "remote": a.platform_assignment_id if a.mode != "local" else None,
+                "platform_status": a.platform_status,
                 "answers": {ans.question_id: ans.value for ans in a.answers},
             }
             for a in answers
         ]
+        crowd = platform_summary(db_session, ctx.db.study_id, ctx.spec)
+        remote_hits = dict(db_session.execute(select(Hit.key, Hit.platform_hit_id).where(Hit.study_id == ctx.db.study_id, Hit.platform_hit_id.is_not(None))).all())
     return render_template(
         "study/admin.html",
         spec=ctx.spec,
@@ -81,6 +97,8 @@ def dashboard():
         hits=hits,
         workers=workers,
         answers=rows,
+        crowd=crowd,
+        remote_hits=remote_hits,
         formats=FORMATS,
         csrf_token=csrf_token(),
         flash_message=request.args.get("msg", ""),
@@ -92,7 +110,7 @@ def export(fmt: str):
     ctx = study_context()
     if fmt not in FORMATS:
         abort(404, description=f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
-    text, _ = export_text(ctx.study_dir, fmt, database_url=ctx.db.url)
+    text, _ = export_database(ctx.db, ctx.spec, fmt)
     return Response(
         text,
         mimetype=_MIME[fmt],
@@ -100,36 +118,25 @@ def export(fmt: str):
     )
 
 
-def set_review(public_id: str, decision: str, note: str = "") -> Assignment:
-    """Mark a submitted assignment approved or rejected (a platform adapter pays on these)."""
+def review_assignment(public_id: str, decision: str, note: str) -> str | None:
+    """The review service for both the dashboard and the API, errors as HTTP statuses."""
     ctx = study_context()
-    if decision not in ("approve", "reject", "clear"):
-        abort(400, description="decision must be approve, reject or clear")
-    if len(note) > 1000:
-        abort(400, description="the review note is longer than 1000 characters")
-    with ctx.db.sessions.begin() as db_session:
-        assignment = db_session.scalar(
-            select(Assignment).join(Hit).where(Hit.study_id == ctx.db.study_id, Assignment.public_id == public_id)
-        )
-        if assignment is None:
-            abort(404, description=f"no assignment {public_id[:40]!r} in this study")
-        if assignment.status != SUBMITTED:
-            abort(409, description="only submitted assignments can be reviewed")
-        assignment.review = {"approve": APPROVED, "reject": REJECTED, "clear": None}[decision]
-        assignment.review_note = note
-        assignment.reviewed_at = ctx.clock() if decision != "clear" else None
-        return assignment
+    try:
+        return set_review(ctx.db, public_id, decision, note, ctx.clock())
+    except ReviewError as exc:
+        abort(exc.status, description=str(exc))
 
 
 @bp.post("/assignments/<public_id>/review")
 def review(public_id: str):
     check_csrf()
-    set_review(public_id, request.form.get("decision", ""), request.form.get("note", "").strip())
+    review_assignment(public_id, request.form.get("decision", ""), request.form.get("note", "").strip())
     return redirect(url_for("admin.dashboard", _anchor="answers"))
 
 
 @bp.post("/logout")
 def logout():
     check_csrf()
-    session.pop(ADMIN_KEY, None)
+    # Clear everything: an empty session makes Flask delete the cookie in the browser.
+    session.clear()
     return redirect(url_for("worker.entry"))

@@ -1,4 +1,4 @@
-"""A small JSON API: public study status; progress, answers and review marks for admins.
+"""A small JSON API for admins: status counts, progress, answers and review marks.
 
 Admin endpoints take the token as ``Authorization: Bearer TOKEN`` (or the dashboard's
 session); writes accept only the header, so a browser session cannot be tricked into them.
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, jsonify, request
 
-from study.export import jsonl_lines
-from study.progress import hit_progress, summary, worker_progress
-from study.web.admin import is_admin, set_review
+from study.export import jsonl_records
+from study.progress import hit_progress, status_summary, worker_progress
+from study.web.admin import is_admin, review_assignment
 from study.web.context import study_context
 from study.web.security import bearer_token, token_matches
 
@@ -37,10 +37,12 @@ def _progress():
 
 @bp.get("/status")
 def status():
-    """Counts only: safe to show anyone (no worker ids)."""
+    """Counts only, from aggregate queries: cheap enough for a poller every few seconds."""
+    _require_admin()
     ctx = study_context()
-    hits, workers = _progress()
-    return jsonify({"study": ctx.spec.name, "title": ctx.spec.settings.title, **summary(hits, workers).to_dict()})
+    with ctx.db.sessions() as db_session:
+        counts = status_summary(db_session, ctx.db.study_id, ctx.timeout, ctx.clock())
+    return jsonify({"study": ctx.spec.name, "title": ctx.spec.settings.title, **counts.to_dict()})
 
 
 @bp.get("/hits")
@@ -63,7 +65,7 @@ def answers():
     import json
 
     ctx = study_context()
-    return jsonify([json.loads(line) for line in jsonl_lines(ctx.study_dir, database_url=ctx.db.url)])
+    return jsonify([json.loads(line) for line in jsonl_records(ctx.db, ctx.spec)])
 
 
 @bp.post("/assignments/<public_id>/review")
@@ -72,5 +74,5 @@ def review(public_id: str):
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         abort(400, description='send JSON like {"decision": "approve", "note": "..."}')
-    assignment = set_review(public_id, str(body.get("decision", "")), str(body.get("note", "")))
-    return jsonify({"assignment": public_id, "review": assignment.review})
+    review = review_assignment(public_id, str(body.get("decision", "")), str(body.get("note", "")))
+    return jsonify({"assignment": public_id, "review": review})

@@ -12,6 +12,7 @@ from study.allocation import Allocator, Clock
 from study.db import StudyDatabase
 from study.hits import HitSpec
 from study.study_file import StudySpec
+from study.verification import AssignmentVerifier
 
 EXTENSION_KEY = "barlow_study"
 
@@ -25,6 +26,11 @@ class StudyContext:
     allocator: Allocator
     clock: Clock
     admin_token: str | None
+    # Crowd mode after resolving "auto": off, open (capped) or closed (verified).
+    crowd_mode: str = "open"
+    verifier: AssignmentVerifier | None = None
+    # Origins turkSubmitTo may name: Mechanical Turk's, plus any given at serve time.
+    submit_origins: tuple[str, ...] = ()
 
     @property
     def timeout(self) -> timedelta:

@@ -8,8 +8,10 @@ assignment id instead.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
+from datetime import datetime, timezone
 
 from flask import abort, current_app, request, session
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -37,19 +39,30 @@ def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.secret_key, salt=_FORM_SALT)
 
 
-def crowd_form_token(hit_key: str, assignment_id: str) -> str:
-    return _serializer().dumps({"hit": hit_key, "assignment": assignment_id})
+def _crowd_fields(hit_key: str, mode) -> dict:
+    # Everything the hand-off depends on is signed: where the answers are posted to
+    # (turkSubmitTo) included, so a changed form cannot send them to another host.
+    return {"hit": hit_key, "assignment": mode.assignment_id, "worker": mode.worker_id, "platform_hit": mode.platform_hit_id, "submit_to": mode.submit_to}
 
 
-def check_crowd_form_token(token: str, hit_key: str, assignment_id: str, max_age_seconds: int) -> None:
+def crowd_form_token(hit_key: str, mode) -> str:
+    """A token binding the form to this HIT, assignment, worker and submit address."""
+    return _serializer().dumps(_crowd_fields(hit_key, mode))
+
+
+def check_crowd_form_token(token: str, hit_key: str, mode, max_age_seconds: int) -> datetime:
+    """Check the token against the submitted form; return when the page was opened (UTC)."""
     try:
-        data = _serializer().loads(token, max_age=max_age_seconds)
+        data, issued = _serializer().loads(token, max_age=max_age_seconds, return_timestamp=True)
     except SignatureExpired:
         abort(400, description="this HIT page is too old; reload it from the crowd platform")
     except BadSignature:
         abort(400, description="the form's security token is missing or invalid; reload the page")
-    if data.get("hit") != hit_key or data.get("assignment") != assignment_id:
+    if not isinstance(data, dict) or data.get("hit") != hit_key or data.get("assignment") != mode.assignment_id:
         abort(400, description="the form's security token belongs to another HIT or assignment")
+    if data != _crowd_fields(hit_key, mode):
+        abort(400, description="the form's crowd-platform fields were changed after the page was opened; reload the HIT")
+    return issued.astimezone(timezone.utc)
 
 
 def token_matches(sent: str | None, admin_token: str | None) -> bool:
@@ -61,3 +74,9 @@ def bearer_token() -> str | None:
     if header.lower().startswith("bearer "):
         return header[7:].strip()
     return request.headers.get("X-Admin-Token")
+
+
+def admin_fingerprint(admin_token: str) -> str:
+    """What the admin session stores: a server restart with another token ends old sessions."""
+    return hmac.new(current_app.secret_key.encode() if isinstance(current_app.secret_key, str) else current_app.secret_key,
+                    admin_token.encode(), hashlib.sha256).hexdigest()[:32]

@@ -120,7 +120,7 @@ def test_analysis_folder_finds_its_extraction(analysis_dir, tmp_path):
     assert extraction.features_path.name == "features.npy" and extraction.metadata_path.is_file()
     moved = tmp_path / "moved"
     extraction.features_path.parent.rename(moved)
-    with pytest.raises(BarlowError, match="not found; pass --features-file PATH"):
+    with pytest.raises(BarlowError, match="not found; pass --features PATH"):
         AnalysisFolder(analysis_dir).extraction()
     again = AnalysisFolder(analysis_dir).extraction(features=moved / "features.npy", metadata=moved / "metadata.csv")
     assert again.load().n_rows == 360

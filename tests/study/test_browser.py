@@ -16,8 +16,9 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def server(study_dir):
-    app = create_app(study_dir, admin_token="admin-tok", secret_key="browser-test")
+def server(study_dir, platform):
+    # The stand-in platform answers on localhost, so it is allowed as turkSubmitTo here.
+    app = create_app(study_dir, admin_token="admin-tok", secret_key="browser-test", submit_origins=(platform[0],))
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()

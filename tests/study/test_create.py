@@ -59,7 +59,7 @@ def test_missing_visualizations_name_features_and_command(tmp_path, analysis_fac
     with pytest.raises(BarlowError) as info:
         create_study(analysis, tmp_path / "s", CreateOptions(items_csv=items))
     message = str(info.value)
-    assert "5,9" in message and f"barlow visualize --analysis {analysis} --features 5,9" in message
+    assert "5,9" in message and f"barlow visualize --analysis {analysis} --feature-ids 5,9" in message
     assert not any((tmp_path / "s").glob("*.yaml"))
 
 

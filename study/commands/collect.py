@@ -1,0 +1,42 @@
+"""barlow study collect: pull submitted work from the crowd platform into the study database."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "pull submitted assignments from MTurk / Prolific into the study's answer tables"
+DESCRIPTION = """\
+Fetch every submitted assignment of the published HITs (MTurk: ListAssignmentsForHIT,
+page by page) and store its answers in the same tables local sessions use, once per
+assignment id; answers that came in through the study server are matched, not doubled.
+Attention checks are scored as in local sessions. Safe to run as often as you like.
+
+example:
+  barlow study collect studies/fmnist && barlow study status studies/fmnist
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("study", metavar="STUDY", help="study folder")
+    parser.add_argument("--database-url", help="SQLAlchemy URL of the study database (default: STUDY/study.sqlite)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import time
+
+    from study.platforms.connect import published_platform
+    from study.platforms.collecting import collect
+    from study.platforms.service import open_platform_study
+
+    with open_platform_study(args.study, args.database_url) as ps:
+        platform = published_platform(ps)
+        start = time.perf_counter()
+        report = collect(ps, platform)
+        elapsed = time.perf_counter() - start
+    print(f"collected from {platform.name}{' sandbox' if platform.sandbox else ''} in {elapsed:.1f} s: "
+          f"{report.new} new, {report.updated} updated, {report.unchanged} already stored")
+    for line in report.invalid:
+        print(f"  needs review: {line}")
+    if report.unknown:
+        print(f"  {len(report.unknown)} assignments belong to HITs this database does not know; ignored")
+    return 0

@@ -1,0 +1,108 @@
+"""barlow study publish: put a study's HITs on Mechanical Turk (sandbox first) or Prolific."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "publish a study's HITs on Mechanical Turk (--sandbox to try it free) or Prolific"
+DESCRIPTION = """\
+Publish every HIT of a study that is not yet on the platform. Safe to run again: HITs
+already published (or created by a run that was interrupted) are never created twice.
+
+Mechanical Turk (boto3; credentials from the standard AWS chain, e.g. AWS_PROFILE):
+  --question external  MTurk frames the study server's HIT page; needs a public HTTPS --url
+                       (e.g. 'barlow study serve --behind-proxy' behind an HTTPS proxy)
+  --question html      a self-contained page per HIT (no server needed); images are uploaded
+                       to --image-bucket s3://BUCKET/PREFIX and linked (presigned by default)
+  Production costs reward x assignments plus MTurk's fee (20%, 40% for 10+ assignments per
+  HIT): the cost and balance are printed and --yes is required. The sandbox is free.
+
+Prolific (token in PROLIFIC_TOKEN): one Prolific study whose participants answer
+crowd.prolific.hits_per_participant HITs on the study server at --url, then return to
+Prolific with crowd.prolific.completion_code.
+
+examples:
+  barlow study publish studies/fmnist --platform mturk --sandbox --question html --image-bucket s3://my-bucket/barlow
+  barlow study publish studies/fmnist --platform mturk --question external --url https://study.example.org/ --max-cost 150 --yes
+  barlow study publish studies/fmnist --platform prolific --url https://study.example.org/ --yes
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("study", metavar="STUDY", help="study folder")
+    parser.add_argument("--platform", required=True, choices=["mturk", "prolific"], help="crowd platform")
+    parser.add_argument("--sandbox", action="store_true", help="MTurk's requester sandbox: free, for trying the HITs as a worker")
+    parser.add_argument("--question", choices=["external", "html"], default="external", help="MTurk: how the HIT is shown (default: %(default)s)")
+    parser.add_argument("--url", metavar="URL", help="public HTTPS address of 'barlow study serve' (external questions, Prolific)")
+    parser.add_argument("--image-bucket", metavar="S3URL", help="--question html: s3://BUCKET/PREFIX for the HIT images")
+    parser.add_argument("--public-images", action="store_true", help="--question html: link images by plain public URL instead of presigned (bucket must allow public reads)")
+    parser.add_argument("--max-cost", type=str, metavar="USD", help="refuse to publish if the cost would exceed this many dollars")
+    parser.add_argument("--yes", action="store_true", help="confirm spending real money (production)")
+    parser.add_argument("--database-url", help="SQLAlchemy URL of the study database (default: STUDY/study.sqlite)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import time
+    from decimal import Decimal, InvalidOperation
+
+    from analysis_core.errors import BarlowError
+    from study.platforms import publishing
+    from study.platforms.service import open_platform_study
+    from study.platforms.connect import connect
+
+    max_cost = None
+    if args.max_cost is not None:
+        try:
+            max_cost = Decimal(args.max_cost)
+        except InvalidOperation:
+            raise BarlowError(f"--max-cost {args.max_cost!r} is not an amount in dollars") from None
+    with open_platform_study(args.study, args.database_url) as ps:
+        platform = connect(args.platform, args.sandbox)
+        start = time.perf_counter()
+        if args.platform == "prolific":
+            from study.platforms.prolific import study_url
+            from study.platforms.questions import check_study_url
+
+            if not args.url:
+                raise BarlowError("Prolific sends participants to the study server: give its public HTTPS address with --url")
+            report = publishing.publish_prolific(ps, platform, study_url(check_study_url(args.url)), max_cost=max_cost, yes=args.yes)
+            if report.published:
+                print(f"Prolific study {report.platform_study_id} is published" + (" (found from an interrupted run)" if report.reconciled else ""))
+            return 0
+        question_for = _question_builder(args, ps, platform.sandbox)
+        report = publishing.publish_mturk(ps, platform, question_for, max_cost=max_cost, yes=args.yes)
+        elapsed = time.perf_counter() - start
+    where = "MTurk sandbox" if args.sandbox else "MTurk"
+    if report.published or report.reconciled:
+        print(f"published {report.published} HITs on {where} in {elapsed:.1f} s (HIT type {report.platform_study_id})"
+              + (f"; {report.already} were already there" if report.already else "")
+              + (f"; {report.reconciled} found from an interrupted run" if report.reconciled else ""))
+        if args.sandbox:
+            print("try them as a worker at https://workersandbox.mturk.com/ ; then 'barlow study collect' pulls the answers")
+    return 0
+
+
+def _question_builder(args, ps, sandbox: bool):
+    from analysis_core.errors import BarlowError
+    from study.platforms.questions import check_study_url, external_question, hit_url, html_question, render_standalone_hit
+
+    if args.question == "external":
+        if not args.url:
+            raise BarlowError("--question external needs --url: the public HTTPS address where 'barlow study serve' runs (or use --question html)")
+        base = check_study_url(args.url)
+        return lambda hit: external_question(hit_url(base, hit.key))
+    if not args.image_bucket:
+        raise BarlowError("--question html needs --image-bucket s3://BUCKET/PREFIX: HIT images are uploaded there and linked, never inlined")
+    from study.platforms.images import MAX_PRESIGN_SECONDS, ImageUploader, parse_bucket
+
+    days = max(1, ps.spec.settings.lifetime_days)
+    lifetime = days * 86400 + ps.spec.settings.assignment_timeout_minutes * 60
+    # Links must outlive the HIT; SigV4 caps them at 7 days, which covers HITs up to 7 days.
+    seconds = min(lifetime, MAX_PRESIGN_SECONDS) if days <= 7 else lifetime
+    uploader = ImageUploader(parse_bucket(args.image_bucket), ps.spec.name, None if args.public_images else seconds)
+
+    def build(hit):
+        urls = {s: uploader.url(ps.study_dir, rel) for s, rel in hit.images.items()}
+        return html_question(render_standalone_hit(ps.spec, hit, urls, sandbox), hit_key=hit.key)
+
+    return build

@@ -1,0 +1,74 @@
+"""Closed crowd mode: a crowd answer counts only for an assignment the platform really issued.
+
+Anyone who knows a HIT's URL can add ``assignmentId=...&workerId=...`` to it, so in crowd
+mode the server asks the platform whether that assignment exists, belongs to that worker
+and is for that HIT before it stores anything. A platform adapter (``study.platforms``)
+provides the check; this module defines the interface and finds the adapter.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from analysis_core.errors import BarlowError
+
+OFF, OPEN, CLOSED, AUTO = "off", "open", "closed", "auto"
+CROWD_MODES = (AUTO, CLOSED, OPEN, OFF)
+
+
+@dataclass(frozen=True)
+class HitRef:
+    """What a verifier may need to know about the HIT: our key and the platform's id."""
+
+    key: str
+    platform_hit_id: str | None
+
+
+class VerificationUnavailable(Exception):
+    """The platform could not be asked right now (network, rate limit): try again later."""
+
+
+@runtime_checkable
+class AssignmentVerifier(Protocol):
+    """Implemented by a platform adapter (MTurk: GetAssignment; Prolific: the submission)."""
+
+    def verify_assignment(self, hit: HitRef, assignment_id: str, worker_id: str) -> bool:
+        """True when the platform issued ``assignment_id`` for ``hit`` to ``worker_id``.
+
+        Raise :class:`VerificationUnavailable` when the platform cannot be reached; the
+        worker is then asked to submit again instead of the answer being refused.
+        """
+        ...
+
+
+def load_verifier(platform: str | None, settings: Any = None) -> AssignmentVerifier | None:
+    """The verifier of ``study.platforms.<platform>``, made by its ``assignment_verifier(settings)``.
+
+    None when no platform is configured; a clear error when the platform has no adapter.
+    """
+    if not platform:
+        return None
+    try:
+        module = importlib.import_module(f"study.platforms.{platform}")
+    except ModuleNotFoundError:
+        raise BarlowError(f"no adapter for crowd platform {platform!r} (study.platforms.{platform})") from None
+    factory = getattr(module, "assignment_verifier", None)
+    if factory is None:
+        raise BarlowError(f"the {platform!r} platform adapter cannot verify assignments (no assignment_verifier)")
+    verifier = factory(settings)
+    if not isinstance(verifier, AssignmentVerifier):
+        raise BarlowError(f"the {platform!r} platform adapter's assignment_verifier did not return a verifier")
+    return verifier
+
+
+def resolve_crowd_mode(mode: str, verifier: AssignmentVerifier | None) -> str:
+    """``auto`` is closed when a verifier is configured and open otherwise."""
+    if mode not in CROWD_MODES:
+        raise BarlowError(f"crowd mode must be one of {', '.join(CROWD_MODES)}, got {mode!r}")
+    if mode == AUTO:
+        return CLOSED if verifier is not None else OPEN
+    if mode == CLOSED and verifier is None:
+        raise BarlowError("closed crowd mode needs a platform adapter that verifies assignments (configure the study's platform)")
+    return mode
