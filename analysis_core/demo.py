@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from analysis_core import __version__
+from analysis_core.artifacts import DESCRIPTIONS_FILE, AnalysisFolder, Extraction
 from analysis_core.atomic import atomic_path
 from analysis_core.errors import BarlowError
 from analysis_core.options import QUIET_HELP, option
@@ -139,17 +140,17 @@ def _extract(config: DemoConfig) -> None:
 
 
 def _analyze(config: DemoConfig, analysis_config) -> None:
-    from analysis_core.analysis import analyze_files
-    from analysis_core.analysis_outputs import write_analysis
+    from analysis_core.failure_analysis import analyze_files
+    from analysis_core.failure_analysis_outputs import write_analysis
 
-    result = analyze_files(config.extraction_dir / "features.npy", config.extraction_dir / "metadata.csv", analysis_config,
-                           progress=not config.quiet)
+    extraction = Extraction(config.extraction_dir)
+    result = analyze_files(extraction.features_path, extraction.metadata_path, analysis_config, progress=not config.quiet)
     write_analysis(result, config.analysis_dir)
 
 
 def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> tuple[Path, str, list[StepOutcome]]:
     """Run (or resume) the demo; returns the report's index.html, a summary paragraph and step timings."""
-    from analysis_core.analysis import AnalysisConfig, config_dict
+    from analysis_core.failure_analysis import AnalysisConfig, config_dict
     from analysis_core.report import build_report, summary_paragraph
     from analysis_core.visualization.pipeline import visualize_analysis
 
@@ -159,40 +160,41 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> tuple[Pa
         raise BarlowError(f"--top-mi must be 0 or more, got {config.top_mi}")
     config.out.mkdir(parents=True, exist_ok=True)
     steps = StepRunner(config.out, config.force, log)
-    ext, ana = config.extraction_dir, config.analysis_dir
+    ext, ana = Extraction(config.extraction_dir), AnalysisFolder(config.analysis_dir)
+    extraction_files = [ext.features_path, ext.metadata_path]
 
     steps.run(
         "extract",
         {"dataset": config.dataset, "features_model": config.features_model, "features_model_sha1": _model_fingerprint(config.features_model),
          "inspect_model": config.inspect_model, "inspect_model_sha1": _model_fingerprint(config.inspect_model)},
         [],
-        [ext / "features.npy", ext / "metadata.csv", ext / "manifest.json"],
+        [*extraction_files, ext.manifest_path],
         lambda: _extract(config),
     )
     analysis_config = AnalysisConfig(grouping="both", depth=config.depth)
     steps.run(
         "analyze",
         config_dict(analysis_config),
-        [ext / "features.npy", ext / "metadata.csv"],
-        [ana / "trees.json", ana / "failure_modes.csv"],
+        extraction_files,
+        [ana.trees_path, ana.failure_modes_path],
         lambda: _analyze(config, analysis_config),
     )
     steps.run(
         "visualize",
         {"top_mi": config.top_mi, **asdict(config.visualization)},
-        [ana / "trees.json", ext / "manifest.json"],
-        [ana / "visualizations" / "index.json"],
-        lambda: visualize_analysis(ana, top_mi=config.top_mi, config=config.visualization, device=config.device, progress=not config.quiet),
+        [ana.trees_path, ext.manifest_path],
+        [ana.index_path],
+        lambda: visualize_analysis(ana.path, top_mi=config.top_mi, config=config.visualization, device=config.device, progress=not config.quiet),
     )
-    descriptions = ana / "feature_descriptions.csv"
+    descriptions = ana.path / DESCRIPTIONS_FILE
     steps.run(
         "report",
         {"out": str(config.report_dir)},
-        [ana / "trees.json", ana / "failure_modes.csv", ana / "visualizations" / "index.json", descriptions],
+        [ana.trees_path, ana.failure_modes_path, ana.index_path, descriptions],
         [config.report_dir / "index.html"],
-        lambda: build_report(ana, config.report_dir, progress=not config.quiet),
+        lambda: build_report(ana.path, config.report_dir, progress=not config.quiet),
     )
     from analysis_core.report.context import load_report_data
 
-    data = load_report_data(ana)
+    data = load_report_data(ana.path)
     return config.report_dir / "index.html", summary_paragraph(data), steps.outcomes

@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from analysis_core.analysis import GROUPINGS, AnalysisConfig, run_analysis
+from analysis_core.artifacts import FEATURES_FILE, METADATA_FILE
 from analysis_core.atomic import staged_dir
 from analysis_core.errors import BarlowError
+from analysis_core.failure_analysis import GROUPINGS, AnalysisConfig, run_analysis
 from analysis_core.failure_tree import check_depth, leaf_is_valid
 
 SUMMARY_COLUMNS = [
@@ -48,7 +49,7 @@ def parse_run(text: str, default_metadata: str | os.PathLike | None = None) -> R
         raise BarlowError(f"--run must look like NAME=DIR or NAME=FEATURES.npy, got '{text}'")
     path = Path(location)
     if path.is_dir():
-        features, metadata = path / "features.npy", path / "metadata.csv"
+        features, metadata = path / FEATURES_FILE, path / METADATA_FILE
         for required in (features, metadata):
             if not required.is_file():
                 raise BarlowError(f"run '{name}': {required} not found (an extraction folder holds features.npy and metadata.csv)")
@@ -56,7 +57,7 @@ def parse_run(text: str, default_metadata: str | os.PathLike | None = None) -> R
     if not path.is_file():
         raise BarlowError(f"run '{name}': {path} is neither a folder nor a features file")
     if default_metadata is None:
-        candidate = path.parent / "metadata.csv"
+        candidate = path.parent / METADATA_FILE
         if not candidate.is_file():
             raise BarlowError(f"run '{name}': give --metadata for {path} (no metadata.csv beside it)")
         default_metadata = candidate

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis_core.analysis import AnalysisConfig, run_analysis
+from analysis_core.failure_analysis import AnalysisConfig, run_analysis
 from analysis_core.failure_tree import FailureTree
 from analysis_core.artifacts import load_features
 

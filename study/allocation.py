@@ -71,6 +71,9 @@ class Allocator:
             worker.last_seen_at = now
         return worker
 
+    def find_worker(self, session: Session, external_id: str, source: str = "local") -> Worker | None:
+        return session.scalar(select(Worker).where(Worker.source == source, Worker.external_id == external_id))
+
     def hit(self, session: Session, hit_key: str) -> Hit | None:
         return session.scalar(select(Hit).where(Hit.study_id == self.study_id, Hit.key == hit_key))
 

@@ -27,7 +27,8 @@ def default_database_url(study_dir: str | Path) -> str:
     return f"sqlite:///{(Path(study_dir) / DB_FILE).resolve()}"
 
 
-DEFAULT_BUSY_TIMEOUT = 3.0
+DEFAULT_BUSY_TIMEOUT = 5.0
+READ_ONLY_OPTION = "barlow_read_only"
 
 
 def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
@@ -47,7 +48,8 @@ def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers (see StudyDatabase.reads) need no lock in WAL mode; only writers queue.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY_OPTION) else "BEGIN IMMEDIATE")
 
 
 def make_engine(database_url: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, pool_size: int | None = None) -> Engine:
@@ -70,12 +72,21 @@ def make_engine(database_url: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, p
 
 @dataclass
 class StudyDatabase:
-    """An open study database: the engine, a session factory and the study's row id."""
+    """An open study database: the engine, session factories and the study's row id.
+
+    ``sessions`` is for work that may write; ``reads`` for pages and exports that only
+    read (on SQLite they do not queue for the write lock).
+    """
 
     engine: Engine
     sessions: sessionmaker[Session]
     study_id: int
     url: str
+    reads: sessionmaker[Session] | None = None
+
+    def __post_init__(self) -> None:
+        if self.reads is None:
+            self.reads = sessionmaker(self.engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False)
 
     def dispose(self) -> None:
         self.engine.dispose()

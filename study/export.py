@@ -52,7 +52,7 @@ def input_field_names(spec: StudySpec) -> list[str]:
 def _records(db: StudyDatabase, spec: StudySpec) -> list[dict]:
     """One dict per submitted assignment, with inputs and answers keyed by question id."""
     review = _review_inputs(spec)
-    with db.sessions() as session:
+    with db.reads() as session:
         rows = session.scalars(
             select(Assignment)
             .join(Hit)

@@ -72,3 +72,20 @@ def resolve_crowd_mode(mode: str, verifier: AssignmentVerifier | None) -> str:
     if mode == CLOSED and verifier is None:
         raise BarlowError("closed crowd mode needs a platform adapter that verifies assignments (configure the study's platform)")
     return mode
+
+
+def study_verifier(study_dir, database_url: str | None = None) -> AssignmentVerifier | None:
+    """The verifier for the platform the study was published to (``studies.platform``), if any."""
+    from study.db import open_study_database
+    from study.models import Study
+
+    db = open_study_database(study_dir, database_url)
+    try:
+        with db.reads() as session:
+            study = session.get(Study, db.study_id)
+            platform = study.platform if study is not None else None
+            if platform:
+                session.expunge(study)
+    finally:
+        db.dispose()
+    return load_verifier(platform, study) if platform else None

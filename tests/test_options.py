@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from analysis_core.analysis import AnalysisConfig
+from analysis_core.failure_analysis import AnalysisConfig
 from analysis_core.cli import build_parser
 from analysis_core.demo import DemoConfig
 from analysis_core.errors import BarlowError

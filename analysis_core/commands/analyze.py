@@ -28,7 +28,7 @@ example:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from analysis_core.analysis import AnalysisConfig
+    from analysis_core.failure_analysis import AnalysisConfig
     from analysis_core.options import add_options, add_quiet
 
     parser.add_argument("--features", required=True, metavar="FEATURES.npy",
@@ -41,8 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from analysis_core.analysis import AnalysisConfig, analyze_files
-    from analysis_core.analysis_outputs import format_summary, write_analysis
+    from analysis_core.failure_analysis import AnalysisConfig, analyze_files
+    from analysis_core.failure_analysis_outputs import format_summary, write_analysis
     from analysis_core.options import from_args
 
     config = from_args(AnalysisConfig, args).validate()

@@ -21,7 +21,7 @@ example:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from analysis_core.analysis import AnalysisConfig
+    from analysis_core.failure_analysis import AnalysisConfig
     from analysis_core.options import add_options, add_quiet
 
     parser.add_argument("--run", action="append", required=True, metavar="NAME=PATH",
@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from analysis_core.analysis import GROUPINGS, AnalysisConfig
+    from analysis_core.failure_analysis import GROUPINGS, AnalysisConfig
     from analysis_core.experiments import format_experiments, parse_run, run_experiments, write_experiments
     from analysis_core.options import from_args
 

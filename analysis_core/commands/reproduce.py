@@ -36,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="torch device for extraction and visualization, e.g. cuda (default: the config's)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one config entry, e.g. --set data.subset=2000 or --set inspected_models.standard.spec=PATH (repeatable)")
+    parser.add_argument("--publish", metavar="DIR", help="also copy the report, tables, figures and manifests (no feature matrices, "
+                                                         "no study images) to DIR, e.g. docs/results/NAME")
     parser.add_argument("--estimate", action="store_true", help="check the inputs, print the time and disk estimate and stop")
     parser.add_argument("--force", action="store_true", help="recompute every step even if its results are up to date")
 
@@ -51,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from analysis_core.reproduction.data import check_inputs
     from analysis_core.reproduction.estimate import check_disk, estimate
     from analysis_core.reproduction.execution import make_executor
-    from analysis_core.reproduction.pipeline import extraction_done, run_reproduction
+    from analysis_core.reproduction.pipeline import extraction_done, publish_results, run_reproduction
 
     overrides = list(args.set)
     if args.scheduler:
@@ -83,6 +85,9 @@ def run(args: argparse.Namespace) -> int:
         executor.close()
     outcomes = result["timings"]
     print(f"report: {result['report'].resolve()}")
+    if args.publish:
+        copied = publish_results(out, Path(args.publish))
+        print(f"published {len(copied)} file(s) to {args.publish}")
     print(f"total {time.perf_counter() - start:.1f} s (" + ", ".join(
         f"{name} {'reused' if o['reused'] else str(o['seconds']) + ' s'}" for name, o in outcomes.items()) + ")")
     return 0

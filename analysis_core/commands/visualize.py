@@ -55,8 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import re
-    from pathlib import Path
 
+    from analysis_core.artifacts import AnalysisFolder
     from analysis_core.errors import BarlowError
     from analysis_core.options import from_args
     from analysis_core.visualization import VisualizationConfig, visualize_analysis
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         trust_checkpoint=args.trust_checkpoint,
         progress=not args.quiet,
     )
-    out = Path(args.analysis) / "visualizations"
+    out = AnalysisFolder(args.analysis).visualizations_dir
     by_group = sum(len(entries) for entries in index.get("group_features", {}).values())
     in_groups = f", {by_group} (group, feature) pairs" if args.scope == "group" else ""
     print(f"{len(index['features'])} features{in_groups} and {len(index['leaves'])} leaves drawn in {out}")

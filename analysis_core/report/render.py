@@ -101,11 +101,11 @@ def write_report(data: ReportData, out_dir: str | Path, progress: bool = True) -
         for group in tqdm(data.groups, desc="report pages", unit="group", disable=not progress, leave=False):
             html = group_page.render(root="../", group=group, **common)
             (stage / group["href"]).write_text(html, encoding="utf-8")
-        if vis_root.resolve() != (out_dir / "visualizations").resolve():
+        if vis_root.resolve() != (out_dir / VISUALIZATIONS_DIR).resolve():
             for rel in _used_pictures(data):
                 source = vis_root / rel
                 if source.is_file():
-                    _link_or_copy(source, stage / "visualizations" / rel)
+                    _link_or_copy(source, stage / VISUALIZATIONS_DIR / rel)
     return out_dir / "index.html"
 
 

@@ -39,7 +39,7 @@ class CellTask:
 
 
 def analysis_config(config: ReproductionConfig, depth: int):
-    from analysis_core.analysis import AnalysisConfig
+    from analysis_core.failure_analysis import AnalysisConfig
 
     a = config.analysis
     return AnalysisConfig(
@@ -92,8 +92,8 @@ def honest_rows(result, model: str, groupings, delta: float, tau: float, alpha: 
 
 def run_cell(task: CellTask) -> dict:
     """Analyse one (model, depth) cell; returns plain rows for the section 7 tables."""
-    from analysis_core.analysis import analyze_files
-    from analysis_core.analysis_outputs import write_analysis
+    from analysis_core.failure_analysis import analyze_files
+    from analysis_core.failure_analysis_outputs import write_analysis
     from analysis_core.experiments import reduce_analysis
 
     start = time.perf_counter()

@@ -36,6 +36,8 @@ class DataConfig:
     dataset: str = "fashion-mnist:test"
     subset: int | None = None  # N evenly spaced images instead of all (tests, quick looks)
     batch_size: int = 256
+    # How image files are decoded: {resize, crop, channels} (default: resize 256, crop 224, RGB).
+    transform: dict | None = None
     get: str = ""  # where to obtain the data set, shown when it is missing
 
 
@@ -118,7 +120,7 @@ class ReproductionConfig:
         return asdict(self)
 
     def validate(self) -> "ReproductionConfig":
-        from analysis_core.analysis import GROUPINGS
+        from analysis_core.failure_analysis import GROUPINGS
         from analysis_core.mutual_info import METHODS
 
         names = [m.name for m in self.inspected_models]
@@ -148,6 +150,13 @@ class ReproductionConfig:
             self.inspected(section.inspected)
         if self.data.subset is not None and self.data.subset < 1:
             raise BarlowError(f"config: data.subset must be a positive number of images, got {self.data.subset}")
+        if self.data.transform is not None:
+            from analysis_core.datasets import ImageTransform
+
+            try:
+                ImageTransform(**self.data.transform)
+            except TypeError as exc:
+                raise BarlowError(f"config: data.transform takes resize, crop and channels: {exc}") from None
         if self.data.batch_size < 1:
             raise BarlowError(f"config: data.batch_size must be positive, got {self.data.batch_size}")
         ex = self.execution

@@ -19,10 +19,10 @@ def subset_rows(n: int, subset: int | None) -> np.ndarray | None:
 
 def load_data(data: DataConfig):
     """The config's data set, cut to ``data.subset`` images when set."""
-    from analysis_core.datasets import load_dataset
+    from analysis_core.datasets import ImageTransform, load_dataset
     from analysis_core.datasets.base import ImageDataset
 
-    dataset = load_dataset(data.dataset)
+    dataset = load_dataset(data.dataset, ImageTransform(**data.transform) if data.transform else None)
     rows = subset_rows(len(dataset), data.subset)
     if rows is None:
         return dataset

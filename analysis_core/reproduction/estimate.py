@@ -54,11 +54,11 @@ def estimate(config: ReproductionConfig, out: Path) -> Estimate:
     device = config.execution.device
     features_model = load_entry(config.features_model, device).eval()
     models = [features_model] + [load_entry(m, device).eval() for m in config.inspected_models if m.spec != config.features_model.spec]
-    batch = min(n, config.data.batch_size, 32)
+    batch = min(n, config.data.batch_size, 64)
     images = torch.stack([dataset[i][0] for i in range(batch)]).to(device)
     with torch.inference_mode():
-        for model in models:  # warm-up: first calls pay for allocation
-            model(images[:1])
+        for model in models:  # warm-up: first calls pay for allocation and kernel selection
+            model(images)
         start = time.perf_counter()
         for model in models:
             model(images)

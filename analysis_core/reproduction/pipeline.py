@@ -95,12 +95,11 @@ def run_reproduction(config: ReproductionConfig, out: Path, executor, *, force: 
     from analysis_core.reproduction.visuals import VisualizeTask, visualize
 
     first_depth = min(config.analysis.depths)
-    wanted = {
-        cell_name(config.section6.inspected, config.section6.depth): 0,
-        cell_name(config.section8.inspected, first_depth): config.section8.top_m,
-        cell_name(config.section9.inspected, config.section9.depth): 0,
-    }
-    for name, top_mi in list(wanted.items()):
+    wanted: dict[str, int] = {}
+    for name, top_mi in ((cell_name(config.section6.inspected, config.section6.depth), 0),
+                         (cell_name(config.section8.inspected, first_depth), config.section8.top_m),
+                         (cell_name(config.section9.inspected, config.section9.depth), 0)):
+        # Sections may share an analysis: it is drawn once, with the most features any asks for.
         wanted[name] = max(top_mi, wanted.get(name, 0))
     tasks = [VisualizeTask(config, str(analysis_root / name), top_mi) for name, top_mi in wanted.items()]
 
@@ -131,7 +130,7 @@ def run_reproduction(config: ReproductionConfig, out: Path, executor, *, force: 
                   [s9_analysis / "trees.json", s9_analysis / "visualizations" / "index.json"],
                   [s9_study / "study.yaml"], lambda: write_section9(config, s9_analysis, s9_study, log))
     else:
-        log("[section9] left out: this Barlow has no failure-review study kind yet (study create --kind failure-review)")
+        log("[section9] left out: this installation has no failure-review study kind (study create --kind failure-review)")
 
     from analysis_core.reproduction.report import write_report
 
@@ -206,29 +205,50 @@ def write_section8(config: ReproductionConfig, analysis_dir: Path, study_dir: Pa
 
 
 def section9_available() -> bool:
-    """Whether 'study create --kind failure-review' exists in this installation."""
+    """Whether this installation has the failure-review study kind ('study create --kind failure-review')."""
+    import importlib.util
+
     try:
-        from study.create import CreateOptions
+        return importlib.util.find_spec("study.failure_review.create") is not None
     except ImportError:
         return False
-    return "kind" in CreateOptions.__dataclass_fields__
 
 
 def write_section9(config: ReproductionConfig, analysis_dir: Path, study_dir: Path, log) -> None:
-    from study.create import CreateOptions, create_study
+    """The practitioner protocol: one HIT per group's failure tree (depth 2 in the paper)."""
     from study.db import open_study_database
+    from study.failure_review.create import ReviewOptions, create_review_study
 
     moved = _move_aside(study_dir)
     if moved:
         log(f"[section9] the earlier study folder (and any answers in it) is kept at {moved}")
     study_dir.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        options = CreateOptions(kind="failure-review", name=f"{config.name}-section9", extra={"reproduction": config.name})
-    except TypeError as exc:  # pragma: no cover - depends on the review study's API
-        raise BarlowError(f"cannot build the practitioner study: {exc}") from None
-    spec, hits = create_study(analysis_dir, study_dir, options)
+    options = ReviewOptions(unit="tree", max_depth=config.section9.depth, assignments=config.section8.assignments,
+                            reward=config.section8.reward, name=f"{config.name}-section9",
+                            extra={"reproduction": config.name}).validate()
+    spec, hits = create_review_study(analysis_dir, study_dir, options)
     open_study_database(study_dir, spec=spec).dispose()
-    log(f"[section9] {len(hits)} review HITs in {study_dir}")
+    log(f"[section9] {len(hits)} review HITs in {study_dir}; serve with: barlow study serve {study_dir}")
+
+
+PUBLISHED = ("report.md", "report.html", "config.json", "section6/*.png", "section6/examples.csv", "section7/*.png",
+             "section7/*.csv", "section7/cells.json", "section8/study/items.csv", "section8/study/study.yaml",
+             "section9/study/study.yaml", "extraction/*/manifest.json")
+
+
+def publish_results(out: Path, dest: Path) -> list[Path]:
+    """Copy the report and its small files (figures, tables, manifests; no feature matrices,
+    no study images or databases) to ``dest``, keeping the paths the report links to."""
+    import shutil
+
+    copied = []
+    for pattern in PUBLISHED:
+        for source in sorted(out.glob(pattern)):
+            target = dest / source.relative_to(out)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+            copied.append(target)
+    return copied
 
 
 def extraction_done(config: ReproductionConfig, out: Path) -> bool:

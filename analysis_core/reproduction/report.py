@@ -147,7 +147,7 @@ def build_document(config: ReproductionConfig, out: Path, timings: dict, recorde
         blocks.append(Block("paragraph", f"A failure-review study of the depth-{config.section9.depth} trees of inspected model "
                                          f"'{config.section9.inspected}' is in section9/study."))
     else:
-        reason = "not built by this run" if section9_available() else "this Barlow has no failure-review study kind yet"
+        reason = "not built by this run" if section9_available() else "this installation has no failure-review study kind (study create --kind failure-review)"
         blocks.append(Block("paragraph", f"Left out: {reason}."))
 
     blocks.append(Block("heading", "Time per step"))

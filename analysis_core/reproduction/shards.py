@@ -49,7 +49,7 @@ def shard_key(config: ReproductionConfig, n_images: int) -> str:
     from analysis_core.demo import _model_fingerprint
 
     parts = {
-        "dataset": config.data.dataset, "subset": config.data.subset, "n": n_images,
+        "dataset": config.data.dataset, "subset": config.data.subset, "transform": config.data.transform, "n": n_images,
         "batch": config.data.batch_size, "shard": config.execution.shard_size,
         "features": [config.features_model.spec, _model_fingerprint(config.features_model.spec)],
         "inspected": [[m.name, m.spec, _model_fingerprint(m.spec)] for m in config.inspected_models],

@@ -17,7 +17,7 @@ class VisualizeTask:
 
 
 def visualization_config(config: ReproductionConfig):
-    from analysis_core.visualization.pipeline import VisualizationConfig
+    from analysis_core.visualization.config import VisualizationConfig
 
     v = config.visualization
     return VisualizationConfig(k=v.k, iterations=v.iterations, scope=v.scope, leaf_samples=v.leaf_samples,

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis_core.atomic import staged_dir
+from analysis_core.artifacts.descriptions import DESCRIPTIONS_FILE, write_descriptions
 from study.analysis.pipeline import StudyAnalysis
 
 TABLES = {
@@ -46,8 +47,8 @@ def write_outputs(result: StudyAnalysis, out_dir: str | Path, threshold: float =
                 frame.to_csv(stage / name, index=False)
                 written.append(name)
         if result.feature_descriptions is not None:
-            result.feature_descriptions.to_csv(stage / "feature_descriptions.csv", index=False)
-            written.append("feature_descriptions.csv")
+            write_descriptions(result.feature_descriptions, stage / DESCRIPTIONS_FILE)
+            written.append(DESCRIPTIONS_FILE)
         review = result.review
         if review is not None:
             from study.analysis.review import FAILURE_JUDGEMENTS_FILE

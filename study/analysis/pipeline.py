@@ -302,34 +302,38 @@ def _attention_summary(table: AnswerTable, checks: pd.DataFrame, workers: pd.Dat
     return out
 
 
-def analyze(table: AnswerTable, options: AnalysisOptions | None = None, progress=None) -> StudyAnalysis:
-    """Every statistic of the study; ``progress(step_name)`` is called between steps when given."""
-    options = options or AnalysisOptions()
-    step = progress or (lambda name: None)
-    checks = check_results(table)
-    if options.exclude_failed_workers:
-        _drop_failed_workers(table, checks)
+@dataclass
+class _Items:
+    """The answers' items: a code per answer row, and the per-item table being filled in."""
+
+    codes: np.ndarray
+    n: int
+    table: pd.DataFrame
+
+
+def _items(table: AnswerTable) -> _Items:
     answers = table.answers
     codes, items = pd.factorize(answers[ITEM_KEY], sort=False)
-    n_items = len(items)
     first = answers.groupby(codes, sort=True)[table.item_columns].first()
     per_item = first.reset_index(drop=True)
     per_item.insert(0, "item", np.asarray(items))
-    per_item["n_answers"] = np.bincount(codes, minlength=n_items)
+    per_item["n_answers"] = np.bincount(codes, minlength=len(items))
+    return _Items(codes, len(items), per_item)
 
-    summary: dict = {"version": 1, "source": table.source}
+
+def _raters_summary(per_item: pd.DataFrame) -> dict:
     raters = per_item["n_answers"].value_counts().sort_index()
-    summary["answers"] = int(len(answers))
-    summary["items"] = n_items
-    summary["raters_per_item"] = {
+    return {
         "min": int(raters.index.min()), "max": int(raters.index.max()),
         "mean": float(per_item["n_answers"].mean()), "counts": {str(k): int(v) for k, v in raters.items()},
     }
 
-    step("Likert questions")
-    likert_summary, curves, rows, item_means = {}, [], [], {}
+
+def _likert_part(table: AnswerTable, items: _Items, options: StudyAnalysisOptions, summary: dict, rows: list) -> list[pd.DataFrame]:
+    """Every Likert question into ``summary``/``rows``; returns the curves."""
+    likert_summary, curves, item_means = {}, [], {}
     for question in table.likert:
-        s, curve, row, means = _likert(question, answers, codes, n_items, per_item, options)
+        s, curve, row, means = _likert(question, table.answers, items.codes, items.n, items.table, options)
         likert_summary[question.name], item_means[question.name] = s, means
         curves.append(curve)
         rows.append(row)
@@ -341,20 +345,24 @@ def analyze(table: AnswerTable, options: AnalysisOptions | None = None, progress
             "count": joint, "fraction": joint / int(rated.sum()) if rated.any() else None,
         }
     summary["likert"] = likert_summary
+    return curves
 
-    step("choice questions")
+
+def _choice_part(table: AnswerTable, items: _Items, options: StudyAnalysisOptions, summary: dict, rows: list) -> list[pd.DataFrame]:
+    """Every choice question into ``summary``/``rows``; returns the answer distributions."""
     choice_summary, distributions = {}, []
     for question in table.choice:
-        s, dist, row = _choice(question, answers, codes, n_items, per_item, options)
+        s, dist, row = _choice(question, table.answers, items.codes, items.n, items.table, options)
         choice_summary[question.name] = s
         distributions.append(dist)
         rows.append(row)
     summary["choice"] = choice_summary
     summary["tie_rule"] = TIE_RULE
     summary["bootstrap"] = {"resamples": options.n_bootstrap, "level": options.level, "seed": options.seed, "unit": "item"}
+    return distributions
 
-    step("free-text agreement")
-    normalizer = text_agreement.TextNormalizer()
+
+def _text_part(table: AnswerTable, items: _Items, options: StudyAnalysisOptions, summary: dict, rows: list, normalizer) -> None:
     embedder, embedding_note = None, "off"
     if table.text and options.embeddings != "off":
         from study.analysis.embeddings import load_embedder
@@ -362,7 +370,7 @@ def analyze(table: AnswerTable, options: AnalysisOptions | None = None, progress
         embedder, embedding_note = load_embedder(options.embeddings_model, required=options.embeddings == "on")
     text_summary = {}
     for question in table.text:
-        s, row = _text(question, answers, codes, n_items, per_item, normalizer, embedder)
+        s, row = _text(question, table.answers, items.codes, items.n, items.table, normalizer, embedder)
         text_summary[question.name] = s
         rows.append(row)
     summary["text"] = text_summary
@@ -371,24 +379,44 @@ def analyze(table: AnswerTable, options: AnalysisOptions | None = None, progress
         "embeddings": embedding_note,
     }
 
-    step("workers and attention checks")
+
+def _worker_part(table: AnswerTable, checks: pd.DataFrame, summary: dict) -> pd.DataFrame:
+    """Workers, time per task and attention checks into ``summary``; returns the per-worker table."""
     workers = worker_table(table, checks)
+    summary["workers"], summary["tasks_per_worker"] = None, None
     if table.worker_column and len(workers):
         tasks = workers["n_answers"][workers["n_answers"] > 0]
         summary["workers"] = int(len(tasks))
         summary["tasks_per_worker"] = {"mean": float(tasks.mean()), "median": float(tasks.median()), "max": int(tasks.max()), "min": int(tasks.min())}
-    else:
-        summary["workers"] = None
-        summary["tasks_per_worker"] = None
+    summary["time_per_task_seconds"] = None
     if table.time_column:
-        times = answers[table.time_column].dropna()
-        summary["time_per_task_seconds"] = (
-            {"mean": float(times.mean()), "median": float(times.median()), "n": int(len(times))} if len(times) else None
-        )
-    else:
-        summary["time_per_task_seconds"] = None
+        times = table.answers[table.time_column].dropna()
+        if len(times):
+            summary["time_per_task_seconds"] = {"mean": float(times.mean()), "median": float(times.median()), "n": int(len(times))}
     summary["attention_checks"] = _attention_summary(table, checks, workers)
+    return workers
 
+
+def analyze(table: AnswerTable, options: StudyAnalysisOptions | None = None, progress=None) -> StudyAnalysis:
+    """Every statistic of the study; ``progress(step_name)`` is called between steps when given."""
+    options = options or StudyAnalysisOptions()
+    step = progress or (lambda name: None)
+    checks = check_results(table)
+    if options.exclude_failed_workers:
+        _drop_failed_workers(table, checks)
+    items = _items(table)
+    summary: dict = {"version": 1, "source": table.source, "answers": int(len(table.answers)), "items": items.n,
+                     "raters_per_item": _raters_summary(items.table)}
+    rows: list[dict] = []
+    step("Likert questions")
+    curves = _likert_part(table, items, options, summary, rows)
+    step("choice questions")
+    distributions = _choice_part(table, items, options, summary, rows)
+    step("free-text agreement")
+    normalizer = text_agreement.TextNormalizer()
+    _text_part(table, items, options, summary, rows, normalizer)
+    step("workers and attention checks")
+    workers = _worker_part(table, checks, summary)
     step("feature descriptions")
     descriptions = feature_descriptions(table, normalizer)
     summary["feature_descriptions"] = (
@@ -396,17 +424,16 @@ def analyze(table: AnswerTable, options: AnalysisOptions | None = None, progress
         if descriptions is not None else None
     )
     summary["warnings"] = list(table.warnings)
-
     return StudyAnalysis(
         summary=summary,
-        per_item=per_item,
+        per_item=items.table,
         per_worker=workers,
         per_question=pd.DataFrame(rows),
         choice_distribution=pd.concat(distributions, ignore_index=True) if distributions else pd.DataFrame(),
         likert_curves=pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(),
         feature_descriptions=descriptions,
         table=table,
-        hardest=_hardest(per_item, table),
+        hardest=_hardest(items.table, table),
     )
 
 

@@ -47,7 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     roles.add_argument("--likert", metavar="COLS", default="", help="comma-separated Likert answer columns")
     roles.add_argument("--choice", metavar="COLS", default="", help="comma-separated single-choice answer columns")
     roles.add_argument("--text", metavar="COLS", default="", help="comma-separated free-text answer columns")
-    roles.add_argument("--worker", metavar="COL", help="worker id column (default: WorkerId when present)")
+    # *-column names: in 'study create' --description is the HIT's text, in 'study bonus' --worker a worker id.
+    roles.add_argument("--worker-column", "--worker", dest="worker", metavar="COL", help="worker id column (default: WorkerId when present)")
     roles.add_argument("--time", metavar="COL", default="WorkTimeInSeconds", help="seconds spent per assignment (default: %(default)s)")
     roles.add_argument("--likert-range", metavar="MIN,MAX", default="1,5", help="Likert scale end points (default: %(default)s)")
     roles.add_argument(
@@ -56,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: the paper's A, B, C, B and C, none when the answers fit, else sorted); repeatable",
     )
     roles.add_argument("--feature", metavar="COL", help="column with the feature id for feature_descriptions.csv (default: Input.feature when present)")
-    roles.add_argument("--description", metavar="COL", help="text column whose answers describe the feature (default: Answer.description, else the first --text column)")
+    roles.add_argument("--description-column", "--description", dest="description", metavar="COL", help="text column whose answers describe the feature (default: Answer.description, else the first --text column)")
     roles.add_argument("--attention", metavar="COL", default="Input.is_attention_check", help="column marking attention-check rows with true/1/yes (default: %(default)s)")
     roles.add_argument(
         "--attention-expect", metavar="ANSWER_COL=VALUE_OR_COL", action="append", default=[],
@@ -188,29 +189,27 @@ def review_roles(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    import shutil
     import sys
     import time
     from pathlib import Path
 
-    from analysis_core.atomic import atomic_path
+    from analysis_core.artifacts import DESCRIPTIONS_FILE, AnalysisFolder, write_descriptions
     from analysis_core.errors import BarlowError
-    from study.analysis.outputs import write_outputs
     from analysis_core.options import from_args
+    from study.analysis.outputs import write_outputs
     from study.analysis.pipeline import StudyAnalysisOptions, analyze
 
     if args.description and args.csv and args.description not in args.text.split(","):
-        raise BarlowError(f"--description {args.description} must be one of the --text columns")
+        raise BarlowError(f"--description-column {args.description} must be one of the --text columns")
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise BarlowError(f"--out {args.out} is a file, not a folder")
-    if args.analysis and not (Path(args.analysis) / "trees.json").is_file():
+    if args.analysis and not AnalysisFolder(args.analysis).trees_path.is_file():
         raise BarlowError(f"--analysis {args.analysis} is not an analysis folder (no trees.json in it)")
-    from_args(StudyAnalysisOptions, args).validate()
+    options = from_args(StudyAnalysisOptions, args).validate()
     start = time.perf_counter()
     table = load_table(args)
     for note in table.warnings:
         print(f"barlow: warning: {note}", file=sys.stderr)
-    options = from_args(StudyAnalysisOptions, args)
     shown = len(table.warnings)
     roles = review_roles(args)
     result = analyze(table, options, progress=lambda step: print(f"  {step} ...", file=sys.stderr))
@@ -244,12 +243,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"Wrote {len(written)} files to {args.out} (open summary.html).")
     if result.review is not None:
         return _hand_judgements(args, table)
-    descriptions = Path(args.out) / "feature_descriptions.csv"
-    if descriptions.is_file():
+    descriptions = Path(args.out) / DESCRIPTIONS_FILE
+    if result.feature_descriptions is not None and DESCRIPTIONS_FILE in written:
         analysis = args.analysis or table.source.get("analysis")
         if args.analysis:
-            with atomic_path(Path(args.analysis) / "feature_descriptions.csv") as tmp:
-                shutil.copyfile(descriptions, tmp)
+            write_descriptions(result.feature_descriptions, AnalysisFolder(args.analysis).path / DESCRIPTIONS_FILE)
             print(f"Copied feature_descriptions.csv into {args.analysis}; 'barlow report --analysis {args.analysis}' uses it.")
         else:
             print(f"Feature descriptions for the report: barlow report --analysis {analysis or 'DIR'} --descriptions {descriptions}")

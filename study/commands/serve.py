@@ -50,13 +50,11 @@ def run(args: argparse.Namespace) -> int:
     import secrets
 
     from study.server import ServeOptions, serve
-    from study.study_file import load_study_file
-    from study.verification import load_verifier
+    from study.verification import study_verifier
 
     token = args.admin_token or secrets.token_urlsafe(16)
-    spec = load_study_file(args.study)
-    platform = getattr(spec, "platform", None)
-    verifier = load_verifier(getattr(platform, "name", platform) if platform else None, platform)
+    # Published studies (barlow study publish records the platform) verify crowd answers.
+    verifier = study_verifier(args.study, args.database_url) if args.crowd != "off" else None
     options = ServeOptions(
         study=args.study,
         host=args.host,

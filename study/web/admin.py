@@ -65,7 +65,7 @@ def require_admin():
 def dashboard():
     ctx = study_context()
     now = ctx.clock()
-    with ctx.db.sessions() as db_session:
+    with ctx.db.reads() as db_session:
         hits = hit_progress(db_session, ctx.db.study_id, ctx.timeout, now)
         workers = worker_progress(db_session, ctx.db.study_id, ctx.timeout, now)
         answers = recent_answers(db_session, ctx.db.study_id, limit=int_arg("limit", 200, 1, MAX_ANSWER_ROWS))

@@ -29,7 +29,7 @@ def _require_admin(header_only: bool = False) -> None:
 def _progress():
     ctx = study_context()
     now = ctx.clock()
-    with ctx.db.sessions() as db_session:
+    with ctx.db.reads() as db_session:
         hits = hit_progress(db_session, ctx.db.study_id, ctx.timeout, now)
         workers = worker_progress(db_session, ctx.db.study_id, ctx.timeout, now)
     return hits, workers
@@ -40,7 +40,7 @@ def status():
     """Counts only, from aggregate queries: cheap enough for a poller every few seconds."""
     _require_admin()
     ctx = study_context()
-    with ctx.db.sessions() as db_session:
+    with ctx.db.reads() as db_session:
         counts = status_summary(db_session, ctx.db.study_id, ctx.timeout, ctx.clock())
     return jsonify({"study": ctx.spec.name, "title": ctx.spec.settings.title, **counts.to_dict()})
 

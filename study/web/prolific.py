@@ -34,7 +34,7 @@ def entry():
     if bad:
         abort(400, description=f"open this study from Prolific: {', '.join(bad)} missing or malformed in the link")
     ctx = study_context()
-    with ctx.db.sessions() as db_session:
+    with ctx.db.reads() as db_session:
         remote = db_session.get(Study, ctx.db.study_id).platform_study_id
     if remote and ids["STUDY_ID"] != remote:
         abort(400, description="this link belongs to another Prolific study; open the study again from Prolific")
@@ -45,7 +45,7 @@ def entry():
 
 def _answered(worker_external: str) -> int:
     ctx = study_context()
-    with ctx.db.sessions() as db_session:
+    with ctx.db.reads() as db_session:
         return db_session.scalar(
             select(func.count(Assignment.id))
             .join(Hit)

@@ -187,7 +187,7 @@ def hit_page(hit_key: str):
     mode = _mode(request.args)
     if mode.kind != LOCAL:
         # Preview and crowd pages only read: nothing is stored until the worker submits.
-        with ctx.db.sessions() as db_session:
+        with ctx.db.reads() as db_session:
             hit = _hit_or_404(db_session, hit_key)
             if mode.kind == ASSIGNMENT:
                 refusal = ctx.allocator.crowd_refusal(db_session, hit, mode.assignment_id, mode.worker_id, source=CROWD_SOURCE)
@@ -198,11 +198,11 @@ def hit_page(hit_key: str):
     worker_external = session.get(WORKER_KEY)
     if not worker_external:
         return redirect(url_for("worker.entry"))
-
-    def show(db_session):
+    # Showing the HIT only reads; /next made the assignment.
+    with ctx.db.reads() as db_session:
         hit = _hit_or_404(db_session, hit_key)
-        worker = ctx.allocator.worker(db_session, worker_external)
-        assignment = ctx.allocator.assignment_of(db_session, hit, worker)
+        worker = ctx.allocator.find_worker(db_session, worker_external)
+        assignment = ctx.allocator.assignment_of(db_session, hit, worker) if worker is not None else None
         if assignment is None or assignment.status == RELEASED:
             # Not this worker's HIT (or its time ran out): send them to the one they hold.
             return redirect(url_for("worker.next_hit"))
@@ -210,15 +210,13 @@ def hit_page(hit_key: str):
             return redirect(url_for("worker.thanks", hit_key=hit.key, again=1))
         return render_hit(hit, mode, answered=ctx.allocator.answered_count(db_session, worker))
 
-    return in_transaction(show)
-
 
 def _verify_crowd_assignment(hit_key: str, mode: PageMode) -> None:
     """In closed crowd mode, ask the platform whether it issued this assignment."""
     ctx = study_context()
     if ctx.crowd_mode != CLOSED:
         return
-    with ctx.db.sessions() as db_session:
+    with ctx.db.reads() as db_session:
         hit = _hit_or_404(db_session, hit_key)
         ref = HitRef(hit.key, hit.platform_hit_id)
     try:
@@ -349,7 +347,7 @@ def thanks(hit_key: str):
     answered = 0
     worker_external = session.get(WORKER_KEY)
     if worker_external:
-        with ctx.db.sessions() as db_session:
+        with ctx.db.reads() as db_session:
             answered = ctx.allocator.answered_count_of(db_session, worker_external)
     return render_template(
         "study/thanks.html",

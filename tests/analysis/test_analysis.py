@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from analysis_core.analysis import AnalysisConfig, run_analysis
+from analysis_core.failure_analysis import AnalysisConfig, run_analysis
 from analysis_core.errors import BarlowError
 
 

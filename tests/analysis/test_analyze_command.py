@@ -136,7 +136,7 @@ def test_a_failure_while_writing_leaves_the_folder_as_it_was(planted_files, tmp_
     assert analyze(features, metadata, out) == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
-    import analysis_core.analysis_outputs as outputs
+    import analysis_core.failure_analysis_outputs as outputs
 
     def broken(result):
         raise OSError("disk full")

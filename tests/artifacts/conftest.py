@@ -25,8 +25,8 @@ def _benchmark(n_classes=3, per_class=120, n_features=12, seed=0):
 @pytest.fixture
 def analysis_dir(tmp_path) -> Path:
     """An extraction (features.npy, metadata.csv with spaced class names) and its analysis folder."""
-    from analysis_core.analysis import AnalysisConfig, analyze_files
-    from analysis_core.analysis_outputs import write_analysis
+    from analysis_core.failure_analysis import AnalysisConfig, analyze_files
+    from analysis_core.failure_analysis_outputs import write_analysis
 
     X, labels, predictions = _benchmark()
     names = np.array([" T-shirt", "Trouser ", "NA"])

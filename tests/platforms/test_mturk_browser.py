@@ -26,8 +26,9 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def study_server(pstudy, tls):
-    app = create_app(pstudy, admin_token="admin-tok", secret_key="platform-browser-test")
+def study_server(pstudy, tls, aws_env):
+    # The fake plays MTurk's worker side, so its origin may receive the hand-back form.
+    app = create_app(pstudy, admin_token="admin-tok", secret_key="platform-browser-test", submit_origins=(aws_env.url,))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(str(tls[0]), str(tls[1]))
     httpd = make_server("127.0.0.1", 0, app, threaded=True, ssl_context=context)

@@ -4,8 +4,8 @@ import pytest
 
 # Small enough for the test suite, large enough that every class group gets a tree.
 SMALL = [
-    "data.subset=600", "data.batch_size=64", "execution.shard_size=128", "analysis.depths=[1, 2]",
-    "section9.depth=2", "visualization.k=2", "visualization.iterations=2", "visualization.leaf_samples=3",
+    "data.subset=600", "data.batch_size=64", "execution.shard_size=128", "analysis.depths=[1]",
+    "section9.depth=1", "visualization.k=2", "visualization.iterations=2", "visualization.leaf_samples=3",
     "section8.top_n=1", "section8.top_m=2", "analysis.permutations=10",
 ]
 

@@ -53,7 +53,7 @@ def test_in_process_run_writes_every_section(in_process):
         assert manifest["n_images"] == 600 and manifest["features_model"] == "fmnist-robust"
         assert manifest["inspect_model"] == f"fmnist-{name}" and manifest["subset"]["of"] == 10_000
     table = pd.read_csv(out / "section7" / "table.csv")
-    assert sorted(set(zip(table["model"], table["depth"]))) == [("robust", 1), ("robust", 2), ("standard", 1), ("standard", 2)]
+    assert sorted(set(zip(table["model"], table["depth"]))) == [("robust", 1), ("standard", 1)]
     assert set(table["grouping"]) == {"label", "prediction"}
     assert ((table["mean_aler_minus_ber"] > 0) & (table["mean_aler_minus_ber"] < 1)).all()
     honest = pd.read_csv(out / "section7" / "honest_table.csv")
@@ -67,8 +67,8 @@ def test_in_process_run_writes_every_section(in_process):
     # top/middle/bottom 1 class per grouping x 2 features
     assert len(items) == 2 * 3 * 2 and (out / "section8" / "study" / "study.yaml").is_file()
     report = (out / "report.md").read_text()
-    for claim in ("Label grouping gives better trees", "Inspecting the robust model", "Increasing depth (1 -> 2)",
-                  "Robust model, every tree", "1,200 visualizations"):
+    for claim in ("Label grouping gives better trees", "Inspecting the robust model", "Robust model, every tree",
+                  "1,200 visualizations"):
         assert claim in report
     html = (out / "report.html").read_text()
     assert html.count("<img") >= len(drawn) + 3 and "<script" not in html
@@ -138,3 +138,17 @@ def test_rerun_reuses_every_step(in_process):
     result = run_reproduction(config, out, InProcessExecutor(), log=lines.append)
     assert all(step["reused"] for step in result["timings"].values()), result["timings"]
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.csv")} == before
+
+
+def test_published_results_hold_every_file_the_report_links_and_no_matrices(in_process, tmp_path):
+    import re
+
+    from analysis_core.reproduction.pipeline import publish_results
+
+    _, out, _, _ = in_process
+    publish_results(out, tmp_path)
+    links = re.findall(r"\]\(([^)]+)\)", (tmp_path / "report.md").read_text())
+    assert links and all((tmp_path / link).is_file() for link in links)
+    assert re.findall(r'src="([^"]+)"', (tmp_path / "report.html").read_text()) == links
+    assert not list(tmp_path.rglob("*.npy")) and not list(tmp_path.rglob("*.sqlite"))
+    assert (tmp_path / "section7" / "table.csv").read_bytes() == (out / "section7" / "table.csv").read_bytes()

@@ -313,3 +313,24 @@ def test_a_slot_lost_between_search_and_lock_sends_the_worker_to_the_next_hit(st
             assert a is not None and a.hit_id != lost[0]
     finally:
         db.dispose()
+
+
+def test_status_counts_from_aggregates_equal_the_full_progress(db, allocator, clock):
+    from study.progress import hit_progress, status_summary, summary, worker_progress
+
+    for w in ("a", "b", "c"):
+        for _ in range(5):
+            take_and_submit(db, allocator, w)
+    with db.sessions.begin() as s:
+        allocator.next_assignment(s, allocator.worker(s, "holder"))  # one active assignment
+        allocator.next_assignment(s, allocator.worker(s, "gone"))
+    clock.advance(minutes=20)
+    with db.sessions.begin() as s:
+        allocator.next_assignment(s, allocator.worker(s, "late"))
+    clock.advance(minutes=15)  # the first two are now past their timeout, not yet released
+    with db.reads() as s:
+        now = clock()
+        full = summary(hit_progress(s, db.study_id, allocator.timeout, now), worker_progress(s, db.study_id, allocator.timeout, now))
+        fast = status_summary(s, db.study_id, allocator.timeout, now)
+    assert fast == full
+    assert (fast.submitted, fast.active, fast.workers) == (15, 1, 6)

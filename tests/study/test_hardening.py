@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import func, select
 
 from study.app import create_app
-from study.db import open_study_database
 from study.models import Answer, Assignment, Worker
 from study.verification import HitRef, VerificationUnavailable
 

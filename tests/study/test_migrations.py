@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, func, inspect, select, text
 
 from analysis_core.errors import BarlowError
 from study.db import make_engine, open_study_database
-from study.models import Answer, Assignment, Base
+from study.models import Answer, Base
 from study.schema import BASELINE, current_revision, head_revision, upgrade_database
 
 # Made by Barlow 0.1 (create_all, no migrations) from the `study_dir` fixture's study with

@@ -143,3 +143,20 @@ def test_queue_depth_log_lines_are_rate_limited():
     logger.warning("Task queue depth is %d", 1)
     assert len(records) == 2
     assert re.search(r"4999 similar messages", records[1].getMessage())
+
+
+def test_a_published_study_verifies_crowd_answers(study_dir):
+    """`barlow study publish` records the platform in the database; serving then uses its verifier."""
+    from study.db import open_study_database
+    from study.models import Study
+    from study.verification import AssignmentVerifier, resolve_crowd_mode, study_verifier
+
+    assert study_verifier(study_dir) is None
+    db = open_study_database(study_dir)
+    with db.sessions.begin() as s:
+        study = s.get(Study, db.study_id)
+        study.platform, study.platform_sandbox = "mturk", True
+    db.dispose()
+    verifier = study_verifier(study_dir)
+    assert isinstance(verifier, AssignmentVerifier) and type(verifier).__module__ == "study.platforms.mturk"
+    assert resolve_crowd_mode("auto", verifier) == "closed"

@@ -133,8 +133,8 @@ def test_visualize_and_report_commands(fmnist_run, tmp_path, capsys):
 
 def test_report_of_a_real_analysis_with_holdout(fmnist_run, tmp_path):
     """The report reads what 'barlow analyze' writes, held-out columns included."""
-    from analysis_core.analysis import AnalysisConfig, analyze_files
-    from analysis_core.analysis_outputs import write_analysis
+    from analysis_core.failure_analysis import AnalysisConfig, analyze_files
+    from analysis_core.failure_analysis_outputs import write_analysis
 
     ext = fmnist_run["extraction"]
     result = analyze_files(ext / "features.npy", ext / "metadata.csv", AnalysisConfig(depth=2, holdout=0.3), progress=False)

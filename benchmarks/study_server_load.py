@@ -1,0 +1,381 @@
+"""The study server under a crowd: N simulated workers against a real `barlow study serve`.
+
+Each simulated worker does what a browser does: GET / (CSRF token) -> POST /start -> then
+GET /next -> GET /hit/<key> (form token) -> POST /hit/<key>/submit -> GET /thanks, until
+the server says the study is done. Afterwards the database and the admin export are
+checked against what every client was told:
+
+  lost          answers acknowledged to a client ("Your answer is saved") but not stored
+  changed       stored answers that differ from what the client sent
+  duplicates    more than one stored answer set per (HIT, worker)
+  over-assigned HITs holding more answer sets than their assignment count
+  unfilled      open slots left when every client had been told "All done"
+  export        rows in the admin's MTurk CSV export != answer sets in the database
+
+and it prints answers/s and p50/p95/p99 latency per request kind, errors and 5xx. The
+reference measured in the same run is the single-process server (`--workers 1`): the
+ratio column is throughput against it. A fault run kills one server process with
+SIGKILL in the middle (`--kill`); clients retry what failed, as a worker would reload.
+
+    python benchmarks/study_server_load.py                      # the default matrix (~5 min on 2 cores)
+    python benchmarks/study_server_load.py --scenario sqlite:2:50 --scenario postgresql:2:200:keepalive
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "bench-token"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+# ------------------------------------------------------------------ setup
+
+
+def make_study(folder: Path, n_hits: int, assignments: int) -> Path:
+    from study.hits import HitSpec, write_hits
+    from study.study_file import default_spec, write_study_file
+
+    folder.mkdir(parents=True)
+    spec = default_spec("load-test")
+    spec.settings.assignments_per_hit = assignments
+    write_study_file(spec, folder)
+    hits = [
+        HitSpec(key=f"h{i + 1:04d}", grouping="label", class_name=f"class {i % 10}", feature=i,
+                images={s: f"images/feature_{i}/{s}.png" for s in "ABC"})
+        for i in range(n_hits)
+    ]
+    write_hits(hits, folder / "hits.csv")
+    # Clients never fetch the images (the server only links them), but the study needs the files.
+    from PIL import Image
+
+    tile = folder / "tile.png"
+    Image.new("RGB", (8, 8), (120, 80, 40)).save(tile)
+    for h in hits:
+        for rel in h.images.values():
+            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(tile, folder / rel)
+    return folder
+
+
+def start_postgres(root: Path) -> tuple[str, callable]:
+    """A throwaway PostgreSQL cluster (as the postgres user when run as root)."""
+    import glob
+
+    bindir = Path(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))[-1]).parent if not shutil.which("initdb") else Path(shutil.which("initdb")).parent
+    data, sockets = root / "pgdata", root / "pgsock"
+    root.mkdir(parents=True, exist_ok=True)
+    sockets.mkdir()
+    prefix = []
+    if os.geteuid() == 0:
+        import pwd
+
+        user = pwd.getpwnam("postgres")
+        os.chmod(root.parent, 0o755)  # mkdtemp's folder is private to root
+        for path in (root, sockets):
+            os.chown(path, user.pw_uid, user.pw_gid)
+        prefix = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+    subprocess.run([*prefix, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "barlow", "--no-sync"], check=True, capture_output=True)
+    opts = f"-p {port} -c listen_addresses=127.0.0.1 -k {sockets} -c max_connections=400"
+    subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "pg.log"), "-w", "start"], check=True, capture_output=True)
+
+    def stop():
+        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"], capture_output=True)
+
+    return f"postgresql+psycopg://barlow@127.0.0.1:{port}", stop
+
+
+def new_pg_database(server: str, name: str) -> str:
+    import psycopg
+
+    with psycopg.connect(server.replace("postgresql+psycopg", "postgresql") + "/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{server}/{name}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(study: Path, port: int, workers: int, threads: int, connection_limit: int, database_url: str | None):
+    cmd = [sys.executable, "-m", "analysis_core.cli", "study", "serve", str(study), "--port", str(port),
+           "--admin-token", TOKEN, "--workers", str(workers), "--threads", str(threads),
+           "--connection-limit", str(connection_limit)]
+    if database_url:
+        cmd += ["--database-url", database_url]
+    log = open(study / "server.log", "w")
+    env = os.environ | {"PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    deadline = time.time() + 90
+    with httpx.Client(timeout=5) as client:
+        while time.time() < deadline:
+            try:
+                if client.get(f"http://127.0.0.1:{port}/api/status", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200:
+                    return proc
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None:
+                break
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("the server did not start:\n" + (study / "server.log").read_text()[-3000:])
+
+
+def stop_server(proc) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+# ------------------------------------------------------------------ clients
+
+
+@dataclass
+class Tally:
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    acknowledged: dict[tuple[str, str], str] = field(default_factory=dict)  # (worker, hit) -> description
+    errors: list[str] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    server_errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # "kind status" -> count
+    done_workers: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def simulated_worker(base: str, name: str, tally: Tally, keepalive: bool, deadline: float) -> None:
+    limits = httpx.Limits(max_keepalive_connections=1 if keepalive else 0, max_connections=1)
+    headers = {} if keepalive else {"Connection": "close"}
+    with httpx.Client(base_url=base, timeout=60, limits=limits, headers=headers, follow_redirects=False) as client:
+
+        def call(kind: str, method: str, url: str, **kw) -> httpx.Response:
+            for attempt in range(5):
+                start = time.perf_counter()
+                try:
+                    response = client.request(method, url, **kw)
+                except httpx.HTTPError as exc:
+                    with tally.lock:
+                        tally.errors.append(f"{kind}: {type(exc).__name__}")
+                    time.sleep(0.2 * (attempt + 1))
+                    continue
+                with tally.lock:
+                    tally.latencies[kind].append(time.perf_counter() - start)
+                    tally.statuses[response.status_code] += 1
+                    if response.status_code >= 500:
+                        tally.server_errors[f"{kind} {response.status_code}"] += 1
+                if response.status_code == 503:
+                    time.sleep(float(response.headers.get("Retry-After", 1)))
+                    continue
+                return response
+            raise RuntimeError(f"{kind} failed 5 times")
+
+        try:
+            entry = call("entry", "GET", "/")
+            call("start", "POST", "/start", data={"csrf_token": CSRF.search(entry.text).group(1), "worker_id": name})
+            n = 0
+            while time.time() < deadline:
+                nxt = call("next", "GET", "/next")
+                if nxt.status_code == 200 and 'id="finished"' in nxt.text:
+                    with tally.lock:
+                        tally.done_workers += 1
+                    return
+                if nxt.status_code != 302:
+                    raise RuntimeError(f"/next answered {nxt.status_code}")
+                hit_url = nxt.headers["location"]
+                page = call("hit", "GET", hit_url)
+                if page.status_code != 200:
+                    continue
+                description = f"{name} answer {n}: stripes on the left"
+                form = {"csrf_token": CSRF.search(page.text).group(1), "description": description,
+                        "ease": str(1 + n % 5), "confidence": "4", "useful_view": "B"}
+                sent = call("submit", "POST", hit_url + "/submit", data=form)
+                if sent.status_code == 302:
+                    thanks = call("thanks", "GET", sent.headers["location"])
+                    if "again=0" in sent.headers["location"] and "Your answer is saved" in thanks.text:
+                        with tally.lock:
+                            tally.acknowledged[(name, hit_url.rsplit("/", 1)[1])] = description
+                n += 1
+        except Exception as exc:  # noqa: BLE001 - counted as an error of this client
+            with tally.lock:
+                tally.errors.append(f"{name}: {exc}")
+
+
+# ------------------------------------------------------------------ checks
+
+
+def check(study: Path, database_url: str | None, base: str, tally: Tally) -> dict:
+    from sqlalchemy import func, select
+
+    from study.db import open_study_database
+    from study.models import SUBMITTED, Answer, Assignment, Hit, Worker
+
+    db = open_study_database(study, database_url, create=False)
+    try:
+        with db.sessions() as s:
+            stored = {
+                (w, h): v
+                for w, h, v in s.execute(
+                    select(Worker.external_id, Hit.key, Answer.value)
+                    .join(Assignment, Assignment.worker_id == Worker.id)
+                    .join(Hit, Hit.id == Assignment.hit_id)
+                    .join(Answer, Answer.assignment_id == Assignment.id)
+                    .where(Answer.question_id == "description", Assignment.status == SUBMITTED)
+                )
+            }
+            pairs = s.execute(select(Assignment.hit_id, Assignment.worker_id, func.count()).where(Assignment.status == SUBMITTED).group_by(Assignment.hit_id, Assignment.worker_id)).all()
+            per_hit = s.execute(
+                select(Hit.max_assignments, func.count(Assignment.id)).outerjoin(Assignment, (Assignment.hit_id == Hit.id) & (Assignment.status == SUBMITTED)).group_by(Hit.id, Hit.max_assignments)
+            ).all()
+            answers_per_assignment = s.execute(select(func.count(Answer.id)).join(Assignment).where(Assignment.status == SUBMITTED).group_by(Assignment.id)).scalars().all()
+    finally:
+        db.dispose()
+    export = httpx.get(f"{base}/admin/export/mturk-csv", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=120)
+    export_rows = len(export.text.strip().splitlines()) - 1 if export.status_code == 200 else -1
+    slots = sum(m for m, _ in per_hit)
+    filled = sum(min(m, n) for m, n in per_hit)
+    return {
+        "lost": sum(1 for k in tally.acknowledged if k not in stored),
+        "changed": sum(1 for k, v in tally.acknowledged.items() if k in stored and stored[k] != v),
+        "duplicates": sum(1 for *_, n in pairs if n > 1) + sum(1 for n in answers_per_assignment if n != 4),
+        "over_assigned": sum(1 for m, n in per_hit if n > m),
+        "stored": len(stored),
+        "slots": slots,
+        "unfilled": slots - filled,
+        "export_mismatch": export_rows - len(stored),
+    }
+
+
+# ------------------------------------------------------------------ one run
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
+
+
+def run_scenario(tmp: Path, backend: str, workers: int, clients: int, keepalive: bool, kill: bool, args, pg_server) -> dict:
+    label = f"{backend}:{workers}:{clients}{':keepalive' if keepalive else ''}{':kill' if kill else ''}"
+    study = make_study(tmp / label.replace(":", "_"), args.hits, args.assignments)
+    database_url = new_pg_database(pg_server, label.replace(":", "_")) if backend == "postgresql" else None
+    port = free_port()
+    proc = start_server(study, port, workers, args.threads, max(1000, clients * 2), database_url)
+    base = f"http://127.0.0.1:{port}"
+    tally = Tally()
+    deadline = time.time() + args.max_seconds
+    threads = [threading.Thread(target=simulated_worker, args=(base, f"w{i:04d}", tally, keepalive, deadline), daemon=True) for i in range(clients)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    killed = None
+    if kill:
+        # Kill one server process once a third of the slots are answered.
+        target = args.hits * args.assignments // 3
+        while len(tally.acknowledged) < target and time.time() < deadline:
+            time.sleep(0.05)
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        children = [int(p) for p in out]
+        killed = children[0] if children else proc.pid
+        os.kill(killed, signal.SIGKILL)
+    for t in threads:
+        t.join(max(1.0, deadline - time.time() + 30))
+    elapsed = time.perf_counter() - start
+    try:
+        result = check(study, database_url, base, tally)
+    finally:
+        stop_server(proc)
+    result.update(
+        label=label,
+        seconds=elapsed,
+        answers_per_s=len(tally.acknowledged) / elapsed,
+        acknowledged=len(tally.acknowledged),
+        errors=len(tally.errors),
+        error_samples=sorted(set(e.split(":")[-1].strip() for e in tally.errors))[:3],
+        server_5xx=sum(n for code, n in tally.statuses.items() if code >= 500),
+        server_errors=dict(tally.server_errors),
+        told_done=tally.done_workers,
+        latency={k: (percentile(v, 50), percentile(v, 95), percentile(v, 99)) for k, v in tally.latencies.items()},
+        killed=killed,
+    )
+    return result
+
+
+def print_result(r: dict, reference: float | None) -> None:
+    ratio = f"{r['answers_per_s'] / reference:.2f}x" if reference else "ref"
+    print(f"\n== {r['label']}: {r['acknowledged']} answers in {r['seconds']:.1f} s = {r['answers_per_s']:.1f} answers/s ({ratio})")
+    print(f"   lost {r['lost']}, changed {r['changed']}, duplicates {r['duplicates']}, over-assigned {r['over_assigned']}, "
+          f"unfilled {r['unfilled']}/{r['slots']}, export mismatch {r['export_mismatch']}, 5xx {r['server_5xx']}, "
+          f"client errors {r['errors']} {r['error_samples'] or ''}, told done {r['told_done']}" + (f", killed pid {r['killed']}" if r["killed"] else ""))
+    if r["server_errors"]:
+        print(f"   5xx by request: {r['server_errors']}")
+    for kind in ("entry", "start", "next", "hit", "submit", "thanks"):
+        if kind in r["latency"]:
+            p50, p95, p99 = r["latency"][kind]
+            print(f"   {kind:7s} p50 {p50 * 1000:7.1f} ms  p95 {p95 * 1000:7.1f} ms  p99 {p99 * 1000:7.1f} ms")
+
+
+DEFAULT_MATRIX = [
+    "sqlite:1:50", "sqlite:2:50", "sqlite:4:50",
+    "postgresql:1:50", "postgresql:2:50", "postgresql:4:50",
+    "sqlite:2:200", "postgresql:2:500:keepalive",
+    "sqlite:2:50:kill", "postgresql:2:50:kill",
+]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", action="append", help="BACKEND:SERVER_PROCESSES:CLIENTS[:keepalive][:kill]; repeatable")
+    parser.add_argument("--hits", type=int, default=101)
+    parser.add_argument("--assignments", type=int, default=6, help="assignments per HIT (101 x 6 = 606 slots)")
+    parser.add_argument("--threads", type=int, default=8, help="threads per server process")
+    parser.add_argument("--max-seconds", type=float, default=180)
+    args = parser.parse_args()
+    scenarios = args.scenario or DEFAULT_MATRIX
+    tmp = Path(tempfile.mkdtemp(prefix="barlow-load-"))
+    pg_server, pg_stop = (None, lambda: None)
+    if any(s.startswith("postgresql") for s in scenarios):
+        pg_server, pg_stop = start_postgres(tmp / "pg")
+    references: dict[str, float] = {}
+    bad = 0
+    try:
+        for text in scenarios:
+            parts = text.split(":")
+            backend, workers, clients = parts[0], int(parts[1]), int(parts[2])
+            r = run_scenario(tmp, backend, workers, clients, "keepalive" in parts, "kill" in parts, args, pg_server)
+            if workers == 1 and "kill" not in parts:
+                references.setdefault(backend, r["answers_per_s"])
+            print_result(r, references.get(backend) if not (workers == 1 and references.get(backend) == r["answers_per_s"]) else None)
+            bad += r["lost"] + r["changed"] + r["duplicates"] + r["over_assigned"] + r["unfilled"] + abs(r["export_mismatch"])
+            bad += r["server_5xx"] if "kill" not in parts else 0
+            sys.stdout.flush()
+    finally:
+        pg_stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("\nall checks passed" if bad == 0 else f"\n{bad} check failures")
+    return 0 if bad == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
