@@ -65,6 +65,10 @@ def run(args: argparse.Namespace) -> int:
     n_checks = sum(h.is_attention_check for h in hits)
     print(f"created study {spec.name!r} in {args.out}: {len(hits) - n_checks} HITs + {n_checks} attention checks, "
           f"{spec.settings.assignments_per_hit} assignments each, {len(spec.questions)} questions")
+    not_drawn = spec.source.get("pictures_not_drawn") or []
+    if not_drawn:
+        print(f"warning: {len(not_drawn)} sample grid(s) not drawn, their HITs say so: {'; '.join(not_drawn[:5])}"
+              f"{'; ...' if len(not_drawn) > 5 else ''} (rerun 'barlow visualize --analysis {args.analysis}' to draw what can be drawn)")
     skipped = spec.source.get("groups_without_features") or []
     if skipped:
         print(f"left out {len(skipped)} group(s) without selected features: {', '.join(skipped[:10])}")

@@ -102,11 +102,17 @@ def _tree_features(tree: dict, max_depth: int) -> list[int]:
     return out
 
 
-def review_items(data, unit: str, max_depth: int) -> tuple[list[ReviewItem], list[str]]:
-    """The HITs' contents from report data; also problems (missing pictures) to report at once."""
+def review_items(data, unit: str, max_depth: int) -> tuple[list[ReviewItem], list[str], list[str]]:
+    """The HITs' contents from report data; also the feature strips and the sample grids not drawn.
+
+    A leaf can be valid by its held-out (honest) estimate yet hold no failures of the
+    fitting rows, which are the ones 'barlow visualize' samples from: such a grid cannot
+    exist, so missing grids are reported, not refused. Missing feature strips are refused.
+    """
     correct_index = data.visualizations.correct or {}
     items: list[ReviewItem] = []
     missing: list[str] = []
+    no_samples: list[str] = []
     for group in data.groups:
         valid = [leaf for leaf in group["leaves"] if leaf["valid"]]
         if not valid or group["tree"] is None:
@@ -114,7 +120,7 @@ def review_items(data, unit: str, max_depth: int) -> tuple[list[ReviewItem], lis
         features_by_id = {f["id"]: f for f in group["split_features"]}
         correct = correct_index.get(f"{group['grouping']}/{group['class']}")
         if correct is None:
-            missing.append(f"correct images of {group['grouping']} {group['class']}")
+            no_samples.append(f"correct images of {group['grouping']} {group['class']}")
         head = {
             "grouping": group["grouping"],
             "class": group["class"],
@@ -145,7 +151,7 @@ def review_items(data, unit: str, max_depth: int) -> tuple[list[ReviewItem], lis
             failures = []
             for lf in leaves:
                 if not lf["samples"]:
-                    missing.append(f"failure samples of {group['grouping']} {group['class']} leaf {lf['id']}")
+                    no_samples.append(f"failure samples of {group['grouping']} {group['class']} leaf {lf['id']}")
                     continue
                 failures.append(
                     {
@@ -170,7 +176,7 @@ def review_items(data, unit: str, max_depth: int) -> tuple[list[ReviewItem], lis
             }
             judged = feature_ids[-1] if unit == "leaf" and feature_ids else (feature_ids[0] if feature_ids else -1)
             items.append(ReviewItem(group["grouping"], str(group["class"]), int(judged), context))
-    return items, sorted(set(missing))
+    return items, sorted(set(missing)), sorted(set(no_samples))
 
 
 def create_review_study(analysis_dir: str | Path, out_dir: str | Path, options: ReviewOptions) -> tuple[StudySpec, list[HitSpec]]:
@@ -188,14 +194,14 @@ def create_review_study(analysis_dir: str | Path, out_dir: str | Path, options: 
     if not (analysis_dir / "visualizations" / "index.json").is_file():
         raise BarlowError(f"{analysis_dir} has no visualizations; run 'barlow visualize --analysis {analysis_dir}' first")
     data = load_report_data(analysis_dir)
-    items, missing = review_items(data, options.unit, options.max_depth)
+    items, missing, no_samples = review_items(data, options.unit, options.max_depth)
     if not items:
         raise BarlowError(f"{analysis_dir}: no group has a valid failure mode (leaf) to review")
     if missing:
         shown = "; ".join(missing[:8]) + ("; ..." if len(missing) > 8 else "")
         raise BarlowError(
-            f"{len(missing)} picture(s) a review HIT needs are not drawn: {shown}; "
-            f"run 'barlow visualize --analysis {analysis_dir}' (it draws leaf failures, correct images and split features)"
+            f"{len(missing)} feature view(s) a review HIT needs are not drawn: {shown}; "
+            f"run 'barlow visualize --analysis {analysis_dir}' (it draws split features, leaf failures and correct images)"
         )
 
     questions = options.questions or default_questions()
@@ -222,6 +228,8 @@ def create_review_study(analysis_dir: str | Path, out_dir: str | Path, options: 
             "features_model": data.visualizations.features_model,
             "dataset": data.visualizations.dataset,
             "protocol": {"unit": options.unit, "max_depth": options.max_depth},
+            # Sample grids 'barlow visualize' did not draw; those HITs say so on the page.
+            "pictures_not_drawn": no_samples,
             **options.extra,
         },
     )

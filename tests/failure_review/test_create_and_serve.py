@@ -49,9 +49,20 @@ def test_tree_unit_cuts_the_tree_at_max_depth(review_analysis, tmp_path):
 
 def test_missing_pictures_are_named_with_the_command(tmp_path, review_analysis_factory):
     analysis = review_analysis_factory(tmp_path / "a", draw_correct=False)
-    with pytest.raises(BarlowError, match=r"correct images of label Shirt.*barlow visualize --analysis"):
-        create_review_study(analysis, tmp_path / "s", ReviewOptions())
-    assert not (tmp_path / "s" / "study.yaml").exists()
+    # Sample grids that were not drawn are reported and the HIT page says so.
+    spec, hits = create_review_study(analysis, tmp_path / "s", ReviewOptions())
+    assert "correct images of label Shirt" in spec.source["pictures_not_drawn"]
+    client = create_app(tmp_path / "s", secret_key="k", testing=True).test_client()
+    page = client.get(f"/hit/{hits[0].key}?assignmentId=ASSIGNMENT_ID_NOT_AVAILABLE&hitId=X").text
+    assert 'id="no-correct"' in page and 'id="failures-4"' in page
+    # A split feature without its A/B/C views is refused, naming the command that draws it.
+    index = analysis / "visualizations" / "index.json"
+    record = json.loads(index.read_text())
+    del record["features"]["20"]
+    index.write_text(json.dumps(record))
+    with pytest.raises(BarlowError, match=r"A/B/C of feature 20.*barlow visualize --analysis"):
+        create_review_study(analysis, tmp_path / "s2", ReviewOptions())
+    assert not (tmp_path / "s2" / "study.yaml").exists()
 
 
 def test_cli_creates_a_review_study(review_analysis, tmp_path, capsys):
