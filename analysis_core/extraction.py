@@ -28,6 +28,7 @@ from analysis_core.artifacts.extraction import FEATURES_FILE, MANIFEST_FILE, MET
 from analysis_core.atomic import atomic_path
 from analysis_core.datasets.base import ImageDataset
 from analysis_core.errors import BarlowError
+from analysis_core.feature_provenance import RANDOM_WEIGHTS
 from analysis_core.models.base import FeatureModel
 
 PARTIAL = ".extract-partial"
@@ -217,6 +218,8 @@ def _manifest(dataset: ImageDataset, features_model: FeatureModel, inspect_model
             "features_model": _checkpoint_info(features_model),
             "inspect_model": _checkpoint_info(inspect_model) if inspect_model is not None else None,
         },
+        # Read by 'barlow analyze' and 'barlow report', which then refuse to call these features robust.
+        "features_random_weights": features_model.source.get("warning") == RANDOM_WEIGHTS,
         "batch_size": chunk,
         "device": str(device),
         "resumed_chunks": resumed_chunks,
@@ -305,7 +308,7 @@ def _transform_info(dataset: ImageDataset) -> dict | None:
 
 
 def _checkpoint_info(model: FeatureModel) -> dict:
-    keep = ("kind", "spec", "arch", "checkpoint", "sha256", "normalizer", "prefix")
+    keep = ("kind", "spec", "arch", "checkpoint", "sha256", "normalizer", "prefix", "warning")
     return {key: model.source[key] for key in keep if key in model.source}
 
 

@@ -415,7 +415,9 @@ def analyze_files(
 # --- per-leaf table --------------------------------------------------------------------------
 
 # Paper (in-sample) numbers keep the paper's names: aler, aler_minus_ber, er, ec, iv, iv_rank,
-# valid_in_sample. honest_* come from cross-fitting; valid, rank and significant use them.
+# valid_in_sample. honest_* come from cross-fitting; valid, rank and significant use them:
+# valid = honest ER >= BER + delta, honest EC >= tau and significant;
+# significant = honest q-value (Benjamini-Hochberg over all leaves of the run) <= alpha.
 FAILURE_MODE_COLUMNS = [
     "grouping", "class", "depth", "tree_depth", "n", "n_fail", "ber", "aler", "aler_minus_ber",
     "honest_aler", "honest_aler_minus_ber", "group_p_value", "group_q_value",
@@ -492,6 +494,9 @@ def failure_modes_table(result: AnalysisResult):
             }
             if group.honest is not None:
                 er, ec = row["honest_er"], row["honest_ec"]
+                # Thresholds on the honest numbers; requiring significance too (below) keeps a leaf
+                # of 1 failure in 8 unseen rows from passing ER >= BER + delta by luck. The q-value,
+                # not the p-value: picking the top leaf by honest IV is itself a selection.
                 row["valid"] = bool(er == er and leaf_is_valid(er, ec, tree.ber_, cfg.delta, cfg.tau))
             else:
                 # Without cross-fitting there is nothing honest to judge by: fall back to the paper's rule.
@@ -529,7 +534,12 @@ def failure_modes_table(result: AnalysisResult):
                 table["holdout_n_fail_leaf"], table["holdout_n_leaf"], table["holdout_ber"]
             )
             table["holdout_q_value"] = benjamini_hochberg(table["holdout_p_value"])
-    table["significant"] = (table["honest_q_value"] <= cfg.alpha).astype(bool) if len(table) else []
+    if len(table):
+        table["significant"] = (table["honest_q_value"] <= cfg.alpha).astype(bool)
+        honest_rows = table["honest_er"].notna()
+        table.loc[honest_rows, "valid"] = table.loc[honest_rows, "valid"] & table.loc[honest_rows, "significant"]
+    else:
+        table["significant"] = []
     table["valid"] = table["valid"].astype(bool)
     table["valid_in_sample"] = table["valid_in_sample"].astype(bool)
     return table

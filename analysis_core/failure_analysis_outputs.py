@@ -14,6 +14,7 @@ from analysis_core.failure_analysis import AnalysisResult, config_dict
 from analysis_core.artifacts.analysis_folder import write_analysis_files
 from analysis_core.artifacts.tables import skipped_frame
 from analysis_core.artifacts.trees import clean_json
+from analysis_core.errors import BarlowError
 
 
 def trees_document(result: AnalysisResult) -> dict[str, Any]:
@@ -28,8 +29,22 @@ def trees_document(result: AnalysisResult) -> dict[str, Any]:
         "n_features": result.n_features,
         "total_failures": result.total_failures,
         "summary": result.summary(),
-        "groups": [clean_json(group.to_dict()) for group in result.groups],
+        "groups": [clean_json(_table_validity(group.to_dict(), result.failure_modes)) for group in result.groups],
     }
+
+
+def _table_validity(record: dict, table) -> dict:
+    """Leaf nodes carry the table's ``valid`` (honest when cross-fitted) and the paper's ``valid_in_sample``,
+    so readers of trees.json (e.g. ``visualize --leaves valid``) pick the same leaves as the table."""
+    if table is None or not len(table):
+        return record
+    rows = table[(table["grouping"] == record["grouping"]) & (table["class"] == record["class"])]
+    valid = dict(zip(rows["leaf"].astype(int), rows["valid"].astype(bool)))
+    for node in record["nodes"]:
+        if node["is_leaf"] and node["id"] in valid:
+            node["valid_in_sample"] = bool(node["valid"])
+            node["valid"] = bool(valid[node["id"]])
+    return record
 
 
 def skipped_table(result: AnalysisResult):
@@ -46,7 +61,11 @@ def format_summary(result: AnalysisResult) -> str:
     ALER-BER in-sample (the paper's) and honest, groups with a significant failure mode."""
     cfg = result.config
     honest = cfg.folds >= 2
-    lines = [
+    lines = []
+    warning = _provenance_warning(result)
+    if warning:
+        lines.append(warning)
+    lines += [
         f"Analysed {result.n_rows} rows x {result.n_features} features, {result.total_failures} failures "
         f"(depth {cfg.depth}, top-{cfg.top_k} features by {cfg.mi} MI, delta {cfg.delta:g}, tau {cfg.tau:g}"
         + (f", {cfg.folds}-fold cross-fitted estimates" if honest else ", in-sample estimates only")
@@ -92,6 +111,20 @@ def format_summary(result: AnalysisResult) -> str:
                 f"ER {best['er']:.3f} vs BER {best['ber']:.3f}, EC {best['ec']:.3f}"
             )
     return "\n".join(lines)
+
+
+def _provenance_warning(result: AnalysisResult) -> str | None:
+    """Refuse to present features of an untrained network as robust (manifest beside features.npy)."""
+    from analysis_core.artifacts import read_manifest
+    from analysis_core.feature_provenance import random_weights_warning
+
+    if result.features_path is None:
+        return None
+    try:
+        manifest = read_manifest(result.features_path.parent)
+    except BarlowError:  # a features file without a readable manifest says nothing about its model
+        return None
+    return random_weights_warning(manifest)
 
 
 def _pct(value: float) -> str:

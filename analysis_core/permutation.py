@@ -12,7 +12,10 @@ quantile bins of the binned (``fast``) estimator are computed once, and the fail
 per (feature, bin) of all shuffles come from one matrix product per bin. The statistic is
 therefore always computed with the binned estimator (for the observed flags and every
 shuffle alike), whatever estimator chose the displayed tree's features; it tests the same
-hypothesis. Only the depth <= 3 tree on the top-k columns is refitted per shuffle.
+hypothesis. The depth <= 3 tree on the top-k columns is regrown per shuffle by a small NumPy
+version of scikit-learn's best-split entropy tree (``tree_leaf_counts``): each column is
+sorted once per group, a node's split scores for all columns and cut points come from
+cumulative sums, and none of scikit-learn's per-fit input checking is paid 100 times.
 """
 
 from __future__ import annotations
@@ -29,12 +32,26 @@ def binned_mi_many(bins: np.ndarray, n_bins: int, Y: np.ndarray) -> tuple[np.nda
 
     Same formulas as ``mutual_info.mutual_info_fast``; Y holds 0/1 failure flags.
     """
-    n = bins.shape[0]
-    Yf = Y.astype(np.float32)
-    count_all = np.stack([(bins == b).sum(axis=0) for b in range(n_bins)], axis=1).astype(np.float64)  # f x B
-    # Counts are integers below 2^24, exact in float32 products.
-    count_fail = np.stack([Yf @ (bins == b).astype(np.float32) for b in range(n_bins)], axis=2).astype(np.float64)
-    n_fail = Y.sum(axis=1).astype(np.float64)  # same for every shuffle
+    n, n_features = bins.shape
+    Y = np.asarray(Y).astype(bool)
+    offsets = np.arange(n_features, dtype=np.int64) * n_bins
+    count_all = np.bincount((bins + offsets).ravel(), minlength=n_features * n_bins).reshape(n_features, n_bins)
+    count_all = count_all.astype(np.float64)
+    # Count the smaller class of each shuffle (every shuffle has the same number of failures)
+    # with one bincount over its rows' bins; the other class is the remainder.
+    n_fail = Y.sum(axis=1).astype(np.float64)
+    minority_is_fail = n_fail[0] <= n / 2
+    rows = np.stack([np.flatnonzero(flags if minority_is_fail else ~flags) for flags in Y])  # shuffles x m
+    count_fail = np.empty((len(Y), n_features, n_bins))
+    per_chunk = max(1, int(4e6 // max(1, rows.shape[1] * n_features)))
+    for start in range(0, len(Y), per_chunk):
+        block = rows[start : start + per_chunk]
+        flat = bins[block].astype(np.int64) + offsets  # shuffles x m x f
+        flat += (np.arange(len(block), dtype=np.int64) * n_features * n_bins)[:, None, None]
+        counts = np.bincount(flat.ravel(), minlength=len(block) * n_features * n_bins)
+        count_fail[start : start + len(block)] = counts.reshape(len(block), n_features, n_bins)
+    if not minority_is_fail:
+        count_fail = count_all[None] - count_fail
     p_fail = n_fail / n
     h_y = _entropy_binary(p_fail)[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -47,15 +64,69 @@ def binned_mi_many(bins: np.ndarray, n_bins: int, Y: np.ndarray) -> tuple[np.nda
     return mi, plugin
 
 
-def _aler_minus_ber(tree, X_selected: np.ndarray, failure: np.ndarray) -> float:
-    fitted = tree.fit_tree(X_selected, failure)
-    leaf = fitted.apply(X_selected)
-    n_leaf = np.bincount(leaf)
-    k_leaf = np.bincount(leaf, weights=failure.astype(np.float64))
+FEATURE_THRESHOLD = 1e-7  # scikit-learn's: values closer than this are not split apart
+
+
+def _xlogx(a: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(a > 0, a * np.log(np.where(a > 0, a, 1.0)), 0.0)
+
+
+def _weighted_entropy_sum(w0: np.ndarray, w1: np.ndarray) -> np.ndarray:
+    """total * H(class | node) for weighted class counts w0, w1 (natural log)."""
+    total = w0 + w1
+    return _xlogx(total) - _xlogx(w0) - _xlogx(w1)
+
+
+def tree_leaf_counts(X_sorted_idx: np.ndarray, X_sel: np.ndarray, failure: np.ndarray, depth: int, min_leaf: int):
+    """(rows, failures) of each leaf of the entropy tree scikit-learn's DecisionTreeClassifier grows with
+    Barlow's settings (class weights {0: 1, 1: n_success / n_failure}, best split, depth-first).
+
+    ``X_sorted_idx`` holds each column's row order (argsort). Ties between equally good splits may be
+    broken differently from scikit-learn; the permutation test computes this same function for the
+    observed flags and every shuffle, which is all its validity needs.
+    """
+    n, n_cols = X_sel.shape
+    n_fail = int(failure.sum())
+    w_fail = (n - n_fail) / n_fail
+    leaves = []
+    stack = [(np.ones(n, dtype=bool), 0)]
+    while stack:
+        mask, level = stack.pop()
+        m = int(mask.sum())
+        k = int(failure[mask].sum())
+        pure = k == 0 or k == m
+        if level >= depth or pure or m < 2 or m < 2 * min_leaf:
+            leaves.append((m, k))
+            continue
+        keep = mask[X_sorted_idx]  # n x cols, m True per column
+        order = X_sorted_idx.T[keep.T].reshape(n_cols, m)  # node rows of each column, sorted by value
+        values = np.take_along_axis(X_sel.T, order, axis=1)
+        y = failure[order]
+        left1 = np.cumsum(y, axis=1)[:, :-1].astype(np.float64)  # failures left of the cut after position i
+        left_n = np.arange(1, m, dtype=np.float64)[None, :]
+        left0 = left_n - left1
+        right1, right0 = k - left1, (m - k) - left0
+        score = -(_weighted_entropy_sum(left0, w_fail * left1) + _weighted_entropy_sum(right0, w_fail * right1))
+        ok = values[:, 1:] > values[:, :-1] + FEATURE_THRESHOLD
+        ok &= (left_n >= min_leaf) & (m - left_n >= min_leaf)
+        if not ok.any():
+            leaves.append((m, k))
+            continue
+        score = np.where(ok, score, -np.inf)
+        col, pos = np.unravel_index(int(np.argmax(score)), score.shape)
+        goes_left = np.zeros(n, dtype=bool)
+        goes_left[order[col, : pos + 1]] = True
+        stack.append((mask & ~goes_left, level + 1))
+        stack.append((mask & goes_left, level + 1))
+    return leaves
+
+
+def _aler_minus_ber(tree, X_sel: np.ndarray, sorted_idx: np.ndarray, failure: np.ndarray) -> float:
+    leaves = tree_leaf_counts(sorted_idx, X_sel, failure, tree.depth, tree.min_samples_leaf)
     n_fail = failure.sum()
-    occupied = n_leaf > 0
-    aler = float(np.sum(k_leaf[occupied] ** 2 / n_leaf[occupied]) / n_fail)
-    return aler - n_fail / len(failure)
+    aler = sum(k * k / m for m, k in leaves if m) / n_fail
+    return float(aler - n_fail / len(failure))
 
 
 def permutation_test(tree, X: np.ndarray, failure: np.ndarray, n_permutations: int, random_state: int = 0) -> dict:
@@ -64,9 +135,11 @@ def permutation_test(tree, X: np.ndarray, failure: np.ndarray, n_permutations: i
     ``tree`` supplies the settings (depth, top-k, minimum leaf size) and is not modified.
     """
     failure = np.asarray(failure).astype(bool)
+    X = np.asarray(X, dtype=np.float32)
     n = len(failure)
     n_bins = auto_bins(n)
-    bins = quantile_bins(np.asarray(X), n_bins)
+    bins = quantile_bins(X, n_bins)
+    column_order: dict[int, np.ndarray] = {}  # each column's row order, sorted once when first selected
     rng = np.random.default_rng(random_state)
     shuffles = np.stack([rng.permutation(failure) for _ in range(n_permutations)]) if n_permutations else None
     Y = failure[None, :] if shuffles is None else np.vstack([failure[None, :], shuffles])
@@ -76,8 +149,11 @@ def permutation_test(tree, X: np.ndarray, failure: np.ndarray, n_permutations: i
         mi, plugin = binned_mi_many(bins, n_bins, block)
         for i, flags in enumerate(block):
             selected = top_features(mi[i], tree.top_k, plugin[i])
-            X_selected = np.asarray(X[:, selected], dtype=np.float32)
-            stats[start + i] = _aler_minus_ber(tree, X_selected, flags)
+            for j in selected:
+                if j not in column_order:
+                    column_order[j] = np.argsort(X[:, j], kind="stable")
+            sorted_idx = np.stack([column_order[j] for j in selected], axis=1)
+            stats[start + i] = _aler_minus_ber(tree, X[:, selected], sorted_idx, flags)
     observed, null = stats[0], stats[1:]
     # A tolerance keeps shuffles that tie the observed value (up to rounding) on the null's side.
     exceed = int(np.count_nonzero(null >= observed - 1e-12))

@@ -1,18 +1,21 @@
-"""Failure analysis at ImageNet scale: the original algorithm vs Barlow's default, in one run.
+"""Failure analysis at ImageNet scale: the original algorithm vs Barlow's estimators, in one run.
 
 Makes synthetic ImageNet-shaped data (by default 1000 classes x 1300 images x 2048 non-negative
 features, ~10.6 GB as a memory-mapped .npy in a temporary folder) with one planted feature per
-class whose low values raise the failure rate, then
+class whose low values raise the failure rate, then, on a sample of label groups, one group
+after another:
 
-* runs the ORIGINAL algorithm - k-NN mutual information (scikit-learn) + tree, one group after
-  another - on a sample of label groups,
-* runs Barlow's DEFAULT (fast MI) serially on the same sample, for a like-for-like per-group ratio,
-* runs the DEFAULT on ALL groups, both groupings, with --jobs processes (what `barlow analyze` does),
+* the ORIGINAL algorithm - scikit-learn's k-NN ``mutual_info_classif`` + tree,
+* Barlow's ``knn`` estimator (the same MI values, all features at once) + tree, checking that it
+  selects the identical features in the identical order,
+* Barlow's binned ``fast`` estimator + tree,
+* the honest extras of the default analysis: 5-fold cross-fitting and a 100-shuffle permutation test,
 
-and prints seconds per group, the speed ratios, and the fraction of label groups whose root split
-uses the planted feature.
+and finally the DEFAULT analysis on ALL groups, both groupings, with --jobs processes (what
+`barlow analyze` does). Prints seconds per group, the speed ratios, and how often the planted
+feature is the root split.
 
-    python benchmarks/analysis_scale.py                          # full ImageNet shape (~10-15 min)
+    python benchmarks/analysis_scale.py                          # full ImageNet shape
     python benchmarks/analysis_scale.py --classes 50 --per-class 500 --features 512   # quick
 """
 
@@ -59,16 +62,55 @@ def make_data(folder: Path, n_classes: int, per_class: int, n_features: int, see
     return labels.astype(str), predictions.astype(str), planted
 
 
+def original_tree(X, failure, depth, top_k):
+    """The original code's step: scikit-learn's k-NN MI (3 neighbours, random_state 0) + the tree."""
+    from sklearn.feature_selection import mutual_info_classif
+
+    from analysis_core.mutual_info import top_features
+
+    mi = mutual_info_classif(X, failure.astype(int), random_state=0)
+    selected = top_features(mi, top_k)
+    tree = FailureTree(depth=depth, top_k=top_k).fit_tree(np.asarray(X[:, selected], dtype=np.float32), failure)
+    return selected, int(selected[tree.tree_.feature[0]])
+
+
 def time_serial(features, labels, predictions, classes, mi: str, depth: int, top_k: int):
-    roots, seconds = [], []
+    """Per sampled group: (root feature, selected features), and the mean seconds per group."""
+    roots, selections, seconds = [], [], []
     for c in classes:
         rows = np.flatnonzero(labels == str(c))
-        start = time.perf_counter()
         X = np.array(features[rows[0] : rows[-1] + 1])
-        tree = FailureTree(depth=depth, top_k=top_k, mi=mi).fit(X, labels[rows] != predictions[rows])
+        failure = labels[rows] != predictions[rows]
+        start = time.perf_counter()
+        if mi == "original":
+            selected, root = original_tree(X, failure, depth, top_k)
+        else:
+            tree = FailureTree(depth=depth, top_k=top_k, mi=mi).fit(X, failure)
+            selected, root = tree.selected_features_, tree.nodes_[0]["feature"]
         seconds.append(time.perf_counter() - start)
-        roots.append(tree.nodes_[0]["feature"])
-    return np.array(roots), float(np.mean(seconds))
+        roots.append(root)
+        selections.append(np.asarray(selected))
+    return np.array(roots), selections, float(np.mean(seconds))
+
+
+def time_honest(features, labels, predictions, classes, depth: int, top_k: int, folds: int, permutations: int):
+    """Mean seconds per group of cross-fitting and of the permutation test (fast MI, as the default)."""
+    from analysis_core.honest import cross_fit
+    from analysis_core.permutation import permutation_test
+
+    cf, perm = [], []
+    for c in classes:
+        rows = np.flatnonzero(labels == str(c))
+        X = np.array(features[rows[0] : rows[-1] + 1])
+        failure = labels[rows] != predictions[rows]
+        tree = FailureTree(depth=depth, top_k=top_k).fit(X, failure)
+        start = time.perf_counter()
+        cross_fit(tree, X, failure, folds)
+        cf.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        permutation_test(tree, X, failure, permutations)
+        perm.append(time.perf_counter() - start)
+    return float(np.mean(cf)), float(np.mean(perm))
 
 
 def main() -> None:
@@ -80,6 +122,9 @@ def main() -> None:
     parser.add_argument("--top-k", type=int, default=20)
     parser.add_argument("--sample", type=int, default=5, help="label groups run with the original k-NN algorithm")
     parser.add_argument("--jobs", type=int, default=2, help="processes for the default run on all groups")
+    parser.add_argument("--mi", default="fast", help="estimator of the run on all groups (default: fast)")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--permutations", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", default=None, help="folder for the synthetic features (default: a temp folder)")
     args = parser.parse_args()
@@ -97,10 +142,15 @@ def main() -> None:
         print(f"load + NaN/inf check: {time.perf_counter() - start:.1f}s")
 
         sample = np.random.default_rng(args.seed).choice(args.classes, min(args.sample, args.classes), replace=False)
-        knn_roots, knn_sec = time_serial(features, labels, predictions, sample, "knn", args.depth, args.top_k)
-        fast_roots, fast_sec = time_serial(features, labels, predictions, sample, "fast", args.depth, args.top_k)
+        orig_roots, orig_sel, orig_sec = time_serial(features, labels, predictions, sample, "original", args.depth, args.top_k)
+        knn_roots, knn_sel, knn_sec = time_serial(features, labels, predictions, sample, "knn", args.depth, args.top_k)
+        fast_roots, _, fast_sec = time_serial(features, labels, predictions, sample, "fast", args.depth, args.top_k)
+        cf_sec, perm_sec = time_honest(features, labels, predictions, sample, args.depth, args.top_k,
+                                       args.folds, args.permutations)
+        same = sum(np.array_equal(a, b) for a, b in zip(orig_sel, knn_sel))
 
-        config = AnalysisConfig(grouping="both", depth=args.depth, top_k=args.top_k, mi="fast", jobs=args.jobs)
+        config = AnalysisConfig(grouping="both", depth=args.depth, top_k=args.top_k, mi=args.mi, jobs=args.jobs,
+                                folds=args.folds, permutations=args.permutations)
         start = time.perf_counter()
         result = run_analysis(features, labels, predictions, config, progress=True)
         wall = time.perf_counter() - start
@@ -108,17 +158,25 @@ def main() -> None:
         all_sec = wall / max(n_groups, 1)
         label_roots = {int(g.class_name): g.tree.nodes_[0]["feature"] for g in result.groups if g.grouping == "label"}
         default_recovery = np.mean([label_roots.get(c) == planted[c] for c in range(args.classes)])
+        significant = result.summary()["label"]["fraction_significant"]
 
-        print(f"\noriginal (knn MI + tree, serial), {len(sample)} label groups: {knn_sec:.3f} s/group; "
-              f"planted feature at root in {np.mean(knn_roots == planted[sample]):.0%}")
-        print(f"default (fast MI + tree, serial), same groups:           {fast_sec:.4f} s/group; "
+        print(f"\noriginal (sklearn knn MI + tree, serial), {len(sample)} label groups: {orig_sec:.3f} s/group; "
+              f"planted feature at root in {np.mean(orig_roots == planted[sample]):.0%}")
+        print(f"knn (Barlow, same MI values) + tree, same groups:        {knn_sec:.3f} s/group; "
+              f"planted feature at root in {np.mean(knn_roots == planted[sample]):.0%}; "
+              f"identical selected features (and order) in {same}/{len(sample)} groups")
+        print(f"fast (binned MI) + tree, same groups:                    {fast_sec:.4f} s/group; "
               f"planted feature at root in {np.mean(fast_roots == planted[sample]):.0%}")
-        print(f"default, all {n_groups} groups (both groupings, depth {args.depth}, --jobs {args.jobs}): "
-              f"{wall:.1f}s wall = {all_sec:.4f} s/group; planted feature at root in {default_recovery:.1%} "
-              f"of {args.classes} label groups")
-        print(f"speed ratio per group, serial vs serial:        {knn_sec / fast_sec:.0f}x")
-        print(f"speed ratio per group, original vs whole run:   {knn_sec / all_sec:.0f}x")
-        print(f"original algorithm on all {n_groups} groups would take ~{knn_sec * n_groups / 3600:.1f} h serially")
+        print(f"honest extras per group: {args.folds}-fold cross-fitting {cf_sec:.3f} s, "
+              f"{args.permutations}-shuffle permutation test {perm_sec:.3f} s")
+        print(f"default ({args.mi} MI + cross-fitting + permutations), all {n_groups} groups (both groupings, depth "
+              f"{args.depth}, --jobs {args.jobs}): {wall:.1f}s wall = {all_sec:.4f} s/group; planted feature at root "
+              f"in {default_recovery:.1%} of {args.classes} label groups; permutation test significant (BH q <= 0.05) "
+              f"in {significant:.1%} of label groups")
+        print(f"speed ratio per group, original vs knn:           {orig_sec / knn_sec:.1f}x")
+        print(f"speed ratio per group, original vs fast:          {orig_sec / fast_sec:.0f}x")
+        print(f"original algorithm on all {n_groups} groups would take ~{orig_sec * n_groups / 3600:.1f} h serially; "
+              f"the default run's per-group wall time at 2000 groups: ~{all_sec * 2000 / 60:.0f} min")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

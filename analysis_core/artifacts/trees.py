@@ -7,7 +7,12 @@ Layout (version 1)::
      "groups": [GROUP, ...]}
     GROUP = {"grouping": "label"|"prediction", "class": NAME, "n", "n_fail", "ber", "aler",
              "aler_minus_ber", "depth", "tree_depth", "selected_features": [{"feature", "mi"}],
-             "nodes": [NODE, ...], "leaves": [node ids], "holdout": {...} (with --holdout)}
+             "nodes": [NODE, ...], "leaves": [node ids], "holdout": {...} (with --holdout),
+             "honest": {"method": "cross-fitting", "folds", "aler", "aler_minus_ber",
+                        "leaves": [{"leaf", "n_leaf", "n_fail_leaf", "er", "ec", "iv", "stability"}]}
+                       (cross-fitted estimates, unless --folds 0),
+             "permutation": {"statistic", "null_mean", "p_value", "n_permutations"}
+                            (test of ALER - BER, unless --permutations 0)}
     NODE = {"id", "parent", "depth", "is_leaf", "feature", "threshold", "left", "right", "rule",
             "n", "n_fail", "er", "ec", "iv", "valid"}
 
@@ -144,6 +149,8 @@ class GroupTree:
     nodes: list[TreeNode] = field(default_factory=list)
     leaves: list[int] = field(default_factory=list)
     holdout: dict | None = None
+    honest: dict | None = None
+    permutation: dict | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -181,8 +188,9 @@ class GroupTree:
             "nodes": [n.to_dict() for n in self.nodes],
             "leaves": list(self.leaves),
         }
-        if self.holdout is not None:
-            out["holdout"] = self.holdout
+        for name in ("holdout", "honest", "permutation"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
         out.update(self.extra)
         return out
 

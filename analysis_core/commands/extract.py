@@ -67,6 +67,15 @@ def run(args: argparse.Namespace) -> int:
         raise BarlowError("--features-model is required for this data set (e.g. madry-resnet50:PATH)")
     features_model = load_model(features_spec, device=args.device, trust_checkpoint=args.trust_checkpoint)
     dataset = load_dataset(args.dataset, ImageTransform.for_input_shape(features_model.input_shape))
+    transform = getattr(dataset, "transform", None)
+    if transform is not None and dataset.root and len(dataset):
+        from pathlib import Path
+
+        from analysis_core.datasets.transforms import input_mismatch
+
+        mismatch = input_mismatch(Path(dataset.root) / dataset.filenames[0], transform)
+        if mismatch:
+            print(f"WARNING: {mismatch}", file=sys.stderr)
     image_shape = tuple(dataset[0][0].shape)
     if image_shape != tuple(features_model.input_shape):
         raise BarlowError(f"{args.dataset} gives {image_shape} images but {features_spec} expects {tuple(features_model.input_shape)}")

@@ -40,6 +40,16 @@ def run(args: argparse.Namespace) -> int:
     from analysis_core.report import build_report, summary_paragraph
 
     index, data = build_report(args.analysis, args.out, args.descriptions, progress=not args.quiet, judgements=args.judgements)
+    features = data.trees.inputs.get("features")
+    if features:
+        from pathlib import Path
+
+        from analysis_core.artifacts import read_manifest
+        from analysis_core.feature_provenance import random_weights_warning
+
+        warning = random_weights_warning(read_manifest(Path(features).parent))
+        if warning:
+            print(warning)
     print(summary_paragraph(data))
     print(f"report: {index.resolve()}")
     if args.serve:

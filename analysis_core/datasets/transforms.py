@@ -57,5 +57,33 @@ class ImageTransform:
         return cls(height, height, channels)
 
 
+def input_mismatch(path: str | Path, transform: ImageTransform) -> str | None:
+    """A warning when the data set's images are much larger, or in colour, than the model's input.
+
+    A model trained on 28x28 grayscale digits or clothes runs on 224x224 colour photos without
+    error: every photo is shrunk and turned gray first. The run succeeds and means little.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            width, height, mode = img.width, img.height, img.mode
+    except (OSError, UnidentifiedImageError):
+        return None  # the extraction reports undecodable files itself
+    colour = mode not in ("1", "L", "LA", "I", "I;16", "F")
+    problems = []
+    if min(width, height) > 2 * transform.crop:
+        problems.append(f"shrunk from {width}x{height} to {transform.crop}x{transform.crop}")
+    if colour and transform.channels == 1:
+        problems.append("converted from colour to grayscale")
+    if not problems:
+        return None
+    return (
+        f"the data set's images (e.g. {Path(path).name}, {width}x{height} {mode}) are "
+        f"{' and '.join(problems)} for a features model that takes {transform.channels}x{transform.crop}x"
+        f"{transform.crop} inputs; is this the model you meant for these images?"
+    )
+
+
 def list_images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)

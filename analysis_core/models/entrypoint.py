@@ -4,12 +4,19 @@ The function returns ``(model, feature_layer, map_layer)``: the model maps norma
 images to logits, ``map_layer`` names the module whose output is the spatial map and
 ``feature_layer`` the module whose output is its global average pool (e.g. ``"avgpool"``
 and ``"layer4"`` for a torchvision ResNet). The function may also return a fourth item,
-a dict with ``mean``, ``std``, ``input_shape`` and ``classes``.
+a dict with any of ``mean`` and ``std`` (per channel, applied inside Barlow before the model;
+default 0 and 1, i.e. the model normalizes itself), ``input_shape`` ((C, H, W); default
+(3, 224, 224)) and ``classes`` (names in logit order).
+
+The module is imported with the current folder first on the import path, as ``python -m``
+does, so ``entrypoint:mymodel:build`` finds ``./mymodel.py``.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 
 import torch
 from torch import nn
@@ -77,6 +84,10 @@ def load_entrypoint(target: str) -> HookedFeatureModel:
     module_name, _, func_name = target.partition(":")
     if not module_name or not func_name:
         raise BarlowError(f"entry point must be 'entrypoint:module:function', got 'entrypoint:{target}'")
+    # As 'python -m' does: a module in the current folder is importable.
+    here = os.getcwd()
+    if here not in sys.path and "" not in sys.path:
+        sys.path.insert(0, here)
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
@@ -86,7 +97,10 @@ def load_entrypoint(target: str) -> HookedFeatureModel:
         raise BarlowError(f"module {module_name!r} has no function {func_name!r}")
     result = func()
     if not isinstance(result, tuple) or len(result) not in (3, 4):
-        raise BarlowError(f"{target} must return (model, feature_layer, map_layer[, info])")
+        raise BarlowError(
+            f"{target} must return (model, feature_layer, map_layer) or (model, feature_layer, map_layer, info) "
+            "with info a dict of optional mean, std, input_shape and classes"
+        )
     net, feature_layer, map_layer = result[:3]
     info = dict(result[3]) if len(result) == 4 else {}
     model = HookedFeatureModel(net, feature_layer, map_layer, info)

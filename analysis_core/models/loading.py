@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import torch
 
 from analysis_core.errors import BarlowError
+from analysis_core.feature_provenance import RANDOM_WEIGHTS
 from analysis_core.models.base import FeatureModel
 
 SHIPPED = ("fmnist-robust", "fmnist-standard")
@@ -75,7 +77,13 @@ def load_model(spec: str, device: str | torch.device = "cpu", trust_checkpoint: 
             source = {"checkpoint": str(wpath.resolve()), "sha256": file_sha256(wpath), **report}
         else:
             # No download here: an untrained network is only useful for tests and plumbing.
-            net, source = build_resnet(arch), {"checkpoint": None, "warning": "random initialization"}
+            net, source = build_resnet(arch), {"checkpoint": None, "warning": RANDOM_WEIGHTS}
+            print(
+                f"WARNING: torchvision:{arch} has no weights file, so it runs with RANDOM weights: its features "
+                f"are not robust and its failure modes mean nothing. Give torchvision:{arch}:WEIGHTS_PATH "
+                "(e.g. a robust checkpoint's state_dict) for a real analysis.",
+                file=sys.stderr,
+            )
         model = ResNetFeatureModel(net)
         model.source = {"kind": "torchvision", "arch": arch, **source}
     elif spec.startswith("entrypoint:"):

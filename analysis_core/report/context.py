@@ -71,6 +71,9 @@ def _leaf_view(group: GroupTree, row: dict, nodes: dict[int, dict], ber: float, 
     leaf_id = int(row["leaf"])
     conditions = path_conditions(nodes, leaf_id) if leaf_id in nodes else []
     er, ec = float(row["er"]), float(row["ec"])
+    honest = _honest(row)
+    # Sentences state the honest (cross-fitted) rates when the analysis has them.
+    say_er, say_ec = (honest["er"], honest["ec"]) if honest else (er, ec)
     return {
         "id": leaf_id,
         "rule": nodes[leaf_id]["rule"] if leaf_id in nodes else str(row.get("rule") or ""),
@@ -80,12 +83,15 @@ def _leaf_view(group: GroupTree, row: dict, nodes: dict[int, dict], ber: float, 
         "ec": ec,
         "iv": float(row["iv"]),
         "valid": bool(row["valid"]),
+        "valid_in_sample": bool(row.get("valid_in_sample", row["valid"])),
+        "rank": int(_num(row.get("rank")) or 0),
+        "honest": honest,
         "er_ci": (_num(row.get("er_ci_low")), _num(row.get("er_ci_high"))),
         "p_value": _num(row.get("p_value")),
         "q_value": _num(row.get("q_value")),
         "holdout": {k[len("holdout_") :]: _num(v) for k, v in row.items() if k.startswith("holdout_")},
-        "sentence_html": leaf_sentence(group.grouping, group.class_name, ber, conditions, er, ec, short, html=True),
-        "sentence": leaf_sentence(group.grouping, group.class_name, ber, conditions, er, ec, short),
+        "sentence_html": leaf_sentence(group.grouping, group.class_name, ber, conditions, say_er, say_ec, short, html=True),
+        "sentence": leaf_sentence(group.grouping, group.class_name, ber, conditions, say_er, say_ec, short),
         "samples": vis.leaf_samples(group, leaf_id),
         "bounds": {b.feature: b for b in merge_conditions(conditions)},
     }
@@ -173,7 +179,7 @@ def _group_view(group: GroupTree, slug: str, rows: list[dict], vis: Visualizatio
     nodes = _node_dicts(group)
     short = {f: d.description for f, d in descriptions.items()}
     leaves = [_leaf_view(group, by_leaf[leaf_id], nodes, ber, vis, short) for leaf_id in group.leaves]
-    top = max(leaves, key=lambda leaf: leaf["iv"]) if leaves else None
+    top = max(leaves, key=_leaf_importance) if leaves else None
     split_ids = group.split_features()
     other = [s.feature for s in group.selected_features if s.feature not in split_ids]
     return {
@@ -182,7 +188,10 @@ def _group_view(group: GroupTree, slug: str, rows: list[dict], vis: Visualizatio
         "grouping": group.grouping,
         "class": group.class_name,
         **_group_figures(first),
-        "leaves": sorted(leaves, key=lambda leaf: -leaf["iv"]),
+        "leaves": sorted(leaves, key=lambda leaf: tuple(-v for v in _leaf_importance(leaf))),
+        "honest_aler_minus_ber": _num(first.get("honest_aler_minus_ber")),
+        "group_p_value": _num(first.get("group_p_value")),
+        "group_q_value": _num(first.get("group_q_value")),
         "n_valid": sum(leaf["valid"] for leaf in leaves),
         "top_leaf": top,
         "tree": _tree_view(group, leaves, top),
@@ -204,7 +213,7 @@ def _summary(views: list[dict], skipped: list[dict], trees: TreesDocument, judge
         "total_failures": trees.total_failures,
         # Ranked as in 'barlow analyze': IV alone puts a leaf holding all 3 failures of a tiny
         # group first; the leaf holding the most failures is the one a user wants to read first.
-        "top": sorted(valid, key=lambda gl: (-gl[1]["n_fail"], -gl[1]["iv"]))[:5],
+        "top": sorted(valid, key=lambda gl: _largest_first(gl[1]))[:5],
         **(judged or {}),
     }
 
@@ -233,6 +242,31 @@ def load_report_data(analysis_dir: str | Path, descriptions: str | Path | None =
     judged = attach_judgements(views, read_judgements(judged_path) if judged_path.is_file() else {})
     skipped = folder.skipped()
     return ReportData(folder.path, trees, views, skipped, vis, desc, "holdout_er" in table.columns, _summary(views, skipped, trees, judged))
+
+
+def _honest(row: dict) -> dict | None:
+    """The leaf's cross-fitted numbers from its failure_modes.csv row, or None when the analysis has none."""
+    er = _num(row.get("honest_er"))
+    if er is None:
+        return None
+    keys = ("n_leaf", "n_fail_leaf", "er", "ec", "iv", "er_ci_low", "er_ci_high", "p_value", "q_value")
+    values = {k: _num(row.get(f"honest_{k}")) for k in keys}
+    values["stability"] = _num(row.get("stability"))
+    return values
+
+
+def _leaf_importance(leaf: dict) -> tuple[float, float]:
+    """Order leaves by honest IV when known (the in-sample IV breaks ties and orders the rest)."""
+    honest = leaf.get("honest") or {}
+    iv = honest.get("iv")
+    return (iv if iv is not None else -1.0, leaf["iv"])
+
+
+def _largest_first(leaf: dict) -> tuple[float, float]:
+    honest = leaf.get("honest")
+    if honest and honest.get("n_fail_leaf") is not None:
+        return (-honest["n_fail_leaf"], -(honest.get("iv") or 0.0))
+    return (-leaf["n_fail"], -leaf["iv"])
 
 
 def index_rows(data: ReportData) -> list[dict]:

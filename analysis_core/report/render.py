@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from analysis_core import __version__
 from analysis_core.artifacts import VISUALIZATIONS_DIR, read_manifest
+from analysis_core.feature_provenance import random_weights_warning
 from analysis_core.atomic import staged_dir
 from analysis_core.errors import BarlowError
 from analysis_core.report.context import ReportData, index_rows, load_report_data
@@ -63,6 +64,7 @@ def _meta(data: ReportData) -> dict:
         "dataset": manifest.get("dataset") or data.visualizations.dataset,
         "features_model": manifest.get("features_model") or data.visualizations.features_model,
         "inspect_model": manifest.get("inspect_model"),
+        "features_warning": random_weights_warning(manifest),
     }
 
 

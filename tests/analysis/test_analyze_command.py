@@ -175,3 +175,19 @@ def test_without_cross_fitting_the_summary_says_in_sample(planted_files, tmp_pat
     assert "in-sample estimates only" in stdout and "largest valid failure mode (in-sample)" in stdout
     table = pd.read_csv(tmp_path / "out" / "failure_modes.csv")
     assert table["honest_er"].isna().all() and (table["valid"] == table["valid_in_sample"]).all()
+
+
+def test_trees_json_leaves_carry_the_tables_validity(planted_files, tmp_path):
+    features, metadata, _ = planted_files
+    out = tmp_path / "out"
+    assert analyze(features, metadata, out, "--depth", "2", "--grouping", "label", "--permutations", "0") == 0
+    trees = json.loads((out / "trees.json").read_text())
+    table = pd.read_csv(out / "failure_modes.csv")
+    for group in trees["groups"]:
+        rows = table[table["class"] == group["class"]].set_index("leaf")
+        for node in group["nodes"]:
+            if node["is_leaf"]:
+                assert node["valid"] == bool(rows.loc[node["id"], "valid"])
+                assert node["valid_in_sample"] == bool(rows.loc[node["id"], "valid_in_sample"])
+        assert group["honest"]["method"] == "cross-fitting" and group["honest"]["folds"] == 5
+        assert "permutation" not in group

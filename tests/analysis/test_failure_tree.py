@@ -134,3 +134,35 @@ def test_to_dict_has_contract_fields():
                  "n", "n_fail", "er", "ec", "iv", "valid"}
     assert all(node_keys <= set(node) for node in record["nodes"])
     assert record["nodes"][0]["rule"] == "" and record["nodes"][0]["parent"] is None
+
+
+def test_failure_tree_is_a_scikit_learn_estimator(planted):
+    from sklearn.base import clone
+
+    tree = FailureTree(depth=2, top_k=5, mi="knn", min_samples_leaf=3, delta=0.05, tau=0.3, random_state=7)
+    params = tree.get_params()
+    assert params == {"depth": 2, "top_k": 5, "mi": "knn", "min_samples_leaf": 3, "delta": 0.05, "tau": 0.3,
+                      "random_state": 7}
+    copy = clone(tree)
+    assert copy is not tree and copy.get_params() == params
+    assert tree.set_params(depth=1) is tree and tree.depth == 1
+    assert repr(tree).startswith("FailureTree(") and "top_k=5" in repr(tree)  # non-default params
+
+    X, labels, predictions, planted_ids = planted(n_classes=1, per_class=300, n_features=30)
+    failure = labels != predictions
+    fitted = FailureTree(depth=1).fit(X, failure)
+    # Documented attributes survive fitting and cloning a fitted tree gives an unfitted one.
+    assert fitted.mi_.shape == (30,) and fitted.n_features_in_ == 30
+    assert fitted.selected_features_[0] == planted_ids[0]
+    np.testing.assert_array_equal(fitted.selected_mi_, fitted.mi_[fitted.selected_features_])
+    unfitted = clone(fitted)
+    assert not hasattr(unfitted, "nodes_")
+    refit = unfitted.fit(X, failure)
+    assert refit.to_dict() == fitted.to_dict()
+
+
+def test_leaves_by_iv_orders_by_in_sample_importance(planted):
+    X, labels, predictions, _ = planted(n_classes=1, per_class=300, n_features=30)
+    tree = FailureTree(depth=2).fit(X, labels != predictions)
+    ivs = [tree.nodes_[leaf]["iv"] for leaf in tree.leaves_by_iv()]
+    assert ivs == sorted(ivs, reverse=True) and tree.leaves_by_iv()[0] == tree.top_leaf()["id"]
