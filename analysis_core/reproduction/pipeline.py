@@ -126,9 +126,16 @@ def run_reproduction(config: ReproductionConfig, out: Path, executor, *, force: 
     s9_analysis = analysis_root / cell_name(config.section9.inspected, config.section9.depth)
     s9_study = out / "section9" / "study"
     if section9_available():
-        steps.run("section9", {"section9": params["section9"]},
-                  [s9_analysis / "trees.json", s9_analysis / "visualizations" / "index.json"],
-                  [s9_study / "study.yaml"], lambda: write_section9(config, s9_analysis, s9_study, log))
+        try:
+            steps.run("section9", {"section9": params["section9"]},
+                      [s9_analysis / "trees.json", s9_analysis / "visualizations" / "index.json"],
+                      [s9_study / "study.yaml"], lambda: write_section9(config, s9_analysis, s9_study, log))
+            (out / "section9" / "left_out.txt").unlink(missing_ok=True)
+        except BarlowError as exc:
+            # Nothing to review (no valid failure mode) is a result, not a reason to stop the run.
+            (out / "section9").mkdir(parents=True, exist_ok=True)
+            (out / "section9" / "left_out.txt").write_text(f"{exc}\n", encoding="utf-8")
+            log(f"[section9] left out: {exc}")
     else:
         log("[section9] left out: this installation has no failure-review study kind (study create --kind failure-review)")
 

@@ -147,7 +147,8 @@ def build_document(config: ReproductionConfig, out: Path, timings: dict, recorde
         blocks.append(Block("paragraph", f"A failure-review study of the depth-{config.section9.depth} trees of inspected model "
                                          f"'{config.section9.inspected}' is in section9/study."))
     else:
-        reason = "not built by this run" if section9_available() else "this installation has no failure-review study kind (study create --kind failure-review)"
+        left_out = out / "section9" / "left_out.txt"
+        reason = left_out.read_text(encoding="utf-8").strip() if left_out.is_file() else "not built by this run" if section9_available() else "this installation has no failure-review study kind (study create --kind failure-review)"
         blocks.append(Block("paragraph", f"Left out: {reason}."))
 
     blocks.append(Block("heading", "Time per step"))

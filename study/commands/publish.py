@@ -91,6 +91,10 @@ def _question_builder(args, ps, sandbox: bool):
             raise BarlowError("--question external needs --url: the public HTTPS address where 'barlow study serve' runs (or use --question html)")
         base = check_study_url(args.url)
         return lambda hit: external_question(hit_url(base, hit.key))
+    if ps.spec.kind != "feature-description":
+        # The self-contained page renders the feature views only; a failure review needs the
+        # study server's page (tree, rule, samples, end-of-session survey).
+        raise BarlowError(f"--question html shows feature-description HITs only; publish this {ps.spec.kind} study with --question external --url https://HOST/")
     if not args.image_bucket:
         raise BarlowError("--question html needs --image-bucket s3://BUCKET/PREFIX: HIT images are uploaded there and linked, never inlined")
     from study.platforms.images import MAX_PRESIGN_SECONDS, ImageUploader, parse_bucket

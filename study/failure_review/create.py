@@ -115,6 +115,10 @@ def review_items(data, unit: str, max_depth: int) -> tuple[list[ReviewItem], lis
     no_samples: list[str] = []
     for group in data.groups:
         valid = [leaf for leaf in group["leaves"] if leaf["valid"]]
+        if unit == "tree" and not valid and group.get("top_leaf") and (group["tree"] or {}).get("children"):
+            # The practitioner protocol reviews a group's tree even without a valid leaf;
+            # its leaf of highest importance stands in for the failures to show.
+            valid = [group["top_leaf"]]
         if not valid or group["tree"] is None:
             continue
         features_by_id = {f["id"]: f for f in group["split_features"]}
@@ -196,7 +200,8 @@ def create_review_study(analysis_dir: str | Path, out_dir: str | Path, options: 
     data = load_report_data(analysis_dir)
     items, missing, no_samples = review_items(data, options.unit, options.max_depth)
     if not items:
-        raise BarlowError(f"{analysis_dir}: no group has a valid failure mode (leaf) to review")
+        raise BarlowError(f"{analysis_dir}: no group has a valid failure mode (leaf) to review"
+                          + (" (--unit tree reviews every group whose tree splits)" if options.unit == "leaf" else " nor a tree that splits"))
     if missing:
         shown = "; ".join(missing[:8]) + ("; ..." if len(missing) > 8 else "")
         raise BarlowError(

@@ -143,3 +143,13 @@ def test_crowd_worker_meets_the_survey_in_their_first_hit_only(review_study):
     assert client.post(f"/hit/{keys[0]}/submit", data=data).status_code == 200
     second = client.get(crowd(keys[1], "A2")).text
     assert "survey_understand" not in second and 'id="review-context"' in second
+
+
+def test_publishing_a_review_study_as_html_question_is_refused_with_the_way_out(review_study, capsys):
+    from analysis_core.cli import main
+
+    code = main(["study", "publish", str(review_study), "--platform", "mturk", "--sandbox",
+                 "--question", "html", "--image-bucket", "s3://bucket/prefix"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "failure-review study" in err and "--question external" in err

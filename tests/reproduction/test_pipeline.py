@@ -66,6 +66,9 @@ def test_in_process_run_writes_every_section(in_process):
     items = pd.read_csv(out / "section8" / "study" / "items.csv")
     # top/middle/bottom 1 class per grouping x 2 features
     assert len(items) == 2 * 3 * 2 and (out / "section8" / "study" / "study.yaml").is_file()
+    # Section 9: one failure-review HIT per class group's tree.
+    hits = pd.read_csv(out / "section9" / "study" / "hits.csv")
+    assert len(hits) > 0 and (out / "section9" / "study" / "study.yaml").is_file()
     report = (out / "report.md").read_text()
     for claim in ("Label grouping gives better trees", "Inspecting the robust model", "Robust model, every tree",
                   "1,200 visualizations"):
