@@ -77,9 +77,9 @@ def mutual_info_knn_exact(X: np.ndarray, y: np.ndarray, random_state: int | None
     leaf_start = kdtree_leaf_starts(n)
     digamma_table = digamma(np.arange(1, n + 1, dtype=np.float64))  # digamma(m) at index m - 1
 
-    sum_digamma_m = np.zeros(n_features)
     sum_digamma_k = 0.0
     sum_digamma_count = 0.0
+    points, radii = [], []
     for code in np.unique(y_codes):
         members = Zt[:, y_codes == code]
         count = members.shape[1]
@@ -89,11 +89,13 @@ def mutual_info_knn_exact(X: np.ndarray, y: np.ndarray, random_state: int | None
             d_k = _kth_distance_brute(values, k)
         else:
             d_k = _kth_distance_sorted(values, k)
-        radius = np.nextafter(d_k, 0)
-        m = _count_within(full_sorted, values, radius, leaf_start)
-        sum_digamma_m += digamma_table[m - 1].sum(axis=1)
+        points.append(values)
+        radii.append(np.nextafter(d_k, 0))
         sum_digamma_k += count * digamma(k)
         sum_digamma_count += count * digamma(count)
+    # All classes' points at once: one search per column.
+    m = _count_within(full_sorted, np.concatenate(points, axis=1), np.concatenate(radii, axis=1), leaf_start)
+    sum_digamma_m = digamma_table[m - 1].sum(axis=1)
 
     mi = digamma(n) + sum_digamma_k / n - sum_digamma_count / n - sum_digamma_m / n
     return np.maximum(mi, 0.0)
@@ -162,60 +164,126 @@ def kdtree_leaf_starts(n: int, leaf_size: int = LEAF_SIZE) -> np.ndarray:
         start, end = np.where(inner & ~go_left, mid, start), np.where(inner & go_left, mid, end)
 
 
+def _ordered(t: np.ndarray) -> np.ndarray:
+    """float64 -> int64 with the same order (both zeros map to 0), for bisecting between adjacent floats."""
+    bits = t.view(np.int64)
+    return np.where(bits < 0, -(bits & np.int64(0x7FFFFFFFFFFFFFFF)), bits)
+
+
+def _unordered(o: np.ndarray) -> np.ndarray:
+    bits = np.where(o < 0, (-o) | np.int64(-0x8000000000000000), o)
+    return bits.view(np.float64)
+
+
+def _lowest_within(x: np.ndarray, r: np.ndarray, squared: bool) -> np.ndarray:
+    """The smallest float t <= x that a neighbour search counts as within r of x, elementwise.
+
+    ``squared=False``: ``|t - x| <= r`` as rounded (what KDTree.query_radius always counts);
+    ``squared=True``: ``(t - x)^2 <= r^2`` as rounded (what it counts in a leaf searched point by
+    point). Rounding is monotone, so for t <= x either test is false below the threshold and true
+    from it up to x, and a sorted column's points within r start at ``searchsorted(threshold)``.
+    The threshold is almost always fl(x - r) or the float just above it; the rest is bisected.
+    """
+    if squared:
+        r2 = r * r
+
+        def within(t, xs, rs):
+            d = xs - t
+            return d * d <= rs
+
+        rr = r2
+    else:
+
+        def within(t, xs, rs):
+            return xs - t <= rs
+
+        rr = r
+    t0 = x - r
+    in0 = within(t0, x, rr)
+    below = np.nextafter(t0, -np.inf)
+    above = np.nextafter(t0, np.inf)
+    result = np.where(in0, t0, above)
+    settled = np.where(in0, ~within(below, x, rr), within(above, x, rr))
+    todo = ~settled
+    if todo.any():
+        result[todo] = _bisect_lowest(x[todo], r[todo], rr[todo], t0[todo], in0[todo], within)
+    return result
+
+
+def _bisect_lowest(x, r, rr, t0, in0, within):
+    """_lowest_within for the few points where the threshold is further than one float from fl(x - r)."""
+    true_at = np.where(in0, t0, x)  # x itself is always within
+    # A point far enough below is outside: grow the step until it is (for tiny or zero radii too).
+    step = 16.0 * np.spacing(np.maximum(np.abs(x), r)) + 16.0 * r
+    false_at = np.where(in0, t0 - step, t0)
+    bad = within(false_at, x, rr)
+    while bad.any():
+        step = np.where(bad, 2.0 * step + 1e-300, step)
+        false_at = np.where(bad, t0 - step, false_at)
+        bad = within(false_at, x, rr)
+    lo, hi = _ordered(false_at), _ordered(true_at)
+    while True:
+        open_ = hi - lo > 1
+        if not open_.any():
+            return _unordered(hi)
+        mid = lo + (hi - lo) // 2
+        inside = within(_unordered(mid), x, rr)
+        hi = np.where(open_ & inside, mid, hi)
+        lo = np.where(open_ & ~inside, mid, lo)
+
+
 def _count_within(full_sorted: np.ndarray, points: np.ndarray, radius: np.ndarray, leaf_start: np.ndarray) -> np.ndarray:
     """How many points of each full row KDTree.query_radius counts within ``radius`` of each of ``points``."""
     n_rows, n = full_sorted.shape
-    flat = full_sorted.ravel()
-    shape = points.shape
-    lo = np.empty(shape, dtype=np.int64)
-    hi = np.empty(shape, dtype=np.int64)
+    # The points within r form one run of each sorted row, from the lowest to the highest value
+    # within r; the highest is the negated lowest of the mirrored problem.
+    lowest = _lowest_within(points, radius, squared=False)
+    highest = -_lowest_within(-points, radius, squared=False)
+    # One search per row for both ends: "<= highest" is "< the float after highest".
+    queries = np.concatenate([lowest, np.nextafter(highest, np.inf)], axis=1)
+    found = np.empty(queries.shape, dtype=np.int64)
     for row in range(n_rows):
-        lo[row] = np.searchsorted(full_sorted[row], points[row] - radius[row], side="left")
-        hi[row] = np.searchsorted(full_sorted[row], points[row] + radius[row], side="right")
-    # Work on flat arrays: position p of row r is flat[r * n + p].
-    base = np.repeat(np.arange(n_rows, dtype=np.int64) * n, shape[1])
-    x, r = points.ravel(), radius.ravel()
-    lo, hi = lo.ravel(), hi.ravel()
-
-    def inside(pos, b, xs, rs):
-        # |x_j - x_i| <= r as rounded: such a point is always counted (see the module docstring).
-        ok = (pos >= 0) & (pos < n)
-        return ok & (np.abs(flat[b + np.clip(pos, 0, n - 1)] - xs) <= rs)
-
-    # searchsorted used the rounded x_i -+ r; move the few bounds that are off onto the exact predicate.
-    for bound, step in ((lo, -1), (hi, 1)):
-        idx = None  # None: every point (spares gathering the whole arrays on the first pass)
-        while idx is None or len(idx):
-            sel = slice(None) if idx is None else idx
-            pos, b, xs, rs = bound[sel], base[sel], x[sel], r[sel]
-            outer, inner = (pos - 1, pos) if step < 0 else (pos, pos - 1)
-            grow = inside(outer, b, xs, rs)
-            shrink = ~grow & ~inside(inner, b, xs, rs) & (lo[sel] < hi[sel])
-            moved = grow | shrink
-            if not moved.any():
-                break
-            bound[sel] = pos + step * grow - step * shrink
-            idx = np.flatnonzero(moved) if idx is None else idx[moved]
+        found[row] = full_sorted[row].searchsorted(queries[row])
+    width = points.shape[1]
+    lo, hi = found[:, :width], found[:, width:]
     result = hi - lo
 
     # Just outside r, a point whose rounded square equals r^2 is counted when its tree leaf is
     # searched point by point, and not when a node holding it is pruned first by its bounds; a
     # node is pruned exactly when it starts beyond the last point inside r, so the point counts
-    # when it shares a leaf with that point.
-    r_squared = r * r
-    for edge, step in ((lo, -1), (hi - 1, 1)):
-        pos = edge + step
-        idx = np.flatnonzero((pos >= 0) & (pos < n))
-        pos = pos[idx]
-        while len(idx):
-            diff = flat[base[idx] + pos] - x[idx]
-            fringe = diff * diff <= r_squared[idx]
-            idx, pos = idx[fringe], pos[fringe]
-            same_leaf = leaf_start[pos] == leaf_start[edge[idx]]
-            idx, pos = idx[same_leaf], pos[same_leaf]
+    # when it shares a leaf with that point. Leaves are runs of positions, so walk outwards from
+    # the run's ends within the leaf while the squared test holds.
+    starts = np.unique(leaf_start)
+    leaf_end = np.append(starts[1:], n)[np.searchsorted(starts, leaf_start)]
+    flat = full_sorted.ravel()
+    row_base = (np.arange(n_rows, dtype=np.int64) * n)[:, None]
+    result = result.ravel()
+    for side in ("low", "high"):
+        if side == "low":
+            fringe = _lowest_within(points, radius, squared=True)
+            edge = lo
+            room = edge > leaf_start[edge]
+            cand = np.flatnonzero((fringe < lowest).ravel() & room.ravel())
+            bound = fringe.ravel()[cand]
+            pos = edge.ravel()[cand] - 1
+            stop = leaf_start[edge.ravel()[cand]]
+            step = -1
+        else:
+            fringe = -_lowest_within(-points, radius, squared=True)
+            edge = hi - 1
+            room = hi < leaf_end[edge]
+            cand = np.flatnonzero((fringe > highest).ravel() & room.ravel())
+            bound = fringe.ravel()[cand]
+            pos = hi.ravel()[cand]
+            stop = leaf_end[edge.ravel()[cand]] - 1
+            step = 1
+        base = np.broadcast_to(row_base, points.shape).ravel()[cand]
+        while len(cand):
+            value = flat[base + pos]
+            ok = value >= bound if step < 0 else value <= bound
+            cand, bound, pos, stop, base = cand[ok], bound[ok], pos[ok], stop[ok], base[ok]
             # Each point index occurs at most once per pass, so plain fancy addition is safe.
-            result[idx] += 1
-            pos = pos + step
-            ok = (pos >= 0) & (pos < n)
-            idx, pos = idx[ok], pos[ok]
-    return result.reshape(shape)
+            result[cand] += 1
+            more = pos != stop
+            cand, bound, pos, stop, base = cand[more], bound[more], pos[more] + step, stop[more], base[more]
+    return result.reshape(points.shape)
