@@ -226,7 +226,7 @@ def _bisect_lowest(x, r, rr, t0, in0, within):
         open_ = hi - lo > 1
         if not open_.any():
             return _unordered(hi)
-        mid = lo + (hi - lo) // 2
+        mid = (lo >> 1) + (hi >> 1) + (lo & hi & 1)  # floor((lo + hi) / 2) without overflowing int64
         inside = within(_unordered(mid), x, rr)
         hi = np.where(open_ & inside, mid, hi)
         lo = np.where(open_ & ~inside, mid, lo)
