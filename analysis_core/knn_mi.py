@@ -175,36 +175,38 @@ def _unordered(o: np.ndarray) -> np.ndarray:
     return bits.view(np.float64)
 
 
-def _lowest_within(x: np.ndarray, r: np.ndarray, squared: bool) -> np.ndarray:
+def _within_abs(t, x, r):
+    return x - t <= r
+
+
+def _within_squared(t, x, r_squared):
+    d = x - t
+    return d * d <= r_squared
+
+
+def _lowest_within(x: np.ndarray, r: np.ndarray, squared: bool = False) -> np.ndarray:
     """The smallest float t <= x that a neighbour search counts as within r of x, elementwise.
 
     ``squared=False``: ``|t - x| <= r`` as rounded (what KDTree.query_radius always counts);
     ``squared=True``: ``(t - x)^2 <= r^2`` as rounded (what it counts in a leaf searched point by
     point). Rounding is monotone, so for t <= x either test is false below the threshold and true
     from it up to x, and a sorted column's points within r start at ``searchsorted(threshold)``.
-    The threshold is almost always fl(x - r) or the float just above it; the rest is bisected.
+    The threshold is almost always fl(x - r) or the float next to it, which two tests settle; the
+    rest (near zero, where floats are dense) is bisected.
     """
-    if squared:
-        r2 = r * r
-
-        def within(t, xs, rs):
-            d = xs - t
-            return d * d <= rs
-
-        rr = r2
-    else:
-
-        def within(t, xs, rs):
-            return xs - t <= rs
-
-        rr = r
+    within, rr = (_within_squared, r * r) if squared else (_within_abs, r)
     t0 = x - r
     in0 = within(t0, x, rr)
-    below = np.nextafter(t0, -np.inf)
-    above = np.nextafter(t0, np.inf)
-    result = np.where(in0, t0, above)
-    settled = np.where(in0, ~within(below, x, rr), within(above, x, rr))
-    todo = ~settled
+    bits = t0.view(np.int64)
+    # Stepping the bit pattern by one moves to the next float up for positive t0, down for
+    # negative (np.nextafter is ten times slower); zeros, where this breaks, are bisected.
+    up = 1 - 2 * (bits < 0).view(np.int8).astype(np.int64)
+    not_in0 = ~in0
+    # Probe the float below t0 where t0 is within, above it where it is not.
+    probe = (bits + up * (not_in0.view(np.int8) * 2 - 1)).view(np.float64)
+    settled = in0 ^ within(probe, x, rr)
+    result = (bits + up * not_in0.view(np.int8)).view(np.float64)
+    todo = ~settled | (t0 == 0)
     if todo.any():
         result[todo] = _bisect_lowest(x[todo], r[todo], rr[todo], t0[todo], in0[todo], within)
     return result
@@ -237,8 +239,8 @@ def _count_within(full_sorted: np.ndarray, points: np.ndarray, radius: np.ndarra
     n_rows, n = full_sorted.shape
     # The points within r form one run of each sorted row, from the lowest to the highest value
     # within r; the highest is the negated lowest of the mirrored problem.
-    lowest = _lowest_within(points, radius, squared=False)
-    highest = -_lowest_within(-points, radius, squared=False)
+    lowest = _lowest_within(points, radius)
+    highest = -_lowest_within(-points, radius)
     # One search per row for both ends: "<= highest" is "< the float after highest".
     queries = np.concatenate([lowest, np.nextafter(highest, np.inf)], axis=1)
     found = np.empty(queries.shape, dtype=np.int64)
@@ -246,44 +248,42 @@ def _count_within(full_sorted: np.ndarray, points: np.ndarray, radius: np.ndarra
         found[row] = full_sorted[row].searchsorted(queries[row])
     width = points.shape[1]
     lo, hi = found[:, :width], found[:, width:]
-    result = hi - lo
+    result = (hi - lo).ravel()
 
     # Just outside r, a point whose rounded square equals r^2 is counted when its tree leaf is
     # searched point by point, and not when a node holding it is pruned first by its bounds; a
     # node is pruned exactly when it starts beyond the last point inside r, so the point counts
     # when it shares a leaf with that point. Leaves are runs of positions, so walk outwards from
     # the run's ends within the leaf while the squared test holds.
+    # The squared test only reaches beyond r where the float after r squares to r^2 (rounded),
+    # which for normal r is rare: only those points need it.
+    r_flat = radius.ravel()
+    after_r = (r_flat.view(np.int64) + 1).view(np.float64)  # r >= 0
+    wide = np.flatnonzero(after_r * after_r <= r_flat * r_flat)
+    if not len(wide):
+        return result.reshape(points.shape)
+    x, r = points.ravel()[wide], r_flat[wide]
     starts = np.unique(leaf_start)
     leaf_end = np.append(starts[1:], n)[np.searchsorted(starts, leaf_start)]
     flat = full_sorted.ravel()
-    row_base = (np.arange(n_rows, dtype=np.int64) * n)[:, None]
-    result = result.ravel()
-    for side in ("low", "high"):
-        if side == "low":
-            fringe = _lowest_within(points, radius, squared=True)
-            edge = lo
-            room = edge > leaf_start[edge]
-            cand = np.flatnonzero((fringe < lowest).ravel() & room.ravel())
-            bound = fringe.ravel()[cand]
-            pos = edge.ravel()[cand] - 1
-            stop = leaf_start[edge.ravel()[cand]]
-            step = -1
+    base = (wide // width) * n  # where the point's row starts in flat
+    lo_w, hi_w = lo.ravel()[wide], hi.ravel()[wide]
+    for step in (-1, 1):
+        if step < 0:
+            bound = _lowest_within(x, r, squared=True)
+            pos, stop = lo_w - 1, leaf_start[lo_w]
         else:
-            fringe = -_lowest_within(-points, radius, squared=True)
-            edge = hi - 1
-            room = hi < leaf_end[edge]
-            cand = np.flatnonzero((fringe > highest).ravel() & room.ravel())
-            bound = fringe.ravel()[cand]
-            pos = hi.ravel()[cand]
-            stop = leaf_end[edge.ravel()[cand]] - 1
-            step = 1
-        base = np.broadcast_to(row_base, points.shape).ravel()[cand]
+            bound = -_lowest_within(-x, r, squared=True)
+            pos, stop = hi_w, leaf_end[hi_w - 1] - 1
+        cand = wide
+        live = (pos >= stop) if step < 0 else (pos <= stop)
+        cand, bound, pos, stop, b = cand[live], bound[live], pos[live], stop[live], base[live]
         while len(cand):
-            value = flat[base + pos]
+            value = flat[b + pos]
             ok = value >= bound if step < 0 else value <= bound
-            cand, bound, pos, stop, base = cand[ok], bound[ok], pos[ok], stop[ok], base[ok]
+            cand, bound, pos, stop, b = cand[ok], bound[ok], pos[ok], stop[ok], b[ok]
             # Each point index occurs at most once per pass, so plain fancy addition is safe.
             result[cand] += 1
             more = pos != stop
-            cand, bound, pos, stop, base = cand[more], bound[more], pos[more] + step, stop[more], base[more]
+            cand, bound, pos, stop, b = cand[more], bound[more], pos[more] + step, stop[more], b[more]
     return result.reshape(points.shape)
