@@ -216,16 +216,16 @@ def _bisect_lowest(x, r, rr, t0, in0, within):
     """_lowest_within for the few points where the threshold is further than one float from fl(x - r)."""
     true_at = np.where(in0, t0, x)  # x itself is always within
     # A point far enough below is outside: grow the step until it is (for tiny or zero radii too).
-    step = 16.0 * np.spacing(np.maximum(np.abs(x), r)) + 16.0 * r
+    step = 16.0 * np.spacing(np.maximum(np.abs(x), r))
     false_at = np.where(in0, t0 - step, t0)
     bad = within(false_at, x, rr)
     while bad.any():
-        step = np.where(bad, 2.0 * step + 1e-300, step)
+        step = np.where(bad, 65536.0 * step + 1e-300, step)
         false_at = np.where(bad, t0 - step, false_at)
         bad = within(false_at, x, rr)
     lo, hi = _ordered(false_at), _ordered(true_at)
     while True:
-        open_ = hi - lo > 1
+        open_ = lo + 1 < hi  # (hi - lo can overflow int64 when they straddle zero)
         if not open_.any():
             return _unordered(hi)
         mid = (lo >> 1) + (hi >> 1) + (lo & hi & 1)  # floor((lo + hi) / 2) without overflowing int64
