@@ -73,28 +73,33 @@ def mutual_info_knn_exact(X: np.ndarray, y: np.ndarray, random_state: int | None
 
     # Features x rows, so that every column is a contiguous row to sort and search.
     Zt = np.ascontiguousarray(Z.T)
-    full_sorted = np.sort(Zt, axis=1)
     leaf_start = kdtree_leaf_starts(n)
     digamma_table = digamma(np.arange(1, n + 1, dtype=np.float64))  # digamma(m) at index m - 1
 
     sum_digamma_k = 0.0
     sum_digamma_count = 0.0
-    points, radii = [], []
+    # Every class's points, each class's block sorted, side by side; their radii alike.
+    points = np.empty_like(Zt)
+    radii = np.empty_like(Zt)
+    start = 0
     for code in np.unique(y_codes):
         members = Zt[:, y_codes == code]
         count = members.shape[1]
         k = min(N_NEIGHBORS, count - 1)
-        values = np.sort(members, axis=1)
+        values = points[:, start : start + count]
+        values[...] = members
+        values.sort(axis=1)
         if k >= count // 2:
             d_k = _kth_distance_brute(values, k)
         else:
             d_k = _kth_distance_sorted(values, k)
-        points.append(values)
-        radii.append(np.nextafter(d_k, 0))
+        radii[:, start : start + count] = np.nextafter(d_k, 0)
+        start += count
         sum_digamma_k += count * digamma(k)
         sum_digamma_count += count * digamma(count)
-    # All classes' points at once: one search per column.
-    m = _count_within(full_sorted, np.concatenate(points, axis=1), np.concatenate(radii, axis=1), leaf_start)
+    # The sorted blocks are runs that a stable sort (timsort) merges in linear time.
+    full_sorted = np.sort(points, axis=1, kind="stable")
+    m = _count_within(full_sorted, points, radii, leaf_start)
     sum_digamma_m = digamma_table[m - 1].sum(axis=1)
 
     mi = digamma(n) + sum_digamma_k / n - sum_digamma_count / n - sum_digamma_m / n
@@ -109,22 +114,20 @@ def _kth_distance_sorted(values: np.ndarray, k: int) -> np.ndarray:
     k + 1 windows holding p, of the distance to the window's far end.
     """
     n_rows, count = values.shape
-    # gap[j][:, p] = values[p] - values[p - j] (the distance j places to the left; inf off the end);
-    # j places to the right of p is gap[j][:, p + j].
-    padded = np.full((n_rows, count + 2 * k), np.inf)
-    gaps = [None]
-    for j in range(1, k + 1):
-        gap = padded.copy()
-        gap[:, k + j : k + count] = values[:, j:] - values[:, :-j]
-        gaps.append(gap)
+    # With k infinities padded on each side, left(j)[:, p] = values[p] - values[p - j] and
+    # right(j)[:, p] = values[p + j] - values[p] are infinite off the ends, as they should be.
+    padded = np.empty((n_rows, count + 2 * k))
+    padded[:, :k] = -np.inf
+    padded[:, k + count :] = np.inf
+    padded[:, k : k + count] = values
 
     def left(j):
-        return gaps[j][:, k : k + count]
+        return values - padded[:, k - j : k - j + count]
 
     def right(j):
-        return gaps[j][:, k + j : k + j + count]
+        return padded[:, k + j : k + j + count] - values
 
-    best = left(k).copy()
+    best = left(k)
     np.minimum(best, right(k), out=best)
     for shift in range(1, k):
         np.minimum(best, np.maximum(left(k - shift), right(shift)), out=best)
@@ -241,13 +244,11 @@ def _count_within(full_sorted: np.ndarray, points: np.ndarray, radius: np.ndarra
     # within r; the highest is the negated lowest of the mirrored problem.
     lowest = _lowest_within(points, radius)
     highest = -_lowest_within(-points, radius)
-    # One search per row for both ends: "<= highest" is "< the float after highest".
-    queries = np.concatenate([lowest, np.nextafter(highest, np.inf)], axis=1)
-    found = np.empty(queries.shape, dtype=np.int64)
+    lo = np.empty(points.shape, dtype=np.int64)
+    hi = np.empty(points.shape, dtype=np.int64)
     for row in range(n_rows):
-        found[row] = full_sorted[row].searchsorted(queries[row])
-    width = points.shape[1]
-    lo, hi = found[:, :width], found[:, width:]
+        lo[row] = full_sorted[row].searchsorted(lowest[row], side="left")
+        hi[row] = full_sorted[row].searchsorted(highest[row], side="right")
     result = (hi - lo).ravel()
 
     # Just outside r, a point whose rounded square equals r^2 is counted when its tree leaf is
@@ -266,7 +267,7 @@ def _count_within(full_sorted: np.ndarray, points: np.ndarray, radius: np.ndarra
     starts = np.unique(leaf_start)
     leaf_end = np.append(starts[1:], n)[np.searchsorted(starts, leaf_start)]
     flat = full_sorted.ravel()
-    base = (wide // width) * n  # where the point's row starts in flat
+    base = (wide // points.shape[1]) * n  # where the point's row starts in flat
     lo_w, hi_w = lo.ravel()[wide], hi.ravel()[wide]
     for step in (-1, 1):
         if step < 0:
