@@ -37,15 +37,33 @@ def prepare_columns(X: np.ndarray, random_state: int | None = 0) -> np.ndarray:
     from sklearn.preprocessing import scale
     from sklearn.utils import check_random_state
 
-    X = np.asarray(X).astype(np.float64)
-    # Mirror scikit-learn's statements literally: scaling a fancy-indexed copy sums in a
+    X = np.asarray(X)
+    rng = check_random_state(random_state)
+    if X.flags.c_contiguous:
+        # scikit-learn scales and measures X[:, all columns], which is a Fortran-ordered copy of
+        # its C-ordered float64 X: working on a Fortran-ordered float64 X in place gives the same
+        # bits with one copy instead of five, and its transpose is already features x rows.
+        X = X.astype(np.float64, order="F")
+        X = scale(X, with_mean=False, copy=False)
+        means = np.maximum(1, np.mean(np.abs(X), axis=0))
+        X += 1e-10 * means * rng.standard_normal(size=X.shape)
+        return X
+    # Otherwise mirror scikit-learn's statements literally: scaling a fancy-indexed copy sums in a
+    # different memory order than scaling X itself, and at the 1e-16 level that moves the
+    # noise that separates tied values (ReLU zeros) enough to change neighbour counts.
+    X = X.astype(np.float64)
+    continuous = np.ones(X.shape[1], dtype=bool)
+    X[:, continuous] = scale(X[:, continuous], with_mean=False, copy=False)
+    means = np.maximum(1, np.mean(np.abs(X[:, continuous]), axis=0))
+    X[:, continuous] += 1e-10 * means * rng.standard_normal(size=X.shape)
+    return X
+    # Otherwise mirror scikit-learn's statements literally: scaling a fancy-indexed copy sums in a
     # different memory order than scaling X itself, and at the 1e-16 level that moves the
     # noise that separates tied values (ReLU zeros) enough to change neighbour counts.
     continuous = np.ones(X.shape[1], dtype=bool)
     X[:, continuous] = scale(X[:, continuous], with_mean=False, copy=False)
-    rng = check_random_state(random_state)
     means = np.maximum(1, np.mean(np.abs(X[:, continuous]), axis=0))
-    X[:, continuous] += 1e-10 * means * rng.standard_normal(size=(X.shape[0], int(continuous.sum())))
+    X[:, continuous] += 1e-10 * means * rng.standard_normal(size=noise_shape)
     return X
 
 

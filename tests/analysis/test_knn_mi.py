@@ -140,3 +140,12 @@ def test_counts_follow_the_kdtree_rules_when_squares_underflow():
     got = _count_within(rows, points, radius, leaf_start)
     np.testing.assert_array_equal(got, expected)
     assert (expected[:3] > 1).any()  # the squared test did reach beyond r somewhere
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+def test_equal_to_sklearn_whatever_the_memory_layout_of_X(layout):
+    rng = np.random.default_rng(11)
+    X = awkward_matrix(rng, 400, 40)
+    y = rng.random(400) < 0.3
+    X = {"C": X, "F": np.asfortranarray(X), "strided": X[:, ::2]}[layout]
+    np.testing.assert_allclose(mutual_info_knn_exact(X, y, 0), sklearn_mi(X, y, 0), rtol=0, atol=1e-9)
