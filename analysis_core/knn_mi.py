@@ -3,8 +3,14 @@
 ``mutual_info_knn_exact(X, y, random_state)`` returns the values of
 ``sklearn.feature_selection.mutual_info_classif(X, y, n_neighbors=3, random_state=...)``
 (Ross 2014's estimator, which the original Barlow code used) to floating-point rounding,
-but instead of building two neighbour trees per feature it sorts every column once and
-finds all neighbours by position in the sorted columns.
+but instead of building two neighbour trees per feature it sorts every column once, all
+features at once as rows of 2-D arrays, and counts neighbours by searching the sorted rows.
+
+The counting is exact without checking candidates one by one: rounding is monotone, so the
+values that a rounded test ``|x_j - x_i| <= r`` accepts form one interval of floats, and its
+two ends are computed on the query side (almost always ``fl(x_i - r)`` or the float next to
+it; the few others, near zero, are bisected over the bit patterns). One ``searchsorted`` per
+column then finds the run of accepted points.
 
 Exactness needs more than the textbook estimator, because scikit-learn's answer depends
 on how its neighbour searches round:
@@ -14,11 +20,12 @@ on how its neighbour searches round:
   ``|x_i - x_j|``; with brute force (smaller classes) it is ``sqrt(x_i^2 - 2 x_i x_j + x_j^2)``
   as the GEMM-based search rounds it.
 * ``KDTree.query_radius`` counts a point when ``(x_i - x_j)^2 <= r^2`` in floating point, so
-  a point just outside ``r`` - typically the k-th neighbour itself - is counted when the two
-  squares round to the same number, unless a tree node holding it was pruned first (node
-  bounds are compared with ``r`` unsquared). In one dimension the KD-tree's nodes are
-  ranges of the sorted column, fixed by the row count and the leaf size (40), so which
-  nodes get pruned can be replayed exactly.
+  a point just outside ``r`` is counted when the two squares round to the same number, unless
+  a tree node holding it was pruned first (node bounds are compared with ``r`` unsquared). In
+  one dimension the KD-tree's nodes are ranges of the sorted column, fixed by the row count
+  and the leaf size (40), so which nodes get pruned can be replayed exactly. For a normal
+  ``r`` the float after ``r`` already squares to more than ``r^2``, so this only happens when
+  ``r^2`` underflows (tiny radii), and only those points are checked.
 
 Everything else (scaling, the 1e-10 noise drawn from ``RandomState(random_state)``, the
 digamma formula, dropping classes of one point) follows ``sklearn.feature_selection._mutual_info``.
