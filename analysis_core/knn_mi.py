@@ -104,15 +104,14 @@ def mutual_info_knn_exact(X: np.ndarray, y: np.ndarray, random_state: int | None
     sum_digamma_k = 0.0
     sum_digamma_count = 0.0
     # Every class's points, each class's block sorted, side by side; their radii alike.
-    points = np.empty_like(Zt)
-    radii = np.empty_like(Zt)
+    points = np.take(Zt, np.argsort(y_codes, kind="stable"), axis=1)
+    radii = np.empty_like(points)
     start = 0
-    for code in np.unique(y_codes):
-        members = Zt[:, y_codes == code]
-        count = members.shape[1]
+    for count in np.bincount(y_codes):
+        if count == 0:
+            continue
         k = min(N_NEIGHBORS, count - 1)
         values = points[:, start : start + count]
-        values[...] = members
         values.sort(axis=1)
         if k >= count // 2:
             d_k = _kth_distance_brute(values, k)
