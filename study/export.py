@@ -19,6 +19,9 @@ from analysis_core.errors import BarlowError
 from study.db import StudyDatabase, open_study_database
 from study.hits import SECTIONS
 from study.models import APPROVED, REJECTED, SUBMITTED, Assignment, Hit
+from study.failure_review import KIND as REVIEW_KIND
+from study.failure_review.context import INPUT_FIELDS as REVIEW_INPUT_FIELDS
+from study.failure_review.context import input_fields, load_review_contexts
 from study.study_file import StudySpec, load_study_file
 
 if TYPE_CHECKING:
@@ -33,8 +36,22 @@ def _iso(dt) -> str:
     return "" if dt is None else dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _review_inputs(spec: StudySpec) -> dict[str, dict]:
+    """Failure-review studies: per HIT key, the Input.* fields naming the failure mode shown."""
+    if spec.kind != REVIEW_KIND:
+        return {}
+    if spec.folder is None:
+        raise BarlowError(f"study {spec.name!r} is a failure review: export it from its folder (its review.json names the failure modes)")
+    return {key: input_fields(ctx) for key, ctx in load_review_contexts(spec.folder).items()}
+
+
+def input_field_names(spec: StudySpec) -> list[str]:
+    return INPUT_FIELDS + (list(REVIEW_INPUT_FIELDS) if spec.kind == REVIEW_KIND else [])
+
+
 def _records(db: StudyDatabase, spec: StudySpec) -> list[dict]:
     """One dict per submitted assignment, with inputs and answers keyed by question id."""
+    review = _review_inputs(spec)
     with db.reads() as session:
         rows = session.scalars(
             select(Assignment)
@@ -53,6 +70,7 @@ def _records(db: StudyDatabase, spec: StudySpec) -> list[dict]:
                 "is_attention_check": bool(hit.is_attention_check),
                 "check_id": hit.check_id,
                 **{f"image_{s}": hit.images.get(s, "") for s in SECTIONS},
+                **review.get(hit.key, {}),
             }
             status = _STATUS_NAMES.get(a.review or SUBMITTED, "Submitted")
             records.append(
@@ -126,21 +144,22 @@ def batch_results_frame(db: StudyDatabase, spec: StudySpec) -> "pd.DataFrame":
         "Title",
         "Reward",
     ]
-    columns = head + [f"Input.{f}" for f in INPUT_FIELDS] + [f"Answer.{q.id}" for q in spec.questions]
+    fields = spec.answer_fields()
+    columns = head + [f"Input.{f}" for f in input_field_names(spec)] + [f"Answer.{f}" for _, f in fields]
     rows = []
     for r in records:
         row = {k: r[k] for k in head}
         row.update({f"Input.{k}": v for k, v in r["inputs"].items()})
-        row.update({f"Answer.{q.id}": r["answers"].get(q.id, "") for q in spec.questions})
+        row.update({f"Answer.{f}": r["answers"].get(f, "") for _, f in fields})
         rows.append(row)
     frame = pd.DataFrame(rows, columns=columns)
     frame["Input.feature"] = frame["Input.feature"].astype("int64")
     frame["Input.is_attention_check"] = frame["Input.is_attention_check"].astype(bool)
     frame["WorkTimeInSeconds"] = frame["WorkTimeInSeconds"].astype("int64")
     frame["AttentionPassed"] = frame["AttentionPassed"].astype("boolean")
-    for q in spec.questions:
-        if q.type == "likert":
-            col = f"Answer.{q.id}"
+    for q, f in fields:
+        if q.type in ("likert", "survey"):
+            col = f"Answer.{f}"
             frame[col] = pd.to_numeric(frame[col].replace("", None), errors="coerce").astype("Int64")
     return frame
 
@@ -154,11 +173,10 @@ def long_table_frame(db: StudyDatabase, spec: StudySpec) -> "pd.DataFrame":
     import pandas as pd
 
     records = _records(db, spec)
-    types = {q.id: q.type for q in spec.questions}
     rows = []
     for r in records:
-        for q in spec.questions:
-            if q.id not in r["answers"]:
+        for q, field_id in spec.answer_fields():
+            if field_id not in r["answers"]:
                 continue
             rows.append(
                 {
@@ -169,9 +187,9 @@ def long_table_frame(db: StudyDatabase, spec: StudySpec) -> "pd.DataFrame":
                     "class": r["inputs"]["class"],
                     "feature": r["inputs"]["feature"],
                     "is_attention_check": r["inputs"]["is_attention_check"],
-                    "question": q.id,
-                    "question_type": types[q.id],
-                    "value": r["answers"][q.id],
+                    "question": field_id,
+                    "question_type": q.type,
+                    "value": r["answers"][field_id],
                     "submit_time": r["SubmitTime"],
                     "work_time_seconds": r["WorkTimeInSeconds"],
                     "status": r["AssignmentStatus"],

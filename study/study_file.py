@@ -5,6 +5,11 @@ see :mod:`study.hits`), ``images/`` and, by default, the SQLite database. The qu
 default to the paper's (section 8, Figure 65): a free-text description of the feature,
 ease of understanding and confidence on 5-point Likert scales, and the most useful view.
 Users add, remove and reword questions by editing the YAML; no code changes.
+
+Besides text, Likert and single choice there are two question types any study may use:
+``multi`` (tick every option that applies, optionally with an "Other: ___" box) and
+``survey`` (Likert statements asked once per worker, at the end of a local session or
+in a crowd worker's first HIT, like the satisfaction survey of the paper's Figure 11).
 """
 
 from __future__ import annotations
@@ -19,7 +24,11 @@ import yaml
 from analysis_core.artifacts.study_folder import STUDY_FILE
 from analysis_core.errors import BarlowError
 
-QUESTION_TYPES = ("text", "likert", "choice")
+QUESTION_TYPES = ("text", "likert", "choice", "multi", "survey")
+# A multi-select answer is stored as its ticked options joined by this character.
+MULTI_SEPARATOR = "|"
+OTHER_OPTION = "other"
+OTHER_SUFFIX = "_other"
 # Names the crowd platforms and our own forms use; a question may not shadow them.
 RESERVED_FIELDS = {
     "assignmentId",
@@ -47,6 +56,14 @@ DEFAULT_INSTRUCTIONS = (
 
 
 @dataclass
+class Statement:
+    """One statement of a survey question, rated on the question's Likert scale."""
+
+    id: str
+    text: str
+
+
+@dataclass
 class Question:
     """One question of the HIT form; ``id`` becomes the form field and the export column."""
 
@@ -62,8 +79,33 @@ class Question:
     scale_labels: dict[int, str] = field(default_factory=dict)
     min_length: int = 0
     max_length: int = 1000
+    # multi: "Other: ___" with a free-text box stored under ``<id>_other``; how many ticks.
+    other: bool = False
+    min_choices: int = 1
+    max_choices: int = 0  # 0: no upper limit
+    # survey: statements rated on the Likert scale, each stored under ``<id>_<statement id>``.
+    statements: list[Statement] = field(default_factory=list)
+
+    @property
+    def per_worker(self) -> bool:
+        """Asked once per worker rather than once per HIT."""
+        return self.type == "survey"
+
+    def all_options(self) -> list[str]:
+        """The options a worker can tick, with the "other" option last when asked for."""
+        return list(self.options) + ([OTHER_OPTION] if self.type == "multi" and self.other else [])
+
+    def answer_fields(self) -> list[str]:
+        """The answer ids (export columns) this question stores, in display order."""
+        if self.type == "survey":
+            return [f"{self.id}_{st.id}" for st in self.statements]
+        if self.type == "multi" and self.other:
+            return [self.id, self.id + OTHER_SUFFIX]
+        return [self.id]
 
     def label_for(self, value: Any) -> str:
+        if self.type == "multi":
+            return ", ".join(self.option_labels.get(v, v) for v in str(value).split(MULTI_SEPARATOR) if v)
         if self.type == "choice":
             return self.option_labels.get(str(value), str(value))
         if self.type == "likert":
@@ -118,6 +160,23 @@ class StudySpec:
     # Crowd-platform settings (target wage, qualifications, Prolific places); read and
     # checked by study.platforms.settings, kept here as plain data.
     crowd: dict[str, Any] = field(default_factory=dict)
+    # The study folder this spec was read from (None when built in memory); not in the YAML.
+    folder: Path | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def kind(self) -> str:
+        """What the HITs show: 'feature-description' (section 8) or 'failure-review' (section 9)."""
+        return str((self.source or {}).get("kind") or "feature-description")
+
+    def hit_questions(self) -> list[Question]:
+        return [q for q in self.questions if not q.per_worker]
+
+    def survey_questions(self) -> list[Question]:
+        return [q for q in self.questions if q.per_worker]
+
+    def answer_fields(self) -> list[tuple[Question, str]]:
+        """Every stored answer id with its question, in study-file order (the export columns)."""
+        return [(q, f) for q in self.questions for f in q.answer_fields()]
 
     def question(self, question_id: str) -> Question:
         for q in self.questions:
@@ -204,6 +263,16 @@ def _question_to_dict(q: Question) -> dict[str, Any]:
         out["options"] = list(q.options)
         if q.option_labels:
             out["option_labels"] = dict(q.option_labels)
+    elif q.type == "multi":
+        out["options"] = list(q.options)
+        if q.option_labels:
+            out["option_labels"] = dict(q.option_labels)
+        out.update(other=q.other, min_choices=q.min_choices, max_choices=q.max_choices)
+    elif q.type == "survey":
+        out.update(scale_min=q.scale_min, scale_max=q.scale_max)
+        if q.scale_labels:
+            out["scale_labels"] = dict(q.scale_labels)
+        out["statements"] = [{"id": st.id, "text": st.text} for st in q.statements]
     return out
 
 
@@ -221,7 +290,8 @@ def _check_to_dict(c: AttentionCheck) -> dict[str, Any]:
 def dump_study_file(spec: StudySpec) -> str:
     header = (
         "# Barlow study file. Edit questions, HIT settings and attention checks here;\n"
-        "# 'barlow study serve' validates it on start. Question types: text, likert, choice.\n"
+        "# 'barlow study serve' validates it on start. Question types: text, likert, choice,\n"
+        "# multi (tick all that apply) and survey (Likert statements asked once per worker).\n"
     )
     return header + yaml.safe_dump(spec.to_dict(), sort_keys=False, allow_unicode=True, width=100)
 
@@ -385,6 +455,10 @@ _QUESTION_KEYS = {
     "scale_labels",
     "min_length",
     "max_length",
+    "other",
+    "min_choices",
+    "max_choices",
+    "statements",
 }
 
 
@@ -403,12 +477,16 @@ def _read_question(r: _Reader, data: Any, where: tuple) -> Question:
         required=r.get(data, "required", where, bool, True),
         help=r.get(data, "help", where, str, ""),
     )
-    if qtype == "choice":
+    if qtype in ("choice", "multi"):
         options = r.get(data, "options", where, list)
         q.options = [str(o) for o in options]
         labels = r.get(data, "option_labels", where, dict, {})
         q.option_labels = {str(k): str(v) for k, v in labels.items()}
-    elif qtype == "likert":
+        if qtype == "multi":
+            q.other = r.get(data, "other", where, bool, False)
+            q.min_choices = r.get(data, "min_choices", where, int, 1 if q.required else 0)
+            q.max_choices = r.get(data, "max_choices", where, int, 0)
+    if qtype in ("likert", "survey"):
         q.scale_min = r.get(data, "scale_min", where, int, 1)
         q.scale_max = r.get(data, "scale_max", where, int, 5)
         labels = r.get(data, "scale_labels", where, dict, {})
@@ -416,7 +494,15 @@ def _read_question(r: _Reader, data: Any, where: tuple) -> Question:
             q.scale_labels = {int(k): str(v) for k, v in labels.items()}
         except (TypeError, ValueError):
             raise r.error(where + ("scale_labels",), "keys must be integers on the scale") from None
-    else:
+    if qtype == "survey":
+        raw = r.get(data, "statements", where, list)
+        for i, st in enumerate(raw):
+            at = where + ("statements", i)
+            if not isinstance(st, dict):
+                raise r.error(at, "each statement must be a mapping with id and text")
+            r.unknown_keys(st, {"id", "text"}, at)
+            q.statements.append(Statement(id=str(r.get(st, "id", at, (str, int))), text=r.get(st, "text", at, str)))
+    if qtype == "text":
         q.min_length = r.get(data, "min_length", where, int, 0)
         q.max_length = r.get(data, "max_length", where, int, 1000)
     return q
@@ -469,15 +555,28 @@ def validate_spec(spec: StudySpec, where: str, reader: _Reader | None = None) ->
         seen.add(q.id)
         if not q.prompt.strip():
             raise fail(path + ("prompt",), "must not be empty")
-        if q.type == "choice":
+        if q.type in ("choice", "multi"):
             if len(q.options) < 2:
                 raise fail(path + ("options",), f"question {q.id!r} needs at least two options")
             if len(set(q.options)) != len(q.options):
                 raise fail(path + ("options",), f"question {q.id!r} lists an option twice")
-            extra = set(q.option_labels) - set(q.options)
+            extra = set(q.option_labels) - set(q.all_options())
             if extra:
                 raise fail(path + ("option_labels",), f"labels for unknown options {sorted(extra)}")
-        elif q.type == "likert":
+            if q.type == "multi":
+                bad = [o for o in q.options if MULTI_SEPARATOR in o or not o.strip()]
+                if bad:
+                    raise fail(path + ("options",), f"question {q.id!r}: option {bad[0]!r} is empty or holds {MULTI_SEPARATOR!r}, which joins ticked options")
+                if q.other and OTHER_OPTION in q.options:
+                    raise fail(path + ("options",), f"question {q.id!r}: 'other: true' adds the option {OTHER_OPTION!r}; do not list it")
+                n = len(q.all_options())
+                if q.min_choices < 0 or q.max_choices < 0 or (q.max_choices and q.max_choices < q.min_choices):
+                    raise fail(path + ("max_choices",), f"question {q.id!r}: need 0 <= min_choices <= max_choices (0 = no limit)")
+                if q.min_choices > n:
+                    raise fail(path + ("min_choices",), f"question {q.id!r}: min_choices {q.min_choices} is more than its {n} options")
+                if q.required and q.min_choices < 1:
+                    raise fail(path + ("min_choices",), f"question {q.id!r}: a required question needs min_choices >= 1")
+        if q.type in ("likert", "survey"):
             if q.scale_max <= q.scale_min:
                 raise fail(path + ("scale_max",), f"question {q.id!r}: scale_max must be greater than scale_min")
             if q.scale_max - q.scale_min > 10:
@@ -485,11 +584,32 @@ def validate_spec(spec: StudySpec, where: str, reader: _Reader | None = None) ->
             outside = [k for k in q.scale_labels if not q.scale_min <= k <= q.scale_max]
             if outside:
                 raise fail(path + ("scale_labels",), f"question {q.id!r}: labels for points {outside} off the scale")
+        if q.type == "survey":
+            if not q.statements:
+                raise fail(path + ("statements",), f"survey {q.id!r} needs at least one statement")
+            ids = [st.id for st in q.statements]
+            for j, st in enumerate(q.statements):
+                if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_]{0,31}$", st.id):
+                    raise fail(path + ("statements", j, "id"), f"statement id {st.id!r} must hold only letters, digits and _")
+                if ids.count(st.id) > 1:
+                    raise fail(path + ("statements", j, "id"), f"duplicate statement id {st.id!r} in survey {q.id!r}")
+                if not st.text.strip():
+                    raise fail(path + ("statements", j, "text"), "must not be empty")
         elif q.type == "text":
             if q.min_length < 0 or q.max_length < 1 or q.min_length > q.max_length:
                 raise fail(path + ("max_length",), f"question {q.id!r}: need 0 <= min_length <= max_length, max >= 1")
             if q.max_length > 20000:
                 raise fail(path + ("max_length",), f"question {q.id!r}: max_length is capped at 20000 characters")
+    # Multi-select "other" boxes and survey statements store answers under derived ids;
+    # none may collide with another question's.
+    fields: dict[str, str] = {}
+    for i, q in enumerate(spec.questions):
+        for answer_id in q.answer_fields():
+            if answer_id in fields and fields[answer_id] != q.id or (answer_id != q.id and answer_id in seen):
+                raise fail(("questions", i, "id"), f"question {q.id!r} stores answers under {answer_id!r}, which another question uses")
+            if answer_id in RESERVED_FIELDS:
+                raise fail(("questions", i, "id"), f"question {q.id!r} stores answers under {answer_id!r}, reserved by the crowd platforms")
+            fields[answer_id] = q.id
     check_ids: set[str] = set()
     for i, check in enumerate(spec.attention_checks):
         path = ("attention_checks", i)
@@ -502,6 +622,8 @@ def validate_spec(spec: StudySpec, where: str, reader: _Reader | None = None) ->
             if qid not in seen:
                 raise fail(path + ("expected", qid), f"attention check {check.id!r} expects an answer to unknown question {qid!r}")
             q = spec.question(qid)
+            if q.per_worker:
+                raise fail(path + ("expected", qid), f"attention check {check.id!r}: survey {qid!r} is asked once per worker, not per HIT")
             try:
                 normalize_answer(q, value)
             except AnswerError as exc:
@@ -518,7 +640,9 @@ def load_study_file(study_dir: str | Path) -> StudySpec:
             f"no study file {path}{hint}; create a study with "
             "'barlow study create --analysis DIR --out STUDY'"
         )
-    return parse_study_text(path.read_text(encoding="utf-8"), path)
+    spec = parse_study_text(path.read_text(encoding="utf-8"), path)
+    spec.folder = study_dir
+    return spec
 
 
 def load_questions_file(path: str | Path) -> list[Question]:
@@ -553,8 +677,39 @@ class AnswerError(ValueError):
     """One answer that breaks its question's rules; the message is shown to the worker."""
 
 
+def multi_values(raw: Any) -> list[str]:
+    if raw is None:
+        return []
+    if isinstance(raw, (list, tuple)):
+        parts = [str(v) for v in raw]
+    else:
+        parts = str(raw).split(MULTI_SEPARATOR)
+    return [p.strip() for p in parts if p and p.strip()]
+
+
+def normalize_multi(q: Question, raw: Any) -> str:
+    """The ticked options of a multi-select answer, in option order, joined by ``|``."""
+    ticked = multi_values(raw)
+    options = q.all_options()
+    unknown = [v for v in ticked if v not in options]
+    if unknown:
+        raise AnswerError(f"has an option that is not offered: {unknown[0][:40]!r}")
+    chosen = [o for o in options if o in ticked]
+    if not chosen:
+        if q.required:
+            raise AnswerError("is required: tick at least one option")
+        return ""
+    if len(chosen) < q.min_choices:
+        raise AnswerError(f"needs at least {q.min_choices} ticked options")
+    if q.max_choices and len(chosen) > q.max_choices:
+        raise AnswerError(f"allows at most {q.max_choices} ticked options")
+    return MULTI_SEPARATOR.join(chosen)
+
+
 def normalize_answer(q: Question, raw: Any) -> str:
     """Return the stored form of one answer, or raise AnswerError saying what is wrong."""
+    if q.type == "multi":
+        return normalize_multi(q, raw)
     value = "" if raw is None else str(raw)
     if q.type == "text":
         # Browsers send CRLF; count characters the way the page's maxlength does.
@@ -573,7 +728,7 @@ def normalize_answer(q: Question, raw: Any) -> str:
         if q.required:
             raise AnswerError("is required")
         return ""
-    if q.type == "likert":
+    if q.type in ("likert", "survey"):
         try:
             number = int(value)
         except ValueError:
@@ -596,7 +751,31 @@ def validate_answers(questions: list[Question], form: Mapping[str, Any]) -> tupl
     errors: dict[str, str] = {}
     for q in questions:
         try:
-            answers[q.id] = normalize_answer(q, form.get(q.id))
+            if q.type == "multi":
+                # A form posts one value per ticked box; MultiDict.get would keep only the first.
+                raw = form.getlist(q.id) if hasattr(form, "getlist") else form.get(q.id)
+                answers[q.id] = value = normalize_multi(q, raw)
+                if q.other:
+                    other = str(form.get(q.id + OTHER_SUFFIX) or "").replace("\r\n", "\n").strip()
+                    ticked = OTHER_OPTION in value.split(MULTI_SEPARATOR)
+                    if ticked and not other:
+                        raise AnswerError("has \u201cOther\u201d ticked: please say what in its box")
+                    if len(other) > 500:
+                        raise AnswerError(f"\u201cOther\u201d is too long ({len(other)} characters; at most 500)")
+                    answers[q.id + OTHER_SUFFIX] = other if ticked else ""
+            elif q.type == "survey":
+                missing = []
+                for st, answer_id in zip(q.statements, q.answer_fields()):
+                    try:
+                        answers[answer_id] = normalize_answer(q, form.get(answer_id))
+                    except AnswerError as exc:
+                        missing.append((st, exc))
+                if missing:
+                    st, exc = missing[0]
+                    more = f" (and {len(missing) - 1} more statement{'s' if len(missing) > 2 else ''})" if len(missing) > 1 else ""
+                    raise AnswerError(f"\u201c{st.text[:60]}\u201d {exc}{more}")
+            else:
+                answers[q.id] = normalize_answer(q, form.get(q.id))
         except AnswerError as exc:
             errors[q.id] = f"{q.id} {exc}"
     return ({} if errors else answers), errors

@@ -6,10 +6,12 @@ Layout (version 1)::
      "heatmap_normalization": TEXT,
      "features": {"<id>": ENTRY},                          # top-k of the whole data set
      "group_features": {"<grouping>/<class>": {"<id>": ENTRY}},   # --scope group
-     "leaves": {"<grouping>/<class>/<leaf>": LEAF}}
+     "leaves": {"<grouping>/<class>/<leaf>": LEAF},
+     "correct": {"<grouping>/<class>": CORRECT}}               # failure-review studies
     ENTRY = {"A", "B", "C": paths relative to visualizations/, "top_rows", "top_values",
              "attack_before", "attack_after", "heatmap_max", "group_rows" (group scope)}
     LEAF = {"grouping", "class", "leaf", "rule", "samples": path, "rows", "n_fail_in_leaf"}
+    CORRECT = {"grouping", "class", "samples": path, "rows", "n_correct"}  (random correct images)
 
 Group and leaf keys and the file-name slugs of groups are made here only.
 """
@@ -82,6 +84,7 @@ class VisualizationIndex:
     features: dict[str, dict] = field(default_factory=dict)
     group_features: dict[str, dict[str, dict]] = field(default_factory=dict)
     leaves: dict[str, dict] = field(default_factory=dict)
+    correct: dict[str, dict] = field(default_factory=dict)
     features_model: str | None = None
     dataset: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
@@ -90,14 +93,14 @@ class VisualizationIndex:
     extra: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
 
-    _KNOWN = ("features", "group_features", "leaves", "features_model", "dataset", "params", "trees_sha1", "version")
+    _KNOWN = ("features", "group_features", "leaves", "correct", "features_model", "dataset", "params", "trees_sha1", "version")
 
     @classmethod
     def from_dict(cls, record: dict, path: Path | None = None) -> "VisualizationIndex":
         where = path or INDEX_FILE
         if not isinstance(record, dict):
             raise BarlowError(f"{where}: expected a JSON object (Barlow visualization index)")
-        for key in ("features", "group_features", "leaves"):
+        for key in ("features", "group_features", "leaves", "correct"):
             if key in record and not isinstance(record[key], dict):
                 raise BarlowError(f"{where}: expected a '{key}' mapping (Barlow visualization index)")
         known = {k: record[k] for k in cls._KNOWN if k in record and record[k] is not None}
@@ -117,6 +120,8 @@ class VisualizationIndex:
         if self.group_features:
             out["group_features"] = self.group_features
         out["leaves"] = self.leaves
+        if self.correct:
+            out["correct"] = self.correct
         return out
 
     def feature_entry(self, grouping: str, name: str, feature: int) -> tuple[dict | None, str | None]:
@@ -134,6 +139,10 @@ class VisualizationIndex:
     def leaf_samples(self, group: Any, leaf_id: int) -> dict | None:
         return self.leaves.get(leaf_key(group, leaf_id))
 
+    def correct_samples(self, group: Any) -> dict | None:
+        """Random correctly classified images of a group (shown beside a leaf's failures)."""
+        return self.correct.get(group_key(group))
+
     def for_trees(self, trees_sha1: str | None) -> "VisualizationIndex":
         """This index, without its leaf samples when they were drawn for other trees.
 
@@ -142,7 +151,8 @@ class VisualizationIndex:
         """
         if self.trees_sha1 in (None, trees_sha1):
             return self
-        return VisualizationIndex(self.features, self.group_features, {}, self.features_model, self.dataset,
+        # Correct images depend only on a group's rows, not on the trees: they stay.
+        return VisualizationIndex(self.features, self.group_features, {}, self.correct, self.features_model, self.dataset,
                                   self.params, self.trees_sha1, self.version, self.extra, self.path)
 
 

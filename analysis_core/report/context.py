@@ -24,6 +24,7 @@ from analysis_core.artifacts import (
 )
 from analysis_core.artifacts.descriptions import DESCRIPTIONS_FILE
 from analysis_core.errors import BarlowError
+from analysis_core.report.judgements import JUDGEMENTS_FILE, attach_judgements, read_judgements
 from analysis_core.report.sentences import condition_text, fmt_rate, leaf_sentence, merge_conditions, path_conditions
 
 # Group figures, read from the first failure_modes.csv row of the group (equal on every row).
@@ -202,7 +203,7 @@ def _group_view(group: GroupTree, slug: str, rows: list[dict], vis: Visualizatio
     }
 
 
-def _summary(views: list[dict], skipped: list[dict], trees: TreesDocument) -> dict:
+def _summary(views: list[dict], skipped: list[dict], trees: TreesDocument, judged: dict | None = None) -> dict:
     valid = [(g, leaf) for g in views for leaf in g["leaves"] if leaf["valid"]]
     return {
         "n_groups": len(views),
@@ -213,11 +214,13 @@ def _summary(views: list[dict], skipped: list[dict], trees: TreesDocument) -> di
         # Ranked as in 'barlow analyze': IV alone puts a leaf holding all 3 failures of a tiny
         # group first; the leaf holding the most failures is the one a user wants to read first.
         "top": sorted(valid, key=lambda gl: _largest_first(gl[1]))[:5],
+        **(judged or {}),
     }
 
 
-def load_report_data(analysis_dir: str | Path, descriptions: str | Path | None = None) -> ReportData:
-    """Read an analysis folder; ``descriptions`` defaults to its feature_descriptions.csv."""
+def load_report_data(analysis_dir: str | Path, descriptions: str | Path | None = None, judgements: str | Path | None = None) -> ReportData:
+    """Read an analysis folder; ``descriptions`` defaults to its feature_descriptions.csv and
+    ``judgements`` to its failure_judgements.csv (crowd reviews of the failure modes)."""
     folder = AnalysisFolder(analysis_dir)
     trees = folder.trees
     table = folder.failure_modes()
@@ -233,8 +236,12 @@ def load_report_data(analysis_dir: str | Path, descriptions: str | Path | None =
         _group_view(g, slug, rows_by_group.get((g.grouping, g.class_name), []), vis, desc, trees.params)
         for g, slug in zip(trees.groups, group_slugs(trees.groups))
     ]
+    judged_path = Path(judgements) if judgements else folder.path / JUDGEMENTS_FILE
+    if judgements and not judged_path.is_file():
+        raise BarlowError(f"--judgements file {judged_path} not found")
+    judged = attach_judgements(views, read_judgements(judged_path) if judged_path.is_file() else {})
     skipped = folder.skipped()
-    return ReportData(folder.path, trees, views, skipped, vis, desc, "holdout_er" in table.columns, _summary(views, skipped, trees))
+    return ReportData(folder.path, trees, views, skipped, vis, desc, "holdout_er" in table.columns, _summary(views, skipped, trees, judged))
 
 
 def _honest(row: dict) -> dict | None:
@@ -278,6 +285,7 @@ def index_rows(data: ReportData) -> list[dict]:
                 "aler": round(g["aler"], 4),
                 "aler_minus_ber": round(g["aler_minus_ber"], 4),
                 "n_valid": g["n_valid"],
+                "n_spurious": g.get("n_spurious", 0),
                 "top_er": round(top["er"], 4) if top else None,
                 "top_ec": round(top["ec"], 4) if top else None,
                 "top_rule": top["rule"] if top else "",

@@ -111,8 +111,9 @@ def write_report(data: ReportData, out_dir: str | Path, progress: bool = True) -
     return out_dir / "index.html"
 
 
-def build_report(analysis_dir: str | Path, out_dir: str | Path | None = None, descriptions: str | Path | None = None, progress: bool = True) -> tuple[Path, ReportData]:
+def build_report(analysis_dir: str | Path, out_dir: str | Path | None = None, descriptions: str | Path | None = None, progress: bool = True,
+                 judgements: str | Path | None = None) -> tuple[Path, ReportData]:
     """Read an analysis folder and write its report (default: ``<analysis_dir>/report``)."""
-    data = load_report_data(analysis_dir, descriptions)
+    data = load_report_data(analysis_dir, descriptions, judgements)
     out = Path(out_dir) if out_dir else Path(analysis_dir) / "report"
     return write_report(data, out, progress=progress), data

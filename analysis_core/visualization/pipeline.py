@@ -314,6 +314,13 @@ def write_visualizations(
             leaves = render_leaf_samples(dataset, table, groups, stage, config, progress=progress)
         else:
             leaves = {}
+        correct = old.correct if reuse_leaves else {}
+        if not correct or not all((out_dir / e["samples"]).is_file() for e in correct.values()):
+            correct = {}
+            if table is not None and groups and config.leaves != "none":
+                from analysis_core.visualization.correct import render_correct_samples
+
+                correct = render_correct_samples(dataset, table, groups, stage, config.leaf_samples, config.leaf_columns, config.seed, progress=progress)
         index = {
             "version": INDEX_VERSION,
             "features_model": features_model,
@@ -329,6 +336,8 @@ def write_visualizations(
                 g.key: {f: drawn_groups[g.key][f] for f in sorted(drawn_groups[g.key], key=int)} for g in groups if drawn_groups.get(g.key)
             }
         index["leaves"] = leaves
+        # Correct images per group, shown beside a leaf's failures in failure-review studies.
+        index["correct"] = correct
         write_visualization_index(index, stage / INDEX_FILE)
     return index
 

@@ -10,6 +10,7 @@ import pandas as pd
 from analysis_core.errors import BarlowError
 from study.analysis.answers import AnswerTable, ChoiceQuestion, LikertQuestion, TextQuestion
 from study.analysis.loading import LINE, assemble_table, check_choice_and_text, drop_rejected
+from study.failure_review import KIND as REVIEW_KIND
 
 ITEM_COLUMNS = ["Input.grouping", "Input.class", "Input.feature"]
 CHECK_ID = "Input.check_id"
@@ -33,7 +34,7 @@ def _answer_frame(frame: pd.DataFrame, likert: list[LikertQuestion], choice: lis
     for question in [*choice, *text]:
         values = frame[question.column]
         frame[question.column] = values.where(values.notna(), "").astype(str).str.strip()
-    for column in [*ITEM_COLUMNS, "WorkerId", CHECK_ID]:
+    for column in [*ITEM_COLUMNS, "WorkerId", CHECK_ID, *(["Input.leaf"] if "Input.leaf" in frame.columns else [])]:
         values = frame[column]
         frame[column] = values.where(values.notna(), "").astype(str)
     frame["WorkTimeInSeconds"] = frame["WorkTimeInSeconds"].astype(float)
@@ -74,15 +75,22 @@ def load_study(study_dir: str | Path, database_url: str | None = None, **options
             expected[f"Answer.{qid}"] = store
 
     descriptions = "Answer.description" if any(q.id == "description" for q in spec.questions) else None
+    item_columns = ITEM_COLUMNS
+    if spec.kind == REVIEW_KIND:
+        # An item is a failure mode; its answers describe the failures, not one feature, so
+        # they must not become the feature descriptions the report shows.
+        descriptions = None
+        leaves = frame.get("Input.leaf", pd.Series(dtype=str)).astype(str).str.strip()
+        item_columns = ["Input.grouping", "Input.class"] + (["Input.leaf"] if (leaves != "").all() else [])
     source = str(study_dir)
     notes: list[str] = []
     frame = drop_rejected(frame, source, options.pop("include_rejected", False), notes)
     check_choice_and_text(frame, choice, text, source)
-    return assemble_table(
+    table = assemble_table(
         frame,
         notes,
         source=source,
-        item_columns=ITEM_COLUMNS,
+        item_columns=item_columns,
         likert=likert,
         choice=choice,
         text=text,
@@ -95,4 +103,48 @@ def load_study(study_dir: str | Path, database_url: str | None = None, **options
         min_raters=options.pop("min_raters", None),
         source_info={"kind": "study", "name": spec.name, "analysis": (spec.source or {}).get("analysis")},
         **options,
+    )
+    if spec.kind == REVIEW_KIND:
+        table.feature_column = table.description_column = None
+    return table
+
+
+def review_roles(study_dir: str | Path):
+    """Where a failure-review study's answers sit in its export; None for other kinds."""
+    from study.analysis.review import ReviewRoles
+    from study.study_file import load_study_file
+
+    spec = load_study_file(study_dir)
+    if spec.kind != REVIEW_KIND:
+        return None
+    from study.failure_review.questions import JUDGEMENT
+
+    try:
+        judgement = spec.question(JUDGEMENT)
+    except KeyError:
+        raise BarlowError(f"{study_dir}: a failure-review study needs its choice question '{JUDGEMENT}' (where the feature is); study.yaml has none") from None
+    if judgement.type != "choice":
+        raise BarlowError(f"{study_dir}: question '{JUDGEMENT}' must be a choice question (main_object / separate_object / background / cant_tell)")
+    likert = next((q for q in spec.questions if q.type == "likert"), None)
+    multi = next((q for q in spec.questions if q.type == "multi"), None)
+    survey = next((q for q in spec.questions if q.type == "survey"), None)
+    # The study's own option ids are the places; a reworded option keeps its id.
+    spellings = {where: (where,) for where in ("main_object", "separate_object", "background", "cant_tell")}
+    unknown = [o for o in judgement.options if o not in spellings]
+    if unknown:
+        raise BarlowError(
+            f"{study_dir}: judgement option(s) {', '.join(unknown)} are not main_object / separate_object / background / cant_tell; "
+            "the analysis needs those ids to tell core from spurious"
+        )
+    return ReviewRoles(
+        judgement=f"Answer.{JUDGEMENT}",
+        spellings=spellings,
+        confidence=f"Answer.{likert.id}" if likert else None,
+        actions=f"Answer.{multi.id}" if multi else None,
+        action_options=multi.all_options() if multi else [],
+        action_labels=dict(multi.option_labels) if multi else {},
+        actions_other=f"Answer.{multi.id}_other" if multi and multi.other else None,
+        survey=[(f"Answer.{survey.id}_{st.id}", st.text) for st in survey.statements] if survey else [],
+        survey_scale=(survey.scale_min, survey.scale_max) if survey else (1, 5),
+        survey_labels=dict(survey.scale_labels) if survey else {},
     )

@@ -99,4 +99,19 @@ def render_summary(result: StudyAnalysis, summary: dict, figures: dict[str, str]
         hardest_rule=(result.hardest.attrs.get("rule") or ""),
         top_descriptions=descriptions,
         representative_rule=REPRESENTATIVE_RULE,
+        review=_review_view(result),
     )
+
+
+def _review_view(result: StudyAnalysis) -> dict | None:
+    """Failure-review tables as plain rows: the failure modes most judged spurious first."""
+    review = result.review
+    if review is None:
+        return None
+    modes = review.failure_modes.sort_values(["judged_spurious", "n_spurious", "n_reviewers"], ascending=False, kind="stable")
+    return {
+        "modes": modes.head(HARDEST_ROWS).to_dict("records"),
+        "n_modes": len(modes),
+        "by_class": review.by_class.head(HARDEST_ROWS).to_dict("records") if not review.by_class.empty else [],
+        "other": review.other_actions[:20],
+    }

@@ -49,8 +49,22 @@ def write_outputs(result: StudyAnalysis, out_dir: str | Path, threshold: float =
         if result.feature_descriptions is not None:
             write_descriptions(result.feature_descriptions, stage / DESCRIPTIONS_FILE)
             written.append(DESCRIPTIONS_FILE)
+        review = result.review
+        if review is not None:
+            from study.analysis.review import FAILURE_JUDGEMENTS_FILE
+
+            for name, frame in ((FAILURE_JUDGEMENTS_FILE, review.failure_modes), ("spurious_by_grouping.csv", review.by_grouping),
+                                ("spurious_by_class.csv", review.by_class), ("action_items.csv", review.action_items),
+                                ("survey.csv", review.survey)):
+                if frame is not None and not frame.empty:
+                    frame.to_csv(stage / name, index=False)
+                    written.append(name)
         tables = list(written)
         figures = write_plots(result, stage, threshold)
+        if review is not None:
+            from study.analysis.review_plots import write_review_plots
+
+            figures.update(write_review_plots(review, stage, result.review_scale, result.review_scale_labels))
         written.extend(figures.values())
         summary = to_json({**result.summary, "files": {"tables": tables, "figures": figures, "page": "summary.html"}})
         (stage / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -69,6 +69,9 @@ class StudyAnalysis:
     feature_descriptions: pd.DataFrame | None
     table: AnswerTable
     hardest: pd.DataFrame = field(default_factory=pd.DataFrame)
+    review: object | None = None  # a study.analysis.review.ReviewAnalysis for failure-review studies
+    review_scale: tuple[int, int] = (1, 5)
+    review_scale_labels: dict = field(default_factory=dict)
 
 
 def slug(value: str) -> str:

@@ -19,6 +19,16 @@ Writes into --out: summary.json (every headline number), per_item.csv, per_worke
 per_question.csv, choice_distribution.csv, likert_curves.csv, feature_descriptions.csv
 (read by 'barlow report'), figure9a_likert.png, figure9b_<question>.png and summary.html.
 
+A failure-review study (barlow study create --kind failure-review) is recognised from its
+study file and adds: the core / spurious verdict per failure mode with Fleiss kappa,
+failure_judgements.csv (read by 'barlow report'), spurious_by_grouping.csv,
+spurious_by_class.csv, action_items.csv, survey.csv, figure10_action_items.png and
+figure11_survey.png. A crowd batch of that shape is read from a CSV with --kind failure-review:
+
+  barlow study analyze --csv batch.csv --kind failure-review \
+      --item Input.grouping,Input.class,Input.leaf --judgement Answer.where \
+      --confidence Answer.confidence --reasons Answer.reason --actions Answer.actions --out results/
+
 Radio-button answers exported as one true/false column per option (Answer.q.A, Answer.q.B, ...)
 are read as one answer column when you name Answer.q. Rejected assignments are left out
 (with a note) unless --include-rejected is given.
@@ -55,6 +65,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "('Answer.useful_view=Input.expected_useful_view'); 'a|b' accepts either; repeatable",
     )
 
+    review = parser.add_argument_group("failure review (with --csv --kind failure-review; a study folder says its kind)")
+    review.add_argument("--kind", choices=["feature-description", "failure-review"], help="what the CSV's HITs asked (default: feature-description)")
+    review.add_argument("--judgement", metavar="COL", help="answer column saying where the feature is: main object / separate object / background / can't tell")
+    review.add_argument(
+        "--judgement-values", metavar="PLACE=A|B", action="append", default=[],
+        help="answers meaning a place, e.g. 'background=bg|Background' (places: main_object, separate_object, background, cant_tell; "
+        "common spellings are known); repeatable",
+    )
+    review.add_argument("--confidence", metavar="COL", help="Likert confidence column of the judgement")
+    review.add_argument("--reasons", metavar="COLS", default="", help="comma-separated free-text columns (reasons, descriptions)")
+    review.add_argument("--actions", metavar="COL", help="action items: one column of '|'-joined options, or COL.<option> true/false columns")
+    review.add_argument("--actions-other", metavar="COL", help="free-text column of 'other' action items")
+    review.add_argument("--survey", metavar="COLS", default="", help="comma-separated Likert survey columns, one per statement (answered once per worker)")
+    review.add_argument("--survey-range", metavar="MIN,MAX", default="1,5", help="survey scale end points (default: %(default)s)")
+    review.add_argument("--leaf", metavar="COL", default="Input.leaf", help="column with the leaf id, for the report (default: %(default)s)")
+
     from analysis_core.options import add_options
     from study.analysis.pipeline import StudyAnalysisOptions
 
@@ -64,7 +90,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_options(checks, StudyAnalysisOptions)
     parser.add_argument(
         "--analysis", metavar="DIR",
-        help="also write feature_descriptions.csv into this analysis folder (from 'barlow analyze'), "
+        help="also write feature_descriptions.csv (failure reviews: failure_judgements.csv) into this analysis folder (from 'barlow analyze'), "
         "where 'barlow report' finds it without --descriptions",
     )
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the outputs (created; existing files of the same names are replaced)")
@@ -105,6 +131,13 @@ def load_table(args: argparse.Namespace):
         return load_study(args.study, args.database_url, **common)
     if not args.item:
         raise BarlowError("--csv needs --item: the columns that identify an item (e.g. Input.grouping,Input.class,Input.feature)")
+    if args.kind == "failure-review":
+        if not args.judgement:
+            raise BarlowError("--kind failure-review needs --judgement: the column saying main object / separate object / background")
+        # The judgement, confidence and reasons also get the generic statistics of their type.
+        args.choice = ",".join(split_columns(args.choice) + [args.judgement])
+        args.likert = ",".join(split_columns(args.likert) + ([args.confidence] if args.confidence else []))
+        args.text = ",".join(split_columns(args.text) + split_columns(args.reasons))
     choice_options = {k: [o.strip() for o in v.split("|") if o.strip()] for k, v in _pairs(args.choice_options, "--choice-options").items()}
     return load_csv(
         args.csv,
@@ -122,6 +155,36 @@ def load_table(args: argparse.Namespace):
         feature_column=args.feature,
         description_column=args.description,
         **common,
+    )
+
+
+def review_roles(args: argparse.Namespace):
+    """Column roles of a failure review (None for a feature-description study or CSV)."""
+    if args.study:
+        from study.analysis.from_study import review_roles as study_roles
+
+        return study_roles(args.study)
+    if args.kind != "failure-review":
+        return None
+    from analysis_core.errors import BarlowError
+    from study.analysis.loading import split_columns
+    from study.analysis.review import DEFAULT_SPELLINGS, ReviewRoles
+
+    spellings = {k: tuple(v) for k, v in DEFAULT_SPELLINGS.items()}
+    for place, values in _pairs(args.judgement_values, "--judgement-values").items():
+        if place not in spellings:
+            raise BarlowError(f"--judgement-values: unknown place {place!r} (use main_object, separate_object, background or cant_tell)")
+        spellings[place] = spellings[place] + tuple(v.strip() for v in values.split("|") if v.strip())
+    survey = split_columns(args.survey)
+    return ReviewRoles(
+        judgement=args.judgement,
+        spellings=spellings,
+        confidence=args.confidence,
+        actions=args.actions,
+        actions_other=args.actions_other,
+        survey=[(c, c.removeprefix("Answer.").replace("_", " ")) for c in survey],
+        survey_scale=_likert_range(args.survey_range),
+        leaf=args.leaf,
     )
 
 
@@ -148,7 +211,15 @@ def run(args: argparse.Namespace) -> int:
     for note in table.warnings:
         print(f"barlow: warning: {note}", file=sys.stderr)
     shown = len(table.warnings)
+    roles = review_roles(args)
     result = analyze(table, options, progress=lambda step: print(f"  {step} ...", file=sys.stderr))
+    if roles is not None:
+        from study.analysis.review import analyze_review
+
+        print("  failure review ...", file=sys.stderr)
+        result.review = analyze_review(table, roles)
+        result.review_scale, result.review_scale_labels = roles.survey_scale, roles.survey_labels
+        result.summary["failure_review"] = result.review.summary
     for note in table.warnings[shown:]:
         print(f"barlow: warning: {note}", file=sys.stderr)
     written = write_outputs(result, args.out, args.threshold)
@@ -165,7 +236,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {name}: {shares}; Fleiss kappa {_fmt(q['fleiss_kappa'])}")
     for name, q in s["text"].items():
         print(f"  {name}: mean pairwise Jaccard {_fmt(q['mean_jaccard'])}")
+    if result.review is not None:
+        r = result.review.summary
+        print(f"  failure review: {r['judged_spurious']} of {r['failure_modes']} failure modes judged spurious; "
+              f"Fleiss kappa {_fmt(r['fleiss_kappa_verdict'])} (core / spurious / can't tell)")
     print(f"Wrote {len(written)} files to {args.out} (open summary.html).")
+    if result.review is not None:
+        return _hand_judgements(args, table)
     descriptions = Path(args.out) / DESCRIPTIONS_FILE
     if result.feature_descriptions is not None and DESCRIPTIONS_FILE in written:
         analysis = args.analysis or table.source.get("analysis")
@@ -176,6 +253,25 @@ def run(args: argparse.Namespace) -> int:
             print(f"Feature descriptions for the report: barlow report --analysis {analysis or 'DIR'} --descriptions {descriptions}")
     else:
         print("No feature_descriptions.csv: name the feature id column with --feature and a description column with --text.")
+    return 0
+
+
+def _hand_judgements(args: argparse.Namespace, table) -> int:
+    """Put failure_judgements.csv where 'barlow report' finds it (or say how to pass it)."""
+    import shutil
+    from pathlib import Path
+
+    from analysis_core.atomic import atomic_path
+    from study.analysis.review import FAILURE_JUDGEMENTS_FILE
+
+    judgements = Path(args.out) / FAILURE_JUDGEMENTS_FILE
+    if args.analysis:
+        with atomic_path(Path(args.analysis) / FAILURE_JUDGEMENTS_FILE) as tmp:
+            shutil.copyfile(judgements, tmp)
+        print(f"Copied {FAILURE_JUDGEMENTS_FILE} into {args.analysis}; 'barlow report --analysis {args.analysis}' shows the judgements.")
+    else:
+        analysis = table.source.get("analysis")
+        print(f"Judgements for the report: barlow report --analysis {analysis or 'DIR'} --judgements {judgements}")
     return 0
 
 

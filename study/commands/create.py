@@ -18,6 +18,15 @@ questions), hits.csv, items.csv, images/ and the SQLite database study.sqlite.
 
 example:
   barlow study create --analysis runs/fmnist --out studies/fmnist --top-n 3 --top-m 5
+
+--kind failure-review makes the paper's second study (section 9) instead: one HIT per
+valid leaf (--unit leaf), or per group's failure tree cut at --max-depth (--unit tree, the
+practitioner protocol), showing the tree, the leaf's rule and rates, the split features'
+A/B/C views and the leaf's failures beside correct images of the group. Reviewers describe
+the failures, judge the feature core or spurious (main object / separate object /
+background), give their confidence and action items, and answer a closing survey once.
+
+  barlow study create --kind failure-review --analysis runs/fmnist --out studies/review
 """
 
 
@@ -27,7 +36,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--analysis", required=True, metavar="DIR", help="analysis folder (trees.json and visualizations/)")
     parser.add_argument("--out", required=True, metavar="STUDY", help="new study folder to create")
-    add_options(parser, CreateOptions)
+    from study.failure_review.create import ReviewOptions
+
+    parser.add_argument("--kind", choices=["feature-description", "failure-review"], default="feature-description",
+                        help="what workers do: describe features (section 8) or review failure modes (section 9) (default: %(default)s)")
+    # ReviewOptions is CreateOptions plus the failure-review settings (--unit, --max-depth).
+    add_options(parser, ReviewOptions)
     parser.add_argument("--questions", metavar="FILE", help="YAML/JSON file with a 'questions' list replacing the paper's defaults")
 
 
@@ -39,13 +53,22 @@ def run(args: argparse.Namespace) -> int:
     from study.db import DB_FILE, open_study_database
     from study.study_file import load_questions_file
 
-    options = from_args(CreateOptions, args, questions=load_questions_file(args.questions) if args.questions else None)
-    spec, hits = create_study(args.analysis, args.out, options)
+    questions = load_questions_file(args.questions) if args.questions else None
+    if args.kind == "failure-review":
+        from study.failure_review.create import ReviewOptions, create_review_study
+
+        spec, hits = create_review_study(args.analysis, args.out, from_args(ReviewOptions, args, questions=questions))
+    else:
+        spec, hits = create_study(args.analysis, args.out, from_args(CreateOptions, args, questions=questions))
     db = open_study_database(args.out, spec=spec)
     db.dispose()
     n_checks = sum(h.is_attention_check for h in hits)
     print(f"created study {spec.name!r} in {args.out}: {len(hits) - n_checks} HITs + {n_checks} attention checks, "
           f"{spec.settings.assignments_per_hit} assignments each, {len(spec.questions)} questions")
+    not_drawn = spec.source.get("pictures_not_drawn") or []
+    if not_drawn:
+        print(f"warning: {len(not_drawn)} sample grid(s) not drawn, their HITs say so: {'; '.join(not_drawn[:5])}"
+              f"{'; ...' if len(not_drawn) > 5 else ''} (rerun 'barlow visualize --analysis {args.analysis}' to draw what can be drawn)")
     skipped = spec.source.get("groups_without_features") or []
     if skipped:
         print(f"left out {len(skipped)} group(s) without selected features: {', '.join(skipped[:10])}")

@@ -10,9 +10,12 @@ import re
 import secrets
 
 from flask import Blueprint, abort, redirect, render_template, request, send_from_directory, session, url_for
+from sqlalchemy import func, select
 
 from study.allocation import AllocationError
-from study.models import RELEASED, SUBMITTED, Hit
+from study.failure_review import KIND as REVIEW_KIND
+from study.failure_review.context import load_review_contexts
+from study.models import RELEASED, SUBMITTED, Answer, Assignment, Hit, Worker
 from study.modes import ASSIGNMENT, LOCAL, PREVIEW, ModeError, PageMode, resolve_mode
 from study.study_file import check_passed, validate_answers
 from study.verification import CLOSED, OFF, HitRef, VerificationUnavailable
@@ -49,7 +52,48 @@ def _mode(params) -> PageMode:
     return mode
 
 
-def render_hit(hit: Hit, mode: PageMode, *, errors: dict | None = None, values: dict | None = None, status: int = 200, answered: int | None = None):
+def _survey_done(db_session, external_id: str | None, source: str = "local") -> bool:
+    """Whether this worker has answered the study's once-per-worker survey already (read-only)."""
+    ctx = study_context()
+    fields = [f for q in ctx.spec.survey_questions() for f in q.answer_fields()]
+    if not fields:
+        return True
+    if not external_id:
+        return False
+    found = db_session.scalar(
+        select(func.count(Answer.id))
+        .join(Assignment, Answer.assignment_id == Assignment.id)
+        .join(Hit, Assignment.hit_id == Hit.id)
+        .join(Worker, Assignment.worker_id == Worker.id)
+        .where(Hit.study_id == ctx.db.study_id, Worker.source == source, Worker.external_id == external_id, Answer.question_id.in_(fields))
+    )
+    return bool(found)
+
+
+def _form_questions(mode: PageMode, survey: bool) -> list:
+    """A HIT's questions; the survey joins them in a crowd worker's first HIT (there is no
+    session end on a crowd platform) and is asked on its own page at the end of a local session."""
+    ctx = study_context()
+    return ctx.spec.hit_questions() + (ctx.spec.survey_questions() if survey and mode.kind != LOCAL else [])
+
+
+def _review_context(hit: Hit) -> dict | None:
+    ctx = study_context()
+    if ctx.spec.kind != REVIEW_KIND:
+        return None
+    return load_review_contexts(ctx.study_dir).get(hit.key)
+
+
+def _form_values(form) -> dict:
+    """Submitted values to refill a form with; a multi-select keeps every ticked box."""
+    values = {}
+    for key in form:
+        items = form.getlist(key)
+        values[key] = items if len(items) > 1 else items[0]
+    return values
+
+
+def render_hit(hit: Hit, mode: PageMode, *, errors: dict | None = None, values: dict | None = None, status: int = 200, answered: int | None = None, survey: bool = False):
     ctx = study_context()
     check = None
     if hit.is_attention_check and hit.check_id:
@@ -61,6 +105,8 @@ def render_hit(hit: Hit, mode: PageMode, *, errors: dict | None = None, values: 
     html = render_template(
         "hit.html",
         spec=ctx.spec,
+        questions=_form_questions(mode, survey),
+        review=_review_context(hit),
         hit=hit,
         images=_image_urls(hit),
         mode=mode,
@@ -123,12 +169,15 @@ def next_hit():
         worker = ctx.allocator.worker(db_session, worker_external)
         assignment = ctx.allocator.next_assignment(db_session, worker)
         if assignment is not None:
-            return assignment.hit.key, 0
-        return None, ctx.allocator.answered_count(db_session, worker)
+            return assignment.hit.key, 0, False
+        answered = ctx.allocator.answered_count(db_session, worker)
+        return None, answered, bool(answered) and not _survey_done(db_session, worker_external)
 
-    hit_key, answered = in_transaction(allocate)
+    hit_key, answered, survey_due = in_transaction(allocate)
     if hit_key is not None:
         return redirect(url_for("worker.hit_page", hit_key=hit_key))
+    if survey_due:
+        return redirect(url_for("worker.survey"))
     return render_template("study/thanks.html", spec=ctx.spec, finished=True, answered=answered, csrf_token=csrf_token())
 
 
@@ -144,7 +193,8 @@ def hit_page(hit_key: str):
                 refusal = ctx.allocator.crowd_refusal(db_session, hit, mode.assignment_id, mode.worker_id, source=CROWD_SOURCE)
                 if refusal:
                     abort(409, description=refusal)
-            return render_hit(hit, mode)
+                return render_hit(hit, mode, survey=not _survey_done(db_session, mode.worker_id, CROWD_SOURCE))
+            return render_hit(hit, mode, survey=True)
     worker_external = session.get(WORKER_KEY)
     if not worker_external:
         return redirect(url_for("worker.entry"))
@@ -212,9 +262,10 @@ def submit(hit_key: str):
                 abort(exc.status, description=str(exc))
         if assignment.status == SUBMITTED:
             return None, False, {a.question_id: a.value for a in assignment.answers}
-        answers, errors = validate_answers(ctx.spec.questions, request.form)
+        survey = mode.kind != LOCAL and not _survey_done(db_session, mode.worker_id, CROWD_SOURCE)
+        answers, errors = validate_answers(_form_questions(mode, survey), request.form)
         if errors:
-            return render_hit(hit, mode, errors=errors, values=dict(request.form), status=400), False, {}
+            return render_hit(hit, mode, errors=errors, values=_form_values(request.form), status=400, survey=survey), False, {}
         passed = None
         if hit.is_attention_check and hit.check_id:
             try:
@@ -242,6 +293,50 @@ def submit(hit_key: str):
             duplicate=not stored,
         )
     return redirect(url_for("worker.thanks", hit_key=hit_key, again=0 if stored else 1))
+
+
+@bp.route("/survey", methods=["GET", "POST"])
+def survey():
+    """The end-of-session survey of a local worker, asked once after their last HIT.
+
+    Its answers are stored with the worker's last submitted assignment (answer rows keyed
+    by the statements' ids), so exports and analyses find them like any other answer.
+    """
+    ctx = study_context()
+    worker_external = session.get(WORKER_KEY)
+    if not worker_external:
+        return redirect(url_for("worker.entry"))
+    questions = ctx.spec.survey_questions()
+    if request.method == "POST":
+        check_csrf()
+
+    def ask(db_session):
+        worker = ctx.allocator.worker(db_session, worker_external)
+        last = db_session.scalar(
+            select(Assignment)
+            .join(Hit)
+            .where(Hit.study_id == ctx.db.study_id, Assignment.worker_id == worker.id, Assignment.status == SUBMITTED)
+            .order_by(Assignment.submitted_at.desc(), Assignment.id.desc())
+            .limit(1)
+        )
+        if not questions or last is None or _survey_done(db_session, worker_external):
+            return None, {}, {}
+        if request.method != "POST":
+            return False, {}, {}
+        answers, errors = validate_answers(questions, request.form)
+        if errors:
+            return False, errors, _form_values(request.form)
+        now = ctx.clock()
+        for question_id, value in answers.items():
+            db_session.add(Answer(assignment_id=last.id, question_id=question_id, value=value, created_at=now))
+        return None, {}, {}
+
+    # None: nothing (more) to ask, go on; False: show the form (again, with errors).
+    show, errors, values = in_transaction(ask)
+    if show is None:
+        return redirect(url_for("worker.next_hit"))
+    html = render_template("study/survey.html", spec=ctx.spec, questions=questions, errors=errors, values=values, csrf_token=csrf_token())
+    return html, 400 if errors else 200
 
 
 @bp.get("/thanks/<hit_key>")

@@ -10,6 +10,8 @@
     filter: document.getElementById("filter"),
     grouping: document.getElementById("grouping"),
     onlyValid: document.getElementById("only-valid"),
+    // Present only when the report has crowd judgements of its failure modes.
+    onlySpurious: document.getElementById("only-spurious"),
     size: document.getElementById("page-size"),
     prev: document.getElementById("prev"),
     next: document.getElementById("next"),
@@ -32,8 +34,9 @@
     var q = els.filter.value.trim().toLowerCase();
     var g = els.grouping.value;
     var only = els.onlyValid.checked;
+    var spurious = els.onlySpurious && els.onlySpurious.checked;
     return rows.filter(function (r) {
-      return (!q || String(r["class"]).toLowerCase().indexOf(q) >= 0) && (!g || r.grouping === g) && (!only || r.n_valid > 0);
+      return (!q || String(r["class"]).toLowerCase().indexOf(q) >= 0) && (!g || r.grouping === g) && (!only || r.n_valid > 0) && (!spurious || r.n_spurious > 0);
     });
   }
   function compare(a, b) {
@@ -88,7 +91,7 @@
       render();
     });
   });
-  [els.filter, els.grouping, els.onlyValid].forEach(function (el) {
+  [els.filter, els.grouping, els.onlyValid, els.onlySpurious].filter(Boolean).forEach(function (el) {
     el.addEventListener("input", function () { state.page = 0; render(); });
   });
   els.size.addEventListener("change", function () { state.size = Number(els.size.value); state.page = 0; render(); });

@@ -41,6 +41,16 @@ def test_visualize_analysis_writes_strips_and_index(fmnist_run):
             assert metadata[column][r] == name
             assert metadata["Labels"][r] != metadata["Predictions"][r]
         assert (vis / leaf["samples"]).is_file()
+    # Correct samples per group (shown beside a leaf's failures in failure-review studies).
+    groups = {f"{g['grouping']}/{g['class']}" for g in trees["groups"]}
+    assert set(on_disk["correct"]) == groups
+    for key, entry in on_disk["correct"].items():
+        column = "Labels" if entry["grouping"] == "label" else "Predictions"
+        assert 0 < len(entry["rows"]) <= 12 and entry["n_correct"] >= len(entry["rows"])
+        for r in entry["rows"]:
+            assert metadata[column][r] == entry["class"]
+            assert metadata["Labels"][r] == metadata["Predictions"][r]
+        assert Image.open(vis / entry["samples"]).size[0] >= 140
 
 
 def test_second_run_reuses_drawn_features(fmnist_run):

@@ -1,0 +1,310 @@
+"""Build a failure-review study folder from an analysis with visualizations.
+
+One HIT per valid leaf (``unit="leaf"``), or one per group holding a valid leaf with its
+tree cut at ``max_depth`` (``unit="tree"``, the practitioner protocol of section 9). What a
+HIT shows is written to ``review.json`` (see :mod:`study.failure_review.context`); its
+pictures are copied under ``images/`` like a feature study's strips.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from analysis_core.atomic import staged_dir
+from analysis_core.errors import BarlowError
+from analysis_core.options import option
+from study.create import CreateOptions, make_attention_checks, study_image_path
+from study.failure_review import KIND
+from study.failure_review.context import REVIEW_FILE, REVIEW_VERSION
+from study.failure_review.questions import JUDGEMENT, default_questions, default_settings
+from study.hits import HITS_FILE, SECTIONS, HitSpec, write_hits
+from study.study_file import STUDY_FILE, AttentionCheck, HitSettings, StudySpec, write_study_file
+
+UNITS = ("leaf", "tree")
+
+
+@dataclass
+class ReviewOptions(CreateOptions):
+    """'barlow study create --kind failure-review': the feature study's options and these."""
+
+    unit: str = option("leaf", "failure-review: one HIT per valid leaf, or per group's failure tree", choices=UNITS)
+    max_depth: int = option(2, "failure-review: tree levels a HIT draws (the paper's practitioners saw depth 2)", metavar="D")
+
+    def validate(self) -> "ReviewOptions":
+        super().validate()
+        if self.unit not in UNITS:
+            raise BarlowError(f"--unit must be one of {', '.join(UNITS)}, got {self.unit!r}")
+        if self.max_depth < 1:
+            raise BarlowError("--max-depth must be at least 1")
+        return self
+
+
+@dataclass
+class ReviewItem:
+    grouping: str
+    class_name: str
+    feature: int  # the feature the reviewer judges: the leaf's last split (tree unit: the root's)
+    context: dict
+
+
+def _prune(node: dict, max_depth: int, path: set[int], depth: int = 0) -> dict:
+    out = {
+        "id": node["id"],
+        "edge": node.get("edge"),
+        "is_leaf": bool(node["is_leaf"]),
+        "n": node["n"],
+        "n_fail": node["n_fail"],
+        "er": node["er"],
+        "ec": node["ec"],
+        "valid": bool(node.get("valid")),
+        "on_path": node["id"] in path,
+        "cut": False,
+        "children": [],
+    }
+    if node.get("children"):
+        if depth >= max_depth:
+            out["cut"] = True
+        else:
+            out["children"] = [_prune(c, max_depth, path, depth + 1) for c in node["children"]]
+    return out
+
+
+def _path_ids(tree: dict, leaf_id: int) -> list[int]:
+    def walk(node: dict, trail: list[int]) -> list[int] | None:
+        trail = trail + [node["id"]]
+        if node["id"] == leaf_id:
+            return trail
+        for child in node.get("children", []):
+            found = walk(child, trail)
+            if found:
+                return found
+        return None
+
+    return walk(tree, []) or []
+
+
+def _tree_features(tree: dict, max_depth: int) -> list[int]:
+    """Features splitting the nodes drawn (depth < max_depth), breadth first."""
+    out: list[int] = []
+    level = [tree]
+    for _ in range(max_depth):
+        nxt = []
+        for node in level:
+            for child in node.get("children", []):
+                if child.get("edge_feature") is not None and child["edge_feature"] not in out:
+                    out.append(int(child["edge_feature"]))
+                nxt.append(child)
+        level = nxt
+    return out
+
+
+def review_items(data, unit: str, max_depth: int) -> tuple[list[ReviewItem], list[str], list[str]]:
+    """The HITs' contents from report data; also the feature strips and the sample grids not drawn.
+
+    A leaf can be valid by its held-out (honest) estimate yet hold no failures of the
+    fitting rows, which are the ones 'barlow visualize' samples from: such a grid cannot
+    exist, so missing grids are reported, not refused. Missing feature strips are refused.
+    """
+    correct_index = data.visualizations.correct or {}
+    items: list[ReviewItem] = []
+    missing: list[str] = []
+    no_samples: list[str] = []
+    for group in data.groups:
+        valid = [leaf for leaf in group["leaves"] if leaf["valid"]]
+        if not valid or group["tree"] is None:
+            continue
+        features_by_id = {f["id"]: f for f in group["split_features"]}
+        correct = correct_index.get(f"{group['grouping']}/{group['class']}")
+        if correct is None:
+            no_samples.append(f"correct images of {group['grouping']} {group['class']}")
+        head = {
+            "grouping": group["grouping"],
+            "class": group["class"],
+            "n": group["n"],
+            "n_fail": group["n_fail"],
+            "ber": group["ber"],
+            "depth": group["depth"],
+        }
+        units = [[leaf] for leaf in valid] if unit == "leaf" else [valid]
+        for leaves in units:
+            if unit == "leaf":
+                leaf = leaves[0]
+                path = _path_ids(group["tree"], leaf["id"])
+                feature_ids = list(leaf["bounds"])
+                tree = _prune(group["tree"], max(max_depth, len(path) - 1), set(path))
+            else:
+                leaf = None
+                tree = _prune(group["tree"], max_depth, set())
+                feature_ids = _tree_features(group["tree"], max_depth)
+            features = []
+            for fid in feature_ids:
+                f = features_by_id.get(fid)
+                if f is None or not f["vis"]:
+                    missing.append(f"A/B/C of feature {fid}")
+                    continue
+                bound = next((b["text"] for b in f["failure_bounds"] if leaf is not None and b["leaf"] == leaf["id"]), "")
+                features.append({"id": fid, "mi": f["mi"], "description": f["description"], "vis": {s: f["vis"][s] for s in SECTIONS}, "bound": bound})
+            failures = []
+            for lf in leaves:
+                if not lf["samples"]:
+                    no_samples.append(f"failure samples of {group['grouping']} {group['class']} leaf {lf['id']}")
+                    continue
+                failures.append(
+                    {
+                        "leaf": lf["id"],
+                        "rule": lf["rule"],
+                        "samples": lf["samples"]["samples"],
+                        "n_shown": len(lf["samples"]["rows"]),
+                        "n_fail_in_leaf": lf["samples"]["n_fail_in_leaf"],
+                    }
+                )
+            context = {
+                "unit": unit,
+                "group": head,
+                "leaf": None
+                if leaf is None
+                else {k: leaf[k] for k in ("id", "rule", "n", "n_fail", "er", "ec", "iv", "valid", "sentence")},
+                "leaves": [{k: lf[k] for k in ("id", "rule", "n", "n_fail", "er", "ec", "sentence")} for lf in leaves],
+                "tree": tree,
+                "features": features,
+                "failures": failures,
+                "correct": None if correct is None else {"samples": correct["samples"], "n_shown": len(correct["rows"]), "n_correct": correct["n_correct"]},
+            }
+            judged = feature_ids[-1] if unit == "leaf" and feature_ids else (feature_ids[0] if feature_ids else -1)
+            items.append(ReviewItem(group["grouping"], str(group["class"]), int(judged), context))
+    return items, sorted(set(missing)), sorted(set(no_samples))
+
+
+def create_review_study(analysis_dir: str | Path, out_dir: str | Path, options: ReviewOptions) -> tuple[StudySpec, list[HitSpec]]:
+    from analysis_core.report.context import load_report_data
+
+    analysis_dir = Path(analysis_dir).resolve()
+    out_dir = Path(out_dir)
+    if not analysis_dir.is_dir():
+        raise BarlowError(f"analysis folder {analysis_dir} not found")
+    if (out_dir / STUDY_FILE).exists() or (out_dir / HITS_FILE).exists():
+        raise BarlowError(f"{out_dir} already holds a study; choose a new --out folder")
+    options.validate()
+    if options.items_csv is not None:
+        raise BarlowError("--items lists features for feature-description studies; a failure-review study takes the analysis's valid leaves")
+    if not (analysis_dir / "visualizations" / "index.json").is_file():
+        raise BarlowError(f"{analysis_dir} has no visualizations; run 'barlow visualize --analysis {analysis_dir}' first")
+    data = load_report_data(analysis_dir)
+    items, missing, no_samples = review_items(data, options.unit, options.max_depth)
+    if not items:
+        raise BarlowError(f"{analysis_dir}: no group has a valid failure mode (leaf) to review")
+    if missing:
+        shown = "; ".join(missing[:8]) + ("; ..." if len(missing) > 8 else "")
+        raise BarlowError(
+            f"{len(missing)} feature view(s) a review HIT needs are not drawn: {shown}; "
+            f"run 'barlow visualize --analysis {analysis_dir}' (it draws split features, leaf failures and correct images)"
+        )
+
+    questions = options.questions or default_questions()
+    if not any(q.id == JUDGEMENT and q.type == "choice" for q in questions):
+        raise BarlowError(f"a failure-review study needs a choice question with id '{JUDGEMENT}' (core or spurious); the analysis reads it")
+    checks = _attention_checks(questions, items, options.attention_checks)
+    defaults = default_settings()
+    spec = StudySpec(
+        name=options.name or out_dir.resolve().name,
+        settings=HitSettings(
+            title=options.title or defaults.title,
+            description=options.description or defaults.description,
+            keywords=options.keywords or defaults.keywords,
+            reward=options.reward,
+            assignments_per_hit=options.assignments,
+            assignment_timeout_minutes=options.timeout_minutes,
+        ),
+        questions=questions,
+        instructions=_instructions(),
+        attention_checks=checks,
+        source={
+            "kind": KIND,
+            "analysis": str(analysis_dir),
+            "features_model": data.visualizations.features_model,
+            "dataset": data.visualizations.dataset,
+            "protocol": {"unit": options.unit, "max_depth": options.max_depth},
+            # Sample grids 'barlow visualize' did not draw; those HITs say so on the page.
+            "pictures_not_drawn": no_samples,
+            **options.extra,
+        },
+    )
+
+    with staged_dir(out_dir) as stage:
+        vis_dir = analysis_dir / "visualizations"
+
+        def copy(rel: str, target: str) -> str:
+            if not (stage / target).is_file():
+                (stage / target).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(vis_dir / rel, stage / target)
+            return target
+
+        for item in items:
+            ctx = item.context
+            for f in ctx["features"]:
+                f["vis"] = {s: copy(p, study_image_path(p, f["id"], s)) for s, p in f["vis"].items()}
+            for fail in ctx["failures"]:
+                fail["samples"] = copy(fail["samples"], "images/" + fail["samples"])
+            if ctx["correct"]:
+                ctx["correct"]["samples"] = copy(ctx["correct"]["samples"], "images/" + ctx["correct"]["samples"])
+        hits, contexts = _build_hits(items, checks)
+        write_study_file(spec, stage)
+        write_hits(hits, stage / HITS_FILE)
+        (stage / REVIEW_FILE).write_text(
+            json.dumps({"version": REVIEW_VERSION, "kind": KIND, "unit": options.unit, "hits": contexts}, indent=1, ensure_ascii=False),
+            encoding="utf-8",
+        )
+        with open(stage / "items.csv", "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["grouping", "class", "leaf", "feature", "rule", "er", "ec", "ber"])
+            for it in items:
+                leaf = it.context["leaf"] or {}
+                writer.writerow([it.grouping, it.class_name, leaf.get("id", ""), it.feature, leaf.get("rule", ""), leaf.get("er", ""), leaf.get("ec", ""), it.context["group"]["ber"]])
+    return spec, hits
+
+
+def _instructions() -> str:
+    from study.failure_review.questions import INSTRUCTIONS
+
+    return INSTRUCTIONS
+
+
+def _attention_checks(questions, items: list[ReviewItem], n: int) -> list[AttentionCheck]:
+    from study.create import Item
+
+    stand_ins = [Item(it.grouping, it.class_name, it.feature) for it in items]
+    return make_attention_checks(questions, stand_ins, n)
+
+
+def _build_hits(items: list[ReviewItem], checks: list[AttentionCheck]) -> tuple[list[HitSpec], dict[str, dict]]:
+    """HITs (checks spread through them, as in feature studies) and each HIT's context."""
+    hits: list[HitSpec] = []
+    contexts: dict[str, dict] = {}
+    for i, it in enumerate(items):
+        key = f"h{i + 1:04d}"
+        hits.append(HitSpec(key=key, grouping=it.grouping, class_name=it.class_name, feature=it.feature, images=_main_images(it)))
+        contexts[key] = it.context
+    for j, check in enumerate(checks):
+        # make_attention_checks picks its item as items[(j * 7) % len(items)].
+        source = items[(j * 7) % len(items)]
+        key = f"c{j + 1:03d}"
+        at = round((j + 1) * len(items) / (len(checks) + 1)) + j
+        hits.insert(
+            min(at, len(hits)),
+            HitSpec(key=key, grouping=check.grouping, class_name=check.class_name, feature=int(check.feature),
+                    images=_main_images(source), is_attention_check=True, check_id=check.id),
+        )
+        contexts[key] = source.context
+    return hits, contexts
+
+
+def _main_images(item: ReviewItem) -> dict[str, str]:
+    """The judged feature's strips, so hits.csv stays a valid feature-study HIT list."""
+    for f in item.context["features"]:
+        if f["id"] == item.feature:
+            return dict(f["vis"])
+    return dict(item.context["features"][0]["vis"]) if item.context["features"] else {}
