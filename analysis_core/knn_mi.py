@@ -3,8 +3,14 @@
 ``mutual_info_knn_exact(X, y, random_state)`` returns the values of
 ``sklearn.feature_selection.mutual_info_classif(X, y, n_neighbors=3, random_state=...)``
 (Ross 2014's estimator, which the original Barlow code used) to floating-point rounding,
-but instead of building two neighbour trees per feature it sorts every column once and
-finds all neighbours by position in the sorted columns.
+but instead of building two neighbour trees per feature it sorts every column once, all
+features at once as rows of 2-D arrays, and counts neighbours by searching the sorted rows.
+
+The counting is exact without checking candidates one by one: rounding is monotone, so the
+values that a rounded test ``|x_j - x_i| <= r`` accepts form one interval of floats, and its
+two ends are computed on the query side (almost always ``fl(x_i - r)`` or the float next to
+it; the few others, near zero, are bisected over the bit patterns). One ``searchsorted`` per
+column then finds the run of accepted points.
 
 Exactness needs more than the textbook estimator, because scikit-learn's answer depends
 on how its neighbour searches round:
@@ -14,11 +20,12 @@ on how its neighbour searches round:
   ``|x_i - x_j|``; with brute force (smaller classes) it is ``sqrt(x_i^2 - 2 x_i x_j + x_j^2)``
   as the GEMM-based search rounds it.
 * ``KDTree.query_radius`` counts a point when ``(x_i - x_j)^2 <= r^2`` in floating point, so
-  a point just outside ``r`` - typically the k-th neighbour itself - is counted when the two
-  squares round to the same number, unless a tree node holding it was pruned first (node
-  bounds are compared with ``r`` unsquared). In one dimension the KD-tree's nodes are
-  ranges of the sorted column, fixed by the row count and the leaf size (40), so which
-  nodes get pruned can be replayed exactly.
+  a point just outside ``r`` is counted when the two squares round to the same number, unless
+  a tree node holding it was pruned first (node bounds are compared with ``r`` unsquared). In
+  one dimension the KD-tree's nodes are ranges of the sorted column, fixed by the row count
+  and the leaf size (40), so which nodes get pruned can be replayed exactly. For a normal
+  ``r`` the float after ``r`` already squares to more than ``r^2``, so this only happens when
+  ``r^2`` underflows (tiny radii), and only those points are checked.
 
 Everything else (scaling, the 1e-10 noise drawn from ``RandomState(random_state)``, the
 digamma formula, dropping classes of one point) follows ``sklearn.feature_selection._mutual_info``.
@@ -37,15 +44,33 @@ def prepare_columns(X: np.ndarray, random_state: int | None = 0) -> np.ndarray:
     from sklearn.preprocessing import scale
     from sklearn.utils import check_random_state
 
-    X = np.asarray(X).astype(np.float64)
-    # Mirror scikit-learn's statements literally: scaling a fancy-indexed copy sums in a
+    X = np.asarray(X)
+    rng = check_random_state(random_state)
+    if X.flags.c_contiguous:
+        # scikit-learn scales and measures X[:, all columns], which is a Fortran-ordered copy of
+        # its C-ordered float64 X: working on a Fortran-ordered float64 X in place gives the same
+        # bits with one copy instead of five, and its transpose is already features x rows.
+        X = X.astype(np.float64, order="F")
+        X = scale(X, with_mean=False, copy=False)
+        means = np.maximum(1, np.mean(np.abs(X), axis=0))
+        X += 1e-10 * means * rng.standard_normal(size=X.shape)
+        return X
+    # Otherwise mirror scikit-learn's statements literally: scaling a fancy-indexed copy sums in a
+    # different memory order than scaling X itself, and at the 1e-16 level that moves the
+    # noise that separates tied values (ReLU zeros) enough to change neighbour counts.
+    X = X.astype(np.float64)
+    continuous = np.ones(X.shape[1], dtype=bool)
+    X[:, continuous] = scale(X[:, continuous], with_mean=False, copy=False)
+    means = np.maximum(1, np.mean(np.abs(X[:, continuous]), axis=0))
+    X[:, continuous] += 1e-10 * means * rng.standard_normal(size=X.shape)
+    return X
+    # Otherwise mirror scikit-learn's statements literally: scaling a fancy-indexed copy sums in a
     # different memory order than scaling X itself, and at the 1e-16 level that moves the
     # noise that separates tied values (ReLU zeros) enough to change neighbour counts.
     continuous = np.ones(X.shape[1], dtype=bool)
     X[:, continuous] = scale(X[:, continuous], with_mean=False, copy=False)
-    rng = check_random_state(random_state)
     means = np.maximum(1, np.mean(np.abs(X[:, continuous]), axis=0))
-    X[:, continuous] += 1e-10 * means * rng.standard_normal(size=(X.shape[0], int(continuous.sum())))
+    X[:, continuous] += 1e-10 * means * rng.standard_normal(size=noise_shape)
     return X
 
 
@@ -73,30 +98,42 @@ def mutual_info_knn_exact(X: np.ndarray, y: np.ndarray, random_state: int | None
 
     # Features x rows, so that every column is a contiguous row to sort and search.
     Zt = np.ascontiguousarray(Z.T)
-    full_sorted = np.sort(Zt, axis=1)
     leaf_start = kdtree_leaf_starts(n)
     digamma_table = digamma(np.arange(1, n + 1, dtype=np.float64))  # digamma(m) at index m - 1
 
-    sum_digamma_m = np.zeros(n_features)
     sum_digamma_k = 0.0
     sum_digamma_count = 0.0
-    for code in np.unique(y_codes):
-        members = Zt[:, y_codes == code]
-        count = members.shape[1]
+    # Every class's points, each class's block sorted, side by side; their radii alike.
+    points = np.take(Zt, np.argsort(y_codes, kind="stable"), axis=1)
+    radii = np.empty_like(points)
+    start = 0
+    for count in np.bincount(y_codes):
+        if count == 0:
+            continue
         k = min(N_NEIGHBORS, count - 1)
-        values = np.sort(members, axis=1)
+        values = points[:, start : start + count]
+        values.sort(axis=1)
         if k >= count // 2:
             d_k = _kth_distance_brute(values, k)
         else:
             d_k = _kth_distance_sorted(values, k)
-        radius = np.nextafter(d_k, 0)
-        m = _count_within(full_sorted, values, radius, leaf_start)
-        sum_digamma_m += digamma_table[m - 1].sum(axis=1)
+        radii[:, start : start + count] = _float_below(d_k)
+        start += count
         sum_digamma_k += count * digamma(k)
         sum_digamma_count += count * digamma(count)
+    # The sorted blocks are runs that a stable sort (timsort) merges in linear time.
+    full_sorted = np.sort(points, axis=1, kind="stable")
+    m = _count_within(full_sorted, points, radii, leaf_start)
+    sum_digamma_m = digamma_table[m - 1].sum(axis=1)
 
     mi = digamma(n) + sum_digamma_k / n - sum_digamma_count / n - sum_digamma_m / n
     return np.maximum(mi, 0.0)
+
+
+def _float_below(d: np.ndarray) -> np.ndarray:
+    """np.nextafter(d, 0) for distances d >= 0 (stepping the bit pattern is ten times faster)."""
+    bits = d.view(np.int64)
+    return (bits - (bits > 0)).view(np.float64)
 
 
 def _kth_distance_sorted(values: np.ndarray, k: int) -> np.ndarray:
@@ -107,22 +144,20 @@ def _kth_distance_sorted(values: np.ndarray, k: int) -> np.ndarray:
     k + 1 windows holding p, of the distance to the window's far end.
     """
     n_rows, count = values.shape
-    # gap[j][:, p] = values[p] - values[p - j] (the distance j places to the left; inf off the end);
-    # j places to the right of p is gap[j][:, p + j].
-    padded = np.full((n_rows, count + 2 * k), np.inf)
-    gaps = [None]
-    for j in range(1, k + 1):
-        gap = padded.copy()
-        gap[:, k + j : k + count] = values[:, j:] - values[:, :-j]
-        gaps.append(gap)
+    # With k infinities padded on each side, left(j)[:, p] = values[p] - values[p - j] and
+    # right(j)[:, p] = values[p + j] - values[p] are infinite off the ends, as they should be.
+    padded = np.empty((n_rows, count + 2 * k))
+    padded[:, :k] = -np.inf
+    padded[:, k + count :] = np.inf
+    padded[:, k : k + count] = values
 
     def left(j):
-        return gaps[j][:, k : k + count]
+        return values - padded[:, k - j : k - j + count]
 
     def right(j):
-        return gaps[j][:, k + j : k + j + count]
+        return padded[:, k + j : k + j + count] - values
 
-    best = left(k).copy()
+    best = left(k)
     np.minimum(best, right(k), out=best)
     for shift in range(1, k):
         np.minimum(best, np.maximum(left(k - shift), right(shift)), out=best)
@@ -162,60 +197,124 @@ def kdtree_leaf_starts(n: int, leaf_size: int = LEAF_SIZE) -> np.ndarray:
         start, end = np.where(inner & ~go_left, mid, start), np.where(inner & go_left, mid, end)
 
 
+def _ordered(t: np.ndarray) -> np.ndarray:
+    """float64 -> int64 with the same order (both zeros map to 0), for bisecting between adjacent floats."""
+    bits = t.view(np.int64)
+    return np.where(bits < 0, -(bits & np.int64(0x7FFFFFFFFFFFFFFF)), bits)
+
+
+def _unordered(o: np.ndarray) -> np.ndarray:
+    bits = np.where(o < 0, (-o) | np.int64(-0x8000000000000000), o)
+    return bits.view(np.float64)
+
+
+def _within_abs(t, x, r):
+    return x - t <= r
+
+
+def _within_squared(t, x, r_squared):
+    d = x - t
+    return d * d <= r_squared
+
+
+def _lowest_within(x: np.ndarray, r: np.ndarray, squared: bool = False) -> np.ndarray:
+    """The smallest float t <= x that a neighbour search counts as within r of x, elementwise.
+
+    ``squared=False``: ``|t - x| <= r`` as rounded (what KDTree.query_radius always counts);
+    ``squared=True``: ``(t - x)^2 <= r^2`` as rounded (what it counts in a leaf searched point by
+    point). Rounding is monotone, so for t <= x either test is false below the threshold and true
+    from it up to x, and a sorted column's points within r start at ``searchsorted(threshold)``.
+    The threshold is almost always fl(x - r) or the float next to it, which two tests settle; the
+    rest (near zero, where floats are dense) is bisected.
+    """
+    within, rr = (_within_squared, r * r) if squared else (_within_abs, r)
+    t0 = x - r
+    in0 = within(t0, x, rr)
+    bits = t0.view(np.int64)
+    # Stepping the bit pattern by one moves to the next float up for positive t0, down for
+    # negative (np.nextafter is ten times slower); zeros, where this breaks, are bisected.
+    up = 1 - 2 * (bits < 0).view(np.int8).astype(np.int64)
+    not_in0 = ~in0
+    # Probe the float below t0 where t0 is within, above it where it is not.
+    probe = (bits + up * (not_in0.view(np.int8) * 2 - 1)).view(np.float64)
+    settled = in0 ^ within(probe, x, rr)
+    result = (bits + up * not_in0.view(np.int8)).view(np.float64)
+    todo = ~settled | (t0 == 0)
+    if todo.any():
+        result[todo] = _bisect_lowest(x[todo], r[todo], rr[todo], t0[todo], in0[todo], within)
+    return result
+
+
+def _bisect_lowest(x, r, rr, t0, in0, within):
+    """_lowest_within for the few points where the threshold is further than one float from fl(x - r)."""
+    true_at = np.where(in0, t0, x)  # x itself is always within
+    # A point far enough below is outside: grow the step until it is (for tiny or zero radii too).
+    step = 16.0 * np.spacing(np.maximum(np.abs(x), r))
+    false_at = np.where(in0, t0 - step, t0)
+    bad = within(false_at, x, rr)
+    while bad.any():
+        step = np.where(bad, 65536.0 * step + 1e-300, step)
+        false_at = np.where(bad, t0 - step, false_at)
+        bad = within(false_at, x, rr)
+    lo, hi = _ordered(false_at), _ordered(true_at)
+    while True:
+        open_ = lo + 1 < hi  # (hi - lo can overflow int64 when they straddle zero)
+        if not open_.any():
+            return _unordered(hi)
+        mid = (lo >> 1) + (hi >> 1) + (lo & hi & 1)  # floor((lo + hi) / 2) without overflowing int64
+        inside = within(_unordered(mid), x, rr)
+        hi = np.where(open_ & inside, mid, hi)
+        lo = np.where(open_ & ~inside, mid, lo)
+
+
 def _count_within(full_sorted: np.ndarray, points: np.ndarray, radius: np.ndarray, leaf_start: np.ndarray) -> np.ndarray:
     """How many points of each full row KDTree.query_radius counts within ``radius`` of each of ``points``."""
     n_rows, n = full_sorted.shape
-    flat = full_sorted.ravel()
-    shape = points.shape
-    lo = np.empty(shape, dtype=np.int64)
-    hi = np.empty(shape, dtype=np.int64)
+    # The points within r form one run of each sorted row, from the lowest to the highest value
+    # within r; the highest is the negated lowest of the mirrored problem.
+    lowest = _lowest_within(points, radius)
+    highest = -_lowest_within(-points, radius)
+    lo = np.empty(points.shape, dtype=np.int64)
+    hi = np.empty(points.shape, dtype=np.int64)
     for row in range(n_rows):
-        lo[row] = np.searchsorted(full_sorted[row], points[row] - radius[row], side="left")
-        hi[row] = np.searchsorted(full_sorted[row], points[row] + radius[row], side="right")
-    # Work on flat arrays: position p of row r is flat[r * n + p].
-    base = np.repeat(np.arange(n_rows, dtype=np.int64) * n, shape[1])
-    x, r = points.ravel(), radius.ravel()
-    lo, hi = lo.ravel(), hi.ravel()
-
-    def inside(pos, b, xs, rs):
-        # |x_j - x_i| <= r as rounded: such a point is always counted (see the module docstring).
-        ok = (pos >= 0) & (pos < n)
-        return ok & (np.abs(flat[b + np.clip(pos, 0, n - 1)] - xs) <= rs)
-
-    # searchsorted used the rounded x_i -+ r; move the few bounds that are off onto the exact predicate.
-    for bound, step in ((lo, -1), (hi, 1)):
-        idx = None  # None: every point (spares gathering the whole arrays on the first pass)
-        while idx is None or len(idx):
-            sel = slice(None) if idx is None else idx
-            pos, b, xs, rs = bound[sel], base[sel], x[sel], r[sel]
-            outer, inner = (pos - 1, pos) if step < 0 else (pos, pos - 1)
-            grow = inside(outer, b, xs, rs)
-            shrink = ~grow & ~inside(inner, b, xs, rs) & (lo[sel] < hi[sel])
-            moved = grow | shrink
-            if not moved.any():
-                break
-            bound[sel] = pos + step * grow - step * shrink
-            idx = np.flatnonzero(moved) if idx is None else idx[moved]
-    result = hi - lo
+        lo[row] = full_sorted[row].searchsorted(lowest[row], side="left")
+        hi[row] = full_sorted[row].searchsorted(highest[row], side="right")
+    result = (hi - lo).ravel()
 
     # Just outside r, a point whose rounded square equals r^2 is counted when its tree leaf is
     # searched point by point, and not when a node holding it is pruned first by its bounds; a
     # node is pruned exactly when it starts beyond the last point inside r, so the point counts
-    # when it shares a leaf with that point.
-    r_squared = r * r
-    for edge, step in ((lo, -1), (hi - 1, 1)):
-        pos = edge + step
-        idx = np.flatnonzero((pos >= 0) & (pos < n))
-        pos = pos[idx]
-        while len(idx):
-            diff = flat[base[idx] + pos] - x[idx]
-            fringe = diff * diff <= r_squared[idx]
-            idx, pos = idx[fringe], pos[fringe]
-            same_leaf = leaf_start[pos] == leaf_start[edge[idx]]
-            idx, pos = idx[same_leaf], pos[same_leaf]
+    # when it shares a leaf with that point. Leaves are runs of positions, so walk outwards from
+    # the run's ends within the leaf while the squared test holds.
+    # The squared test only reaches beyond r where the float after r squares to r^2 (rounded),
+    # which for normal r is rare: only those points need it.
+    r_flat = radius.ravel()
+    after_r = (r_flat.view(np.int64) + 1).view(np.float64)  # r >= 0
+    wide = np.flatnonzero(after_r * after_r <= r_flat * r_flat)
+    if not len(wide):
+        return result.reshape(points.shape)
+    x, r = points.ravel()[wide], r_flat[wide]
+    starts = np.unique(leaf_start)
+    leaf_end = np.append(starts[1:], n)[np.searchsorted(starts, leaf_start)]
+    flat = full_sorted.ravel()
+    base = (wide // points.shape[1]) * n  # where the point's row starts in flat
+    lo_w, hi_w = lo.ravel()[wide], hi.ravel()[wide]
+    for step in (-1, 1):
+        if step < 0:
+            bound = _lowest_within(x, r, squared=True)
+            pos, stop = lo_w - 1, leaf_start[lo_w]
+        else:
+            bound = -_lowest_within(-x, r, squared=True)
+            pos, stop = hi_w, leaf_end[hi_w - 1] - 1
+        cand = wide
+        live = (pos >= stop) if step < 0 else (pos <= stop)
+        cand, bound, pos, stop, b = cand[live], bound[live], pos[live], stop[live], base[live]
+        while len(cand):
+            value = flat[b + pos]
+            ok = value >= bound if step < 0 else value <= bound
+            cand, bound, pos, stop, b = cand[ok], bound[ok], pos[ok], stop[ok], b[ok]
             # Each point index occurs at most once per pass, so plain fancy addition is safe.
-            result[idx] += 1
-            pos = pos + step
-            ok = (pos >= 0) & (pos < n)
-            idx, pos = idx[ok], pos[ok]
-    return result.reshape(shape)
+            result[cand] += 1
+            more = pos != stop
+            cand, bound, pos, stop, b = cand[more], bound[more], pos[more] + step, stop[more], b[more]
+    return result.reshape(points.shape)

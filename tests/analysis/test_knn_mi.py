@@ -85,3 +85,67 @@ def test_replayed_kdtree_leaves_match_sklearn(n):
     leaf_ranges = {(int(node["idx_start"]), int(node["idx_end"])) for node in nodes if node["is_leaf"]}
     ours = {(int(s), int(s) + int(np.sum(starts == s))) for s in np.unique(starts)}
     assert ours == leaf_ranges
+
+
+def test_thresholds_are_the_exact_edges_of_the_rounded_tests():
+    """The lowest float counted as within r is within, and the float below it is not, for both the
+    |t - x| <= r and the (t - x)^2 <= r^2 test, including the dense floats near zero (bisected)."""
+    from analysis_core.knn_mi import _lowest_within
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.standard_normal(4000), rng.standard_normal(2000) * 1e-10, [0.0, 1e-300, -1e-300, 5.0]])
+    r = np.abs(np.concatenate([rng.standard_normal(4000), rng.standard_normal(2000) * 1e-10, [0.0, 1e-300, 0.0, 5.0]]))
+    r[:500] = np.abs(x[:500])  # x - r lands at or next to zero
+    r[500:1000] = np.abs(x[500:1000]) * (1 + rng.random(500) * 1e-15)
+    for squared in (False, True):
+        for sign in (1, -1):
+            xs = sign * x
+            t = _lowest_within(xs, r, squared=squared)
+            below = np.nextafter(t, -np.inf)
+            if squared:
+                assert np.all((xs - t) ** 2 <= r * r) and not np.any((xs - below) ** 2 <= r * r)
+            else:
+                assert np.all(xs - t <= r) and not np.any(xs - below <= r)
+            assert np.all(t <= xs)
+
+
+def test_counts_follow_the_kdtree_rules_when_squares_underflow():
+    """Radii so small that squared distances underflow to 0 make the squared test count points beyond
+    r, but only inside the leaf of the last point within r (scikit-learn's KD-tree); compared with a
+    point-by-point reading of those rules."""
+    from analysis_core.knn_mi import _count_within
+
+    rng = np.random.default_rng(1)
+    n = 200
+    rows = np.sort(np.concatenate([rng.integers(-60, 60, (3, n)) * 1e-170, rng.standard_normal((1, n))]), axis=1)
+    points = rows[:, ::3].copy()
+    radius = np.where(rng.random(points.shape) < 0.5, 0.0, 2e-170)
+    radius[3] = 0.05
+    leaf_start = kdtree_leaf_starts(n)
+    expected = np.zeros(points.shape, dtype=int)
+    for i in range(points.shape[0]):
+        s = [float(v) for v in rows[i]]
+        for p in range(points.shape[1]):
+            x, r = float(points[i, p]), float(radius[i, p])
+            inside = [j for j in range(n) if abs(s[j] - x) <= r]
+            lo, hi = min(inside), max(inside) + 1
+            count = hi - lo
+            j = lo - 1
+            while j >= 0 and (s[j] - x) ** 2 <= r * r and leaf_start[j] == leaf_start[lo]:
+                count, j = count + 1, j - 1
+            j = hi
+            while j < n and (s[j] - x) ** 2 <= r * r and leaf_start[j] == leaf_start[hi - 1]:
+                count, j = count + 1, j + 1
+            expected[i, p] = count
+    got = _count_within(rows, points, radius, leaf_start)
+    np.testing.assert_array_equal(got, expected)
+    assert (expected[:3] > 1).any()  # the squared test did reach beyond r somewhere
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+def test_equal_to_sklearn_whatever_the_memory_layout_of_X(layout):
+    rng = np.random.default_rng(11)
+    X = awkward_matrix(rng, 400, 40)
+    y = rng.random(400) < 0.3
+    X = {"C": X, "F": np.asfortranarray(X), "strided": X[:, ::2]}[layout]
+    np.testing.assert_allclose(mutual_info_knn_exact(X, y, 0), sklearn_mi(X, y, 0), rtol=0, atol=1e-9)
