@@ -278,6 +278,18 @@ def build_hits(items: list[Item], checks: list[AttentionCheck], images: dict[tup
     return hits
 
 
+def hit_settings(options: CreateOptions, defaults: HitSettings) -> HitSettings:
+    """The study's HIT settings: the user's options, with the study kind's texts where they left them out."""
+    return HitSettings(
+        title=options.title or defaults.title,
+        description=options.description or defaults.description,
+        keywords=options.keywords or defaults.keywords,
+        reward=options.reward,
+        assignments_per_hit=options.assignments,
+        assignment_timeout_minutes=options.timeout_minutes,
+    )
+
+
 def create_study(analysis_dir: str | Path, out_dir: str | Path, options: CreateOptions) -> tuple[StudySpec, list[HitSpec]]:
     analysis_dir = Path(analysis_dir).resolve()
     out_dir = Path(out_dir)
@@ -302,17 +314,9 @@ def create_study(analysis_dir: str | Path, out_dir: str | Path, options: CreateO
 
     questions = options.questions or default_questions()
     checks = make_attention_checks(questions, items, options.attention_checks)
-    defaults = HitSettings()
     spec = StudySpec(
         name=options.name or out_dir.resolve().name,
-        settings=HitSettings(
-            title=options.title or defaults.title,
-            description=options.description or defaults.description,
-            keywords=options.keywords or defaults.keywords,
-            reward=options.reward,
-            assignments_per_hit=options.assignments,
-            assignment_timeout_minutes=options.timeout_minutes,
-        ),
+        settings=hit_settings(options, HitSettings()),
         questions=questions,
         attention_checks=checks,
         source={

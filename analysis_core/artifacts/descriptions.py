@@ -6,12 +6,12 @@ read by ``barlow report`` from the analysis folder or a path given with ``--desc
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from analysis_core.atomic import atomic_path
+from analysis_core.artifacts.tables import optional_float
 from analysis_core.errors import BarlowError
 
 DESCRIPTIONS_FILE = "feature_descriptions.csv"
@@ -32,16 +32,8 @@ class FeatureDescription:
         return getattr(self, key)
 
 
-def _num(value) -> float | None:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(value) else value
-
-
 def _count(value) -> int | None:
-    number = _num(value)
+    number = optional_float(value)
     return None if number is None else int(number)
 
 
@@ -67,7 +59,7 @@ def read_descriptions(path: str | os.PathLike) -> dict[int, FeatureDescription]:
             raise BarlowError(f"{path} row {row_no}: feature '{row['feature']}' is not an integer id") from None
         text = str(row["description"]).strip()
         if text:
-            out[feature] = FeatureDescription(text, _count(row.get("n_descriptions")), _num(row.get("agreement")))
+            out[feature] = FeatureDescription(text, _count(row.get("n_descriptions")), optional_float(row.get("agreement")))
     return out
 
 

@@ -7,6 +7,7 @@ only the columns a reader relies on and return the rest as they are.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -91,3 +92,12 @@ def write_skipped(records, path: str | os.PathLike) -> Path:
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
     return path
+
+
+def optional_float(value) -> float | None:
+    """A number read from a table cell: None when the cell is empty, not a number or NaN."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(value) else value

@@ -23,6 +23,7 @@ from analysis_core.artifacts import (
     read_descriptions,
 )
 from analysis_core.artifacts.descriptions import DESCRIPTIONS_FILE
+from analysis_core.artifacts.tables import optional_float
 from analysis_core.errors import BarlowError
 from analysis_core.report.judgements import JUDGEMENTS_FILE, attach_judgements, read_judgements
 from analysis_core.report.sentences import condition_text, fmt_rate, leaf_sentence, merge_conditions, path_conditions
@@ -41,14 +42,6 @@ class ReportData:
     descriptions: dict[int, FeatureDescription]
     has_holdout: bool
     summary: dict = field(default_factory=dict)
-
-
-def _num(value) -> float | None:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(value) else value
 
 
 def scope_text(entry: dict, scope: str, grouping: str, class_name: str) -> str:
@@ -84,12 +77,12 @@ def _leaf_view(group: GroupTree, row: dict, nodes: dict[int, dict], ber: float, 
         "iv": float(row["iv"]),
         "valid": bool(row["valid"]),
         "valid_in_sample": bool(row.get("valid_in_sample", row["valid"])),
-        "rank": int(_num(row.get("rank")) or 0),
+        "rank": int(optional_float(row.get("rank")) or 0),
         "honest": honest,
-        "er_ci": (_num(row.get("er_ci_low")), _num(row.get("er_ci_high"))),
-        "p_value": _num(row.get("p_value")),
-        "q_value": _num(row.get("q_value")),
-        "holdout": {k[len("holdout_") :]: _num(v) for k, v in row.items() if k.startswith("holdout_")},
+        "er_ci": (optional_float(row.get("er_ci_low")), optional_float(row.get("er_ci_high"))),
+        "p_value": optional_float(row.get("p_value")),
+        "q_value": optional_float(row.get("q_value")),
+        "holdout": {k[len("holdout_") :]: optional_float(v) for k, v in row.items() if k.startswith("holdout_")},
         "sentence_html": leaf_sentence(group.grouping, group.class_name, ber, conditions, say_er, say_ec, short, html=True),
         "sentence": leaf_sentence(group.grouping, group.class_name, ber, conditions, say_er, say_ec, short),
         "samples": vis.leaf_samples(group, leaf_id),
@@ -162,7 +155,7 @@ def _group_figures(first: dict) -> dict:
     """A group's size, failures, BER and ALER from its first failure_modes.csv row (equal on every row)."""
     out = {}
     for column in GROUP_COLUMNS:
-        value = _num(first.get(column))
+        value = optional_float(first.get(column))
         out[column] = (int(value) if column in ("depth", "n", "n_fail") else value) if value is not None else 0
     return out
 
@@ -189,9 +182,9 @@ def _group_view(group: GroupTree, slug: str, rows: list[dict], vis: Visualizatio
         "class": group.class_name,
         **_group_figures(first),
         "leaves": sorted(leaves, key=lambda leaf: tuple(-v for v in _leaf_importance(leaf))),
-        "honest_aler_minus_ber": _num(first.get("honest_aler_minus_ber")),
-        "group_p_value": _num(first.get("group_p_value")),
-        "group_q_value": _num(first.get("group_q_value")),
+        "honest_aler_minus_ber": optional_float(first.get("honest_aler_minus_ber")),
+        "group_p_value": optional_float(first.get("group_p_value")),
+        "group_q_value": optional_float(first.get("group_q_value")),
         "n_valid": sum(leaf["valid"] for leaf in leaves),
         "top_leaf": top,
         "tree": _tree_view(group, leaves, top),
@@ -246,12 +239,12 @@ def load_report_data(analysis_dir: str | Path, descriptions: str | Path | None =
 
 def _honest(row: dict) -> dict | None:
     """The leaf's cross-fitted numbers from its failure_modes.csv row, or None when the analysis has none."""
-    er = _num(row.get("honest_er"))
+    er = optional_float(row.get("honest_er"))
     if er is None:
         return None
     keys = ("n_leaf", "n_fail_leaf", "er", "ec", "iv", "er_ci_low", "er_ci_high", "p_value", "q_value")
-    values = {k: _num(row.get(f"honest_{k}")) for k in keys}
-    values["stability"] = _num(row.get("stability"))
+    values = {k: optional_float(row.get(f"honest_{k}")) for k in keys}
+    values["stability"] = optional_float(row.get("stability"))
     return values
 
 

@@ -17,12 +17,12 @@ from pathlib import Path
 from analysis_core.atomic import staged_dir
 from analysis_core.errors import BarlowError
 from analysis_core.options import option
-from study.create import CreateOptions, make_attention_checks, study_image_path
+from study.create import CreateOptions, hit_settings, make_attention_checks, study_image_path
 from study.failure_review import KIND
 from study.failure_review.context import REVIEW_FILE, REVIEW_VERSION
 from study.failure_review.questions import JUDGEMENT, default_questions, default_settings
 from study.hits import HITS_FILE, SECTIONS, HitSpec, write_hits
-from study.study_file import STUDY_FILE, AttentionCheck, HitSettings, StudySpec, write_study_file
+from study.study_file import STUDY_FILE, AttentionCheck, StudySpec, write_study_file
 
 UNITS = ("leaf", "tree")
 
@@ -213,17 +213,9 @@ def create_review_study(analysis_dir: str | Path, out_dir: str | Path, options: 
     if not any(q.id == JUDGEMENT and q.type == "choice" for q in questions):
         raise BarlowError(f"a failure-review study needs a choice question with id '{JUDGEMENT}' (core or spurious); the analysis reads it")
     checks = _attention_checks(questions, items, options.attention_checks)
-    defaults = default_settings()
     spec = StudySpec(
         name=options.name or out_dir.resolve().name,
-        settings=HitSettings(
-            title=options.title or defaults.title,
-            description=options.description or defaults.description,
-            keywords=options.keywords or defaults.keywords,
-            reward=options.reward,
-            assignments_per_hit=options.assignments,
-            assignment_timeout_minutes=options.timeout_minutes,
-        ),
+        settings=hit_settings(options, default_settings()),
         questions=questions,
         instructions=_instructions(),
         attention_checks=checks,
