@@ -171,7 +171,7 @@ def review_items(data, unit: str, max_depth: int) -> tuple[list[ReviewItem], lis
                 "group": head,
                 "leaf": None
                 if leaf is None
-                else {k: leaf[k] for k in ("id", "rule", "n", "n_fail", "er", "ec", "iv", "valid", "sentence")},
+                else {k: leaf.get(k) for k in ("id", "rule", "n", "n_fail", "er", "ec", "iv", "valid", "sentence", "honest")},
                 "leaves": [{k: lf[k] for k in ("id", "rule", "n", "n_fail", "er", "ec", "sentence")} for lf in leaves],
                 "tree": tree,
                 "features": features,

@@ -153,3 +153,17 @@ def test_publishing_a_review_study_as_html_question_is_refused_with_the_way_out(
     assert code == 2
     err = capsys.readouterr().err
     assert "failure-review study" in err and "--question external" in err
+
+
+def test_the_hit_states_the_cross_fitted_rates_when_the_analysis_has_them(tmp_path, review_analysis_factory):
+    analysis = review_analysis_factory(tmp_path / "a")
+    table = pd.read_csv(analysis / "failure_modes.csv")
+    # Cross-fitted estimates are lower than the in-sample ones, as they usually are.
+    table["honest_n_leaf"], table["honest_n_fail_leaf"] = table["n_leaf"], table["n_fail_leaf"]
+    table["honest_er"], table["honest_ec"], table["honest_iv"] = 0.3125, 0.1875, 0.3125 * 0.1875
+    table.to_csv(analysis / "failure_modes.csv", index=False)
+    spec, hits = create_review_study(analysis, tmp_path / "s", ReviewOptions())
+    client = create_app(tmp_path / "s", secret_key="k", testing=True).test_client()
+    page = client.get(f"/hit/{hits[0].key}?assignmentId=ASSIGNMENT_ID_NOT_AVAILABLE&hitId=X").text
+    assert re.search(r'id="rate-er">31\.2%<', page) and re.search(r'id="rate-ec">18\.8%<', page)
+    assert 'id="rates-note"' in page
