@@ -6,25 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
+
+from tests.images import pattern_strip
 
 CLASSES = ["Shirt", "Pullover", "Coat"]
-
-
-def _sheet(path: Path, seed: int, k: int = 6, size: int = 56) -> None:
-    rng = np.random.default_rng(seed)
-    tiles = []
-    for _ in range(k):
-        base = rng.integers(0, 255, size=3)
-        yy, xx = np.mgrid[0:size, 0:size]
-        pattern = ((np.sin(xx / rng.uniform(2, 6)) + np.cos(yy / rng.uniform(2, 6))) * 60).astype(int)
-        tile = np.clip(base[None, None, :] + pattern[..., None], 0, 255).astype(np.uint8)
-        tiles.append(np.pad(tile, ((2, 2), (2, 2), (0, 0)), constant_values=255))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.concatenate(tiles, axis=1)).save(path)
 
 
 def _node(i, parent, depth, n, n_fail, total_fail, rule, feature=None, threshold=None, left=None, right=None):
@@ -67,16 +54,16 @@ def make_review_analysis(root: Path, draw_correct: bool = True) -> Path:
                          "aler_minus_ber": aler - ber, "leaf": leaf, "rule": nd["rule"], "n_leaf": nd["n"], "n_fail_leaf": nd["n_fail"],
                          "er": nd["er"], "ec": nd["ec"], "iv": nd["iv"], "valid": nd["valid"]})
             name = f"leaves/{slug}-leaf{leaf}.png"
-            _sheet(vis / name, seed=gi * 10 + leaf, k=6)
+            pattern_strip(vis / name, seed=gi * 10 + leaf, k=6)
             index["leaves"][f"{grouping}/{cls}/{leaf}"] = {"grouping": grouping, "class": cls, "leaf": leaf, "rule": nd["rule"],
                                                           "samples": name, "rows": list(range(6)), "n_fail_in_leaf": nd["n_fail"]}
         if draw_correct:
             name = f"correct/{slug}.png"
-            _sheet(vis / name, seed=500 + gi, k=6)
+            pattern_strip(vis / name, seed=500 + gi, k=6)
             index["correct"][f"{grouping}/{cls}"] = {"grouping": grouping, "class": cls, "samples": name, "rows": list(range(6)), "n_correct": n - fails}
         for f in (fa, fb):
             for j, s in enumerate("ABC"):
-                _sheet(vis / f"feature_{f}" / f"{s}.png", seed=1000 + f * 3 + j)
+                pattern_strip(vis / f"feature_{f}" / f"{s}.png", seed=1000 + f * 3 + j)
             index["features"][str(f)] = {s: f"feature_{f}/{s}.png" for s in "ABC"} | {"top_rows": [], "top_values": []}
     (root / "trees.json").write_text(json.dumps({"version": 1, "params": {"depth": 2, "delta": 0.1, "tau": 0.2}, "inputs": {},
                                                  "total_failures": 600, "groups": groups}))

@@ -10,23 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+
+from tests.images import pattern_strip
 
 CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
-
-
-def _strip(path: Path, seed: int, k: int = 6, size: int = 56) -> None:
-    """A strip of k tiles, each a distinct pattern, like issue 4's section PNGs."""
-    rng = np.random.default_rng(seed)
-    tiles = []
-    for _ in range(k):
-        base = rng.integers(0, 255, size=3)
-        yy, xx = np.mgrid[0:size, 0:size]
-        pattern = ((np.sin(xx / rng.uniform(2, 6)) + np.cos(yy / rng.uniform(2, 6))) * 60).astype(int)
-        tile = np.clip(base[None, None, :] + pattern[..., None], 0, 255).astype(np.uint8)
-        tiles.append(np.pad(tile, ((2, 2), (2, 2), (0, 0)), constant_values=255))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.concatenate(tiles, axis=1)).save(path)
 
 
 def make_analysis(root: Path, n_features: int = 12, visualize: list[int] | None = None) -> Path:
@@ -59,7 +46,7 @@ def make_analysis(root: Path, n_features: int = 12, visualize: list[int] | None 
     features = {}
     for fid in range(n_features) if visualize is None else visualize:
         for j, s in enumerate("ABC"):
-            _strip(vis / f"feature_{fid}" / f"{s}.png", seed=fid * 3 + j)
+            pattern_strip(vis / f"feature_{fid}" / f"{s}.png", seed=fid * 3 + j)
         features[str(fid)] = {s: f"feature_{fid}/{s}.png" for s in "ABC"} | {"top_rows": [], "top_values": []}
     (vis / "index.json").write_text(
         json.dumps({"version": 1, "features_model": "fmnist-robust", "dataset": "fashion-mnist", "features": features, "leaves": {}})
