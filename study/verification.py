@@ -19,7 +19,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 
 OFF, OPEN, CLOSED, AUTO = "off", "open", "closed", "auto"
 CROWD_MODES = (AUTO, CLOSED, OPEN, OFF)

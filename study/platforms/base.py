@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Callable, Iterator, Protocol
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 
 # Remote assignment states, in the platform-neutral words the database keeps.
 SUBMITTED, APPROVED, REJECTED, RETURNED = "Submitted", "Approved", "Rejected", "Returned"

@@ -8,8 +8,18 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from analysis_core.errors import BarlowError
-from study.models import APPROVED, REJECTED, SUBMITTED, Answer, Assignment, Hit, Study, Worker, utcnow
+from analysis_core.artifacts.errors import BarlowError
+from study.models import (
+    APPROVED,
+    REJECTED,
+    SUBMITTED,
+    Answer,
+    Assignment,
+    Hit,
+    Study,
+    Worker,
+    utcnow,
+)
 from study.platforms.base import RemoteAssignment
 from study.platforms.service import PlatformStudy
 from study.study_file import check_passed, validate_answers

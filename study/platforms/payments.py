@@ -8,12 +8,21 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from analysis_core.errors import BarlowError
-from study.models import APPROVED, SUBMITTED, Assignment, Bonus, Hit, Study, Worker, utcnow
-from study.verification import confirmed
+from analysis_core.artifacts.errors import BarlowError
+from study.models import (
+    APPROVED,
+    SUBMITTED,
+    Assignment,
+    Bonus,
+    Hit,
+    Study,
+    Worker,
+    utcnow,
+)
 from study.platforms import money
 from study.platforms.reviewing import platform_rows
 from study.platforms.service import PlatformStudy
+from study.verification import confirmed
 
 
 @dataclass

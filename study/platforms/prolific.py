@@ -15,8 +15,15 @@ import time
 from decimal import Decimal
 from typing import Any, Callable, Iterator
 
-from analysis_core.errors import BarlowError
-from study.platforms.base import APPROVED, REJECTED, RETURNED, SUBMITTED, PlatformError, RemoteAssignment
+from analysis_core.artifacts.errors import BarlowError
+from study.platforms.base import (
+    APPROVED,
+    REJECTED,
+    RETURNED,
+    SUBMITTED,
+    PlatformError,
+    RemoteAssignment,
+)
 
 API_URL = "https://api.prolific.com"
 TOKEN_VARIABLE = "PROLIFIC_TOKEN"

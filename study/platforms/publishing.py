@@ -8,12 +8,18 @@ from typing import Callable
 
 from sqlalchemy import select
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 from study.hits import HitSpec
 from study.models import SUBMITTED, Assignment, Hit, Study, utcnow
 from study.platforms import money
 from study.platforms.base import CostRefused, HitToPublish, Platform
-from study.platforms.service import PlatformStudy, Say, annotation, listing, request_token
+from study.platforms.service import (
+    PlatformStudy,
+    Say,
+    annotation,
+    listing,
+    request_token,
+)
 
 
 @dataclass

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 from study.models import APPROVED, REJECTED, SUBMITTED, Assignment, Hit, utcnow
-from study.verification import UNCONFIRMED, confirmed
 from study.platforms.service import PlatformStudy
+from study.verification import UNCONFIRMED, confirmed
 
 
 @dataclass

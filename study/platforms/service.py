@@ -14,7 +14,7 @@ from typing import Callable
 
 from sqlalchemy import select
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 from study.db import StudyDatabase, open_study_database
 from study.hits import HitSpec, load_hits
 from study.models import Hit, Study

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 
 # System qualification type ids (MTurk documentation; Masters differs by environment).
 PERCENT_APPROVED = "000000000000000000L0"

@@ -45,7 +45,7 @@ def test_installed_wheel_finds_data_models_and_templates(wheel, tmp_path):
     subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", str(wheel)], check=True)
     probe = """
 import analysis_core
-from analysis_core.resources import data_dir, templates_dir, hit_templates_dir
+from analysis_core.artifacts.resources import data_dir, templates_dir, hit_templates_dir
 from analysis_core.datasets.fashion_mnist import search_dirs
 from analysis_core.models.loading import load_model
 print(analysis_core.__file__)

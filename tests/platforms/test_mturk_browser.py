@@ -18,7 +18,7 @@ import boto3
 import pytest
 from werkzeug.serving import make_server
 
-from analysis_core.cli import main
+from barlow.cli import main
 from study.app import create_app
 from tests.platforms.test_mturk_cli import db_state
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from analysis_core.cli import main
+from barlow.cli import main
 from study.db import open_study_database
 from study.models import SUBMITTED, Assignment, Bonus, Hit, Study
 
@@ -164,7 +164,7 @@ def test_sandbox_endpoint_unless_the_user_configured_one(monkeypatch, tmp_path):
 def test_publish_killed_midway_then_rerun_creates_no_duplicates(pstudy, aws_env):
     aws_env.pause_after_creates = 5
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-m", "analysis_core.cli", "study", "publish", str(pstudy), *PUBLISH], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, "-m", "barlow.cli", "study", "publish", str(pstudy), *PUBLISH], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert aws_env.paused.wait(60), "the publisher never reached the 5th HIT"
         proc.kill()  # mid-publish: the 5th HIT exists on MTurk, its id never reached the database

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
-from analysis_core.cli import main
+from barlow.cli import main
 from study.app import create_app
 from study.db import open_study_database
 from study.models import Assignment

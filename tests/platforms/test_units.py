@@ -7,9 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 from study.platforms import money
-from study.platforms.questions import MAX_QUESTION_BYTES, check_study_url, external_question, hit_url, html_question, parse_answers
+from study.platforms.questions import (
+    MAX_QUESTION_BYTES,
+    check_study_url,
+    external_question,
+    hit_url,
+    html_question,
+    parse_answers,
+)
 from study.platforms.settings import MASTERS, crowd_settings
 
 
@@ -46,7 +53,12 @@ def test_crowd_settings_read_and_explained():
 
 
 def test_study_yaml_keeps_the_crowd_section(tmp_path: Path):
-    from study.study_file import STUDY_FILE, default_spec, load_study_file, write_study_file
+    from study.study_file import (
+        STUDY_FILE,
+        default_spec,
+        load_study_file,
+        write_study_file,
+    )
 
     spec = default_spec("s")
     spec.crowd = {"target_hourly_wage": 14.5, "prolific": {"places": 3}}

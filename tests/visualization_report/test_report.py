@@ -5,11 +5,11 @@ import shutil
 import pandas as pd
 import pytest
 
-from analysis_core.cli import main
 from analysis_core.report import build_report
 from analysis_core.report.sentences import Condition, leaf_sentence
 from analysis_core.report.server import create_app
 from analysis_core.visualization import VisualizationConfig, visualize_analysis
+from barlow.cli import main
 
 
 @pytest.fixture(scope="module")

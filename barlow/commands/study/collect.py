@@ -24,8 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import time
 
-    from study.platforms.connect import published_platform
     from study.platforms.collecting import collect
+    from study.platforms.connect import published_platform
     from study.platforms.service import open_platform_study
 
     with open_platform_study(args.study, args.database_url) as ps:

@@ -33,10 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from decimal import Decimal, InvalidOperation
 
-    from analysis_core.errors import BarlowError
+    from analysis_core.artifacts.errors import BarlowError
     from study.platforms import payments
-    from study.platforms.service import open_platform_study
     from study.platforms.connect import published_platform
+    from study.platforms.service import open_platform_study
 
     if args.top_up_to_wage == bool(args.worker):
         raise BarlowError("give either --worker W --amount USD --reason TEXT or --top-up-to-wage")

@@ -45,10 +45,10 @@ def run(args: argparse.Namespace) -> int:
     import time
     from decimal import Decimal, InvalidOperation
 
-    from analysis_core.errors import BarlowError
+    from analysis_core.artifacts.errors import BarlowError
     from study.platforms import publishing
-    from study.platforms.service import open_platform_study
     from study.platforms.connect import connect
+    from study.platforms.service import open_platform_study
 
     max_cost = None
     if args.max_cost is not None:
@@ -83,8 +83,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _question_builder(args, ps, sandbox: bool):
-    from analysis_core.errors import BarlowError
-    from study.platforms.questions import check_study_url, external_question, hit_url, html_question, render_standalone_hit
+    from analysis_core.artifacts.errors import BarlowError
+    from study.platforms.questions import (
+        check_study_url,
+        external_question,
+        hit_url,
+        html_question,
+        render_standalone_hit,
+    )
 
     if args.question == "external":
         if not args.url:

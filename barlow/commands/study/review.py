@@ -31,8 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from study.platforms import reviewing
-    from study.platforms.service import open_platform_study
     from study.platforms.connect import published_platform
+    from study.platforms.service import open_platform_study
 
     with open_platform_study(args.study, args.database_url) as ps:
         platform = published_platform(ps)
