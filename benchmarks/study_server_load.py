@@ -141,6 +141,26 @@ def start_server(study: Path, port: int, workers: int, threads: int, connection_
     raise RuntimeError("the server did not start:\n" + (study / "server.log").read_text()[-3000:])
 
 
+def server_cpu_seconds(proc) -> float:
+    """CPU time (user + system) of every process of the server's session, reaped children included.
+
+    The server runs in its own session (start_new_session), so its process group id is its pid:
+    gunicorn's arbiter and its workers all count, and a worker killed and reaped mid-run stays
+    counted in the arbiter's children's time.
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # Fields after the command name: state ppid pgrp ... utime(12) stime(13) cutime(14) cstime(15).
+        if int(fields[2]) == proc.pid:
+            total += sum(int(f) for f in fields[11:15])
+    return total / ticks
+
+
 def stop_server(proc) -> None:
     try:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -286,6 +306,7 @@ def run_scenario(tmp: Path, backend: str, workers: int, clients: int, keepalive:
     tally = Tally()
     deadline = time.time() + args.max_seconds
     threads = [threading.Thread(target=simulated_worker, args=(base, f"w{i:04d}", tally, keepalive, deadline), daemon=True) for i in range(clients)]
+    cpu_before = server_cpu_seconds(proc)
     start = time.perf_counter()
     for t in threads:
         t.start()
@@ -302,6 +323,7 @@ def run_scenario(tmp: Path, backend: str, workers: int, clients: int, keepalive:
     for t in threads:
         t.join(max(1.0, deadline - time.time() + 30))
     elapsed = time.perf_counter() - start
+    cpu = server_cpu_seconds(proc) - cpu_before
     try:
         result = check(study, database_url, base, tally)
     finally:
@@ -311,6 +333,8 @@ def run_scenario(tmp: Path, backend: str, workers: int, clients: int, keepalive:
         seconds=elapsed,
         answers_per_s=len(tally.acknowledged) / elapsed,
         acknowledged=len(tally.acknowledged),
+        server_cpu_s=cpu,
+        cpu_ms_per_hit=1000 * cpu / max(1, len(tally.acknowledged)),
         errors=len(tally.errors),
         error_samples=sorted(set(e.split(":")[-1].strip() for e in tally.errors))[:3],
         server_5xx=sum(n for code, n in tally.statuses.items() if code >= 500),
@@ -324,7 +348,7 @@ def run_scenario(tmp: Path, backend: str, workers: int, clients: int, keepalive:
 
 def print_result(r: dict, reference: float | None) -> None:
     ratio = f"{r['answers_per_s'] / reference:.2f}x" if reference else "ref"
-    print(f"\n== {r['label']}: {r['acknowledged']} answers in {r['seconds']:.1f} s = {r['answers_per_s']:.1f} answers/s ({ratio})")
+    print(f"\n== {r['label']}: {r['acknowledged']} answers in {r['seconds']:.1f} s = {r['answers_per_s']:.1f} answers/s ({ratio}), server CPU {r['server_cpu_s']:.1f} s = {r['cpu_ms_per_hit']:.1f} ms per answered HIT")
     print(f"   lost {r['lost']}, changed {r['changed']}, duplicates {r['duplicates']}, over-assigned {r['over_assigned']}, "
           f"unfilled {r['unfilled']}/{r['slots']}, export mismatch {r['export_mismatch']}, 5xx {r['server_5xx']}, "
           f"client errors {r['errors']} {r['error_samples'] or ''}, told done {r['told_done']}" + (f", killed pid {r['killed']}" if r["killed"] else ""))

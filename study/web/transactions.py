@@ -50,7 +50,7 @@ def in_transaction(work: Callable[[Session], T], attempts: int = 3) -> T:
     integrity_retried = False
     for attempt in range(attempts):
         try:
-            with ctx.db.sessions.begin() as session:
+            with ctx.db.writing() as session:
                 return work(session)
         except IntegrityError:
             if integrity_retried:
