@@ -179,9 +179,9 @@ class Allocator:
         """The assignment of ``hit`` to the worker known by ``external_id``, in one query."""
         return session.scalar(self._sql.assignment_of_external, {"hit_id": hit.id, "source": source, "external_id": external_id})
 
-    def answered_count(self, session: Session, worker: HasId) -> int:
-        """How many HITs of this study the worker has submitted."""
-        return session.scalar(self._sql.answered_count, {"worker_id": worker.id}) or 0
+    def answered_count(self, session: Session, worker_id: int) -> int:
+        """How many HITs of this study the worker (by row id) has submitted."""
+        return session.scalar(self._sql.answered_count, {"worker_id": worker_id}) or 0
 
     def answered_count_of(self, session: Session, external_id: str, source: str = "local") -> int:
         """:meth:`answered_count` by the worker's id, without making a worker row (read-only)."""

@@ -12,7 +12,7 @@ from flask.sessions import SecureCookieSessionInterface
 from jinja2 import ChoiceLoader, FileSystemLoader
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from analysis_core.artifacts.errors import BarlowError
 from analysis_core.artifacts.resources import hit_templates_dir, templates_dir
@@ -26,7 +26,8 @@ from study.verification import AUTO, AssignmentVerifier, resolve_crowd_mode
 from study.web import admin, api, prolific, worker
 from study.web.context import EXTENSION_KEY, StudyContext
 from study.web.guard import check_request
-from study.web.transactions import DatabaseBusy, is_busy
+from study.transactions import DatabaseBusy, is_busy
+from study.worker_flow import WorkerFlow
 
 SECRET_FILE = ".secret_key"
 MAX_FORM_BYTES = 256 * 1024
@@ -122,6 +123,7 @@ def create_app(
         crowd_mode=crowd,
         verifier=verifier,
         submit_origins=(*MTURK_ORIGINS, *submit_origins),
+        flow=WorkerFlow(db, spec, allocator),
     )
     app.before_request(check_request)
     app.register_blueprint(worker.bp)
@@ -143,13 +145,19 @@ def create_app(
         response.headers.setdefault("Content-Security-Policy", csp)
         return response
 
+    @app.errorhandler(DatabaseBusy)
+    def database_busy(exc: DatabaseBusy):
+        response = http_error(ServiceUnavailable(description=str(exc)))
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
     @app.errorhandler(DBAPIError)
     @app.errorhandler(PoolTimeout)
     def database_error(exc):
         # Busy outside a retried transaction (a read): the same 503 as after retries.
         if not is_busy(exc):
             raise exc
-        return http_error(DatabaseBusy())
+        return database_busy(DatabaseBusy())
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

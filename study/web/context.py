@@ -1,4 +1,4 @@
-"""What every request of the study app needs: the study, its database and the allocator."""
+"""What every request of the study app needs: the study, its database, the allocator and the worker flow."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from study.db import StudyDatabase
 from study.hits import HitSpec
 from study.study_file import StudySpec
 from study.verification import AssignmentVerifier
+from study.worker_flow import WorkerFlow
 
 EXTENSION_KEY = "barlow_study"
 
@@ -24,6 +25,8 @@ class StudyContext:
     hits: dict[str, HitSpec]
     db: StudyDatabase
     allocator: Allocator
+    # What the worker pages do (SQL, answer checks), with the HITs read once.
+    flow: WorkerFlow
     clock: Clock
     admin_token: str | None
     # Crowd mode after resolving "auto": off, open (capped) or closed (verified).
