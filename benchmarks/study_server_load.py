@@ -141,12 +141,14 @@ def start_server(study: Path, port: int, workers: int, threads: int, connection_
     raise RuntimeError("the server did not start:\n" + (study / "server.log").read_text()[-3000:])
 
 
-def server_cpu_seconds(proc) -> float:
-    """CPU time (user + system) of every process of the server's session, reaped children included.
+def cpu_seconds(pgid: int | None = None, parent: int | None = None) -> float:
+    """CPU time (user + system, reaped children included) of the processes of a process group,
+    or of one process and its children. Linux only (reads /proc).
 
-    The server runs in its own session (start_new_session), so its process group id is its pid:
-    gunicorn's arbiter and its workers all count, and a worker killed and reaped mid-run stays
-    counted in the arbiter's children's time.
+    The server runs in its own session (start_new_session), so its process group id is its
+    pid: gunicorn's arbiter and its workers all count, and a worker killed and reaped mid-run
+    stays counted in the arbiter's children's time. PostgreSQL gives every backend its own
+    session, so the database is counted as the postmaster and its children.
     """
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0
@@ -155,10 +157,18 @@ def server_cpu_seconds(proc) -> float:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        # Fields after the command name: state ppid pgrp ... utime(12) stime(13) cutime(14) cstime(15).
-        if int(fields[2]) == proc.pid:
+        # Fields after the command name: state ppid pgrp ... utime stime cutime cstime (11 to 14).
+        pid, ppid, group = int(stat.parent.name), int(fields[1]), int(fields[2])
+        if group == pgid or (parent is not None and parent in (pid, ppid)):
             total += sum(int(f) for f in fields[11:15])
     return total / ticks
+
+
+def postmaster_pid(pg_root: Path) -> int | None:
+    try:
+        return int((pg_root / "pgdata" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def stop_server(proc) -> None:
@@ -306,7 +316,10 @@ def run_scenario(tmp: Path, backend: str, workers: int, clients: int, keepalive:
     tally = Tally()
     deadline = time.time() + args.max_seconds
     threads = [threading.Thread(target=simulated_worker, args=(base, f"w{i:04d}", tally, keepalive, deadline), daemon=True) for i in range(clients)]
-    cpu_before = server_cpu_seconds(proc)
+    postmaster = postmaster_pid(tmp / "pg") if backend == "postgresql" else None
+    cpu_before = cpu_seconds(pgid=proc.pid)
+    db_cpu_before = cpu_seconds(parent=postmaster) if postmaster else 0.0
+    client_cpu_before = time.process_time()
     start = time.perf_counter()
     for t in threads:
         t.start()
@@ -323,7 +336,9 @@ def run_scenario(tmp: Path, backend: str, workers: int, clients: int, keepalive:
     for t in threads:
         t.join(max(1.0, deadline - time.time() + 30))
     elapsed = time.perf_counter() - start
-    cpu = server_cpu_seconds(proc) - cpu_before
+    cpu = cpu_seconds(pgid=proc.pid) - cpu_before
+    db_cpu = cpu_seconds(parent=postmaster) - db_cpu_before if postmaster else None
+    client_cpu = time.process_time() - client_cpu_before
     try:
         result = check(study, database_url, base, tally)
     finally:
@@ -335,6 +350,8 @@ def run_scenario(tmp: Path, backend: str, workers: int, clients: int, keepalive:
         acknowledged=len(tally.acknowledged),
         server_cpu_s=cpu,
         cpu_ms_per_hit=1000 * cpu / max(1, len(tally.acknowledged)),
+        db_cpu_ms_per_hit=None if db_cpu is None else 1000 * db_cpu / max(1, len(tally.acknowledged)),
+        client_cpu_ms_per_hit=1000 * client_cpu / max(1, len(tally.acknowledged)),
         errors=len(tally.errors),
         error_samples=sorted(set(e.split(":")[-1].strip() for e in tally.errors))[:3],
         server_5xx=sum(n for code, n in tally.statuses.items() if code >= 500),
@@ -349,6 +366,8 @@ def run_scenario(tmp: Path, backend: str, workers: int, clients: int, keepalive:
 def print_result(r: dict, reference: float | None) -> None:
     ratio = f"{r['answers_per_s'] / reference:.2f}x" if reference else "ref"
     print(f"\n== {r['label']}: {r['acknowledged']} answers in {r['seconds']:.1f} s = {r['answers_per_s']:.1f} answers/s ({ratio}), server CPU {r['server_cpu_s']:.1f} s = {r['cpu_ms_per_hit']:.1f} ms per answered HIT")
+    others = ([f"database {r['db_cpu_ms_per_hit']:.1f} ms"] if r["db_cpu_ms_per_hit"] is not None else []) + [f"load generator {r['client_cpu_ms_per_hit']:.1f} ms"]
+    print(f"   CPU per answered HIT elsewhere on this machine: {', '.join(others)}")
     print(f"   lost {r['lost']}, changed {r['changed']}, duplicates {r['duplicates']}, over-assigned {r['over_assigned']}, "
           f"unfilled {r['unfilled']}/{r['slots']}, export mismatch {r['export_mismatch']}, 5xx {r['server_5xx']}, "
           f"client errors {r['errors']} {r['error_samples'] or ''}, told done {r['told_done']}" + (f", killed pid {r['killed']}" if r["killed"] else ""))

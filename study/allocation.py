@@ -19,7 +19,7 @@ from typing import Callable, Mapping, Protocol
 from sqlalchemy import and_, bindparam, case, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from study.models import ASSIGNED, RELEASED, SUBMITTED, Answer, Assignment, Hit, Worker, utcnow
@@ -28,6 +28,7 @@ Clock = Callable[[], datetime]
 _TAKEN = (ASSIGNED, SUBMITTED)
 _ANSWERS = Answer.__table__
 _WORKERS = Worker.__table__
+_ASSIGNMENTS = Assignment.__table__
 
 
 class AllocationError(Exception):
@@ -115,6 +116,9 @@ class _Statements:
             .where(Assignment.hit_id == hit_id, Worker.source == source, Worker.external_id == external_id, Assignment.status == SUBMITTED)
         )
         self.add_answers = insert(_ANSWERS)
+        self.add_assignment = insert(_ASSIGNMENTS)
+        # The columns to set come with the parameters (a submit sets five, a re-take four).
+        self.set_assignment = update(_ASSIGNMENTS).where(_ASSIGNMENTS.c.id == bindparam("assignment_id"))
 
 
 class Allocator:
@@ -251,27 +255,35 @@ class Allocator:
     def _take(self, session: Session, hit: HasId, worker: HasId, mode: str, platform_assignment_id: str | None = None) -> Assignment:
         now = self.clock()
         row = self.assignment_of(session, hit, worker)
-        if row is None:
-            row = Assignment(
-                public_id=new_public_id(),
-                hit_id=hit.id,
-                worker_id=worker.id,
-                status=ASSIGNED,
-                mode=mode,
-                platform_assignment_id=platform_assignment_id,
-                accepted_at=now,
-            )
-            session.add(row)
-        else:
+        if row is not None:
             # A released assignment of this worker on this HIT: pick it up again.
-            row.status = ASSIGNED
-            row.accepted_at = now
-            row.released_at = None
-            row.mode = mode
+            changes = {"status": ASSIGNED, "accepted_at": now, "released_at": None, "mode": mode}
             if platform_assignment_id:
-                row.platform_assignment_id = platform_assignment_id
-        session.flush()
+                changes["platform_assignment_id"] = platform_assignment_id
+            self._update(session, row, changes)
+            return row
+        values = {
+            "public_id": new_public_id(),
+            "hit_id": hit.id,
+            "worker_id": worker.id,
+            "status": ASSIGNED,
+            "mode": mode,
+            "platform_assignment_id": platform_assignment_id,
+            "accepted_at": now,
+        }
+        # A plain INSERT, then the row joins the session as loaded: the ORM's unit of work
+        # costs more than the statement itself.
+        new_id = session.execute(self._sql.add_assignment, values).inserted_primary_key[0]
+        row = Assignment(id=new_id, **values)
+        make_transient_to_detached(row)
+        session.add(row)
         return row
+
+    def _update(self, session: Session, assignment: Assignment, changes: dict) -> None:
+        """One UPDATE of the assignment's row; the loaded object shows the new values."""
+        session.execute(self._sql.set_assignment, {"assignment_id": assignment.id, **changes})
+        for key, value in changes.items():
+            set_committed_value(assignment, key, value)
 
     # ------------------------------------------------------------------ crowd mode
 
@@ -320,7 +332,7 @@ class Allocator:
         row = self._take(session, hit, worker, mode=source, platform_assignment_id=platform_assignment_id)
         if accepted_at is not None and accepted_at <= self.clock():
             # The page was opened (the HIT accepted) before this first write.
-            row.accepted_at = accepted_at
+            self._update(session, row, {"accepted_at": accepted_at})
         return row
 
     # ------------------------------------------------------------------ submitting
@@ -356,10 +368,6 @@ class Allocator:
             # One multi-row INSERT; the unique (assignment, question) constraint still refuses a double submit.
             session.execute(self._sql.add_answers, [{"assignment_id": assignment.id, "question_id": q, "value": v, "created_at": now} for q, v in answers.items()])
             session.expire(assignment, ["answers"])
-        assignment.status = SUBMITTED
-        assignment.submitted_at = now
-        assignment.released_at = None
-        assignment.work_time_seconds = max(0.0, (now - assignment.accepted_at).total_seconds())
-        assignment.attention_passed = attention_passed
-        session.flush()
+        work_time = max(0.0, (now - assignment.accepted_at).total_seconds())
+        self._update(session, assignment, {"status": SUBMITTED, "submitted_at": now, "released_at": None, "work_time_seconds": work_time, "attention_passed": attention_passed})
         return True
