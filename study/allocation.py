@@ -29,6 +29,7 @@ _TAKEN = (ASSIGNED, SUBMITTED)
 _ANSWERS = Answer.__table__
 _WORKERS = Worker.__table__
 _ASSIGNMENTS = Assignment.__table__
+_HITS = Hit.__table__
 
 
 class AllocationError(Exception):
@@ -51,74 +52,62 @@ def new_public_id() -> str:
 
 class _Statements:
     """The allocator's queries, built once: a reused statement keeps its compiled form and
-    cache key, so a request pays for executing SQL, not for building and hashing it."""
+    cache key, so a request pays for executing SQL, not for building and hashing it. Only
+    the rows handed back as objects are ORM queries; counts, ids and writes are plain SQL
+    on the tables (no ORM loading machinery)."""
 
     def __init__(self, study_id: int):
+        a, h, w = _ASSIGNMENTS.c, _HITS.c, _WORKERS.c
         worker_id, hit_id, source, external_id = (bindparam(n) for n in ("worker_id", "hit_id", "source", "external_id"))
+        study_hits = select(h.id).where(h.study_id == study_id).scalar_subquery()
+        of_worker = select(w.id).where(w.source == source, w.external_id == external_id).scalar_subquery()
+
         self.worker = select(Worker).where(Worker.source == source, Worker.external_id == external_id)
-        self.touch_worker = update(_WORKERS).where(_WORKERS.c.id == worker_id).values(last_seen_at=bindparam("now"))
+        self.touch_worker = update(_WORKERS).where(w.id == worker_id).values(last_seen_at=bindparam("now"))
         self.hit = select(Hit).where(Hit.study_id == study_id, Hit.key == bindparam("key"))
-        self.assignment_of = select(Assignment).where(Assignment.hit_id == hit_id, Assignment.worker_id == worker_id)
-        self.assignment_of_external = (
-            select(Assignment)
-            .join(Worker, Assignment.worker_id == Worker.id)
-            .where(Assignment.hit_id == hit_id, Worker.source == source, Worker.external_id == external_id)
-        )
-        study_hits = select(Hit.id).where(Hit.study_id == study_id).scalar_subquery()
-        self.answered_count = select(func.count(Assignment.id)).where(
-            Assignment.worker_id == worker_id, Assignment.status == SUBMITTED, Assignment.hit_id.in_(study_hits)
-        )
-        self.answered_count_of = (
-            select(func.count(Assignment.id))
-            .join(Worker, Assignment.worker_id == Worker.id)
-            .where(Worker.source == source, Worker.external_id == external_id, Assignment.status == SUBMITTED, Assignment.hit_id.in_(study_hits))
-        )
+        self.assignment_id_of = select(a.id).where(a.hit_id == hit_id, a.worker_id == worker_id)
+        self.assignment_of_external = select(Assignment).where(Assignment.hit_id == hit_id, Assignment.worker_id == of_worker)
+        self.answered_count = select(func.count(a.id)).where(a.worker_id == worker_id, a.status == SUBMITTED, a.hit_id.in_(study_hits))
+        self.answered_count_of = select(func.count(a.id)).where(a.worker_id == of_worker, a.status == SUBMITTED, a.hit_id.in_(study_hits))
+        # A worker's assignment on one HIT (its status) and how many HITs they have submitted.
+        mine = _ASSIGNMENTS.alias("mine")
+        self.page_state = select(
+            a.status, select(func.count(mine.c.id)).where(mine.c.worker_id == a.worker_id, mine.c.status == SUBMITTED, mine.c.hit_id.in_(study_hits)).scalar_subquery()
+        ).where(a.hit_id == hit_id, a.worker_id == of_worker)
         self.release = (
-            update(Assignment)
-            .where(Assignment.status == ASSIGNED, Assignment.mode == "local", Assignment.accepted_at < bindparam("cutoff"), Assignment.hit_id.in_(study_hits))
+            update(_ASSIGNMENTS)
+            .where(a.status == ASSIGNED, a.mode == "local", a.accepted_at < bindparam("cutoff"), a.hit_id.in_(study_hits))
             .values(status=RELEASED, released_at=bindparam("now"))
-            .execution_options(synchronize_session=False)
         )
         self.current = (
-            select(Assignment)
-            .where(
-                Assignment.worker_id == worker_id,
-                Assignment.status == ASSIGNED,
-                Assignment.mode == "local",
-                Assignment.accepted_at >= bindparam("cutoff"),
-                Assignment.hit_id.in_(study_hits),
-            )
-            .order_by(Assignment.accepted_at)
+            select(a.id)
+            .where(a.worker_id == worker_id, a.status == ASSIGNED, a.mode == "local", a.accepted_at >= bindparam("cutoff"), a.hit_id.in_(study_hits))
+            .order_by(a.accepted_at)
             .limit(1)
         )
-        taken = select(Assignment.hit_id, func.count(Assignment.id).label("n")).where(Assignment.status.in_(_TAKEN)).group_by(Assignment.hit_id).subquery()
+        taken = select(a.hit_id, func.count(a.id).label("n")).where(a.status.in_(_TAKEN)).group_by(a.hit_id).subquery()
         n_taken = func.coalesce(taken.c.n, 0)
-        mine = exists().where(and_(Assignment.hit_id == Hit.id, Assignment.worker_id == worker_id, Assignment.status.in_(_TAKEN)))
+        held = exists().where(and_(a.hit_id == h.id, a.worker_id == worker_id, a.status.in_(_TAKEN)))
         self.open_hit = (
-            select(Hit)
-            .outerjoin(taken, taken.c.hit_id == Hit.id)
-            .where(Hit.study_id == study_id, n_taken < Hit.max_assignments, ~mine, Hit.id.not_in(bindparam("lost", expanding=True)))
-            .order_by(n_taken, Hit.position)
+            select(h.id, h.max_assignments)
+            .outerjoin(taken, taken.c.hit_id == h.id)
+            .where(h.study_id == study_id, n_taken < h.max_assignments, ~held, h.id.not_in(bindparam("lost", expanding=True)))
+            .order_by(n_taken, h.position)
             .limit(1)
         )
-        self.open_hit_skip_locked = self.open_hit.with_for_update(of=Hit, skip_locked=True)
-        self.open_hit_locked = self.open_hit.with_for_update(of=Hit)
+        self.open_hit_skip_locked = self.open_hit.with_for_update(of=_HITS, skip_locked=True)
+        self.open_hit_locked = self.open_hit.with_for_update(of=_HITS)
         # SQLite renders no FOR UPDATE: it already holds the database's write lock (BEGIN IMMEDIATE).
-        self.lock_hit = select(Hit.max_assignments).where(Hit.id == hit_id).with_for_update()
-        self.slots = select(
-            func.coalesce(func.sum(case((Assignment.status == SUBMITTED, 1), else_=0)), 0),
-            func.count(Assignment.id),
-        ).where(Assignment.hit_id == hit_id, Assignment.status.in_(_TAKEN))
-        self.by_platform_id = select(Assignment).where(Assignment.platform_assignment_id == bindparam("platform_assignment_id"))
-        self.answered_by_platform_worker = (
-            select(Assignment.id)
-            .join(Worker)
-            .where(Assignment.hit_id == hit_id, Worker.source == source, Worker.external_id == external_id, Assignment.status == SUBMITTED)
+        self.lock_hit = select(h.max_assignments).where(h.id == hit_id).with_for_update()
+        self.slots = select(func.coalesce(func.sum(case((a.status == SUBMITTED, 1), else_=0)), 0), func.count(a.id)).where(
+            a.hit_id == hit_id, a.status.in_(_TAKEN)
         )
+        self.by_platform_id = select(Assignment).where(Assignment.platform_assignment_id == bindparam("platform_assignment_id"))
+        self.answered_by_platform_worker = select(a.id).where(a.hit_id == hit_id, a.worker_id == of_worker, a.status == SUBMITTED)
         self.add_answers = insert(_ANSWERS)
         self.add_assignment = insert(_ASSIGNMENTS)
         # The columns to set come with the parameters (a submit sets five, a re-take four).
-        self.set_assignment = update(_ASSIGNMENTS).where(_ASSIGNMENTS.c.id == bindparam("assignment_id"))
+        self.set_assignment = update(_ASSIGNMENTS).where(a.id == bindparam("assignment_id"))
 
 
 class Allocator:
@@ -177,11 +166,17 @@ class Allocator:
         return session.scalar(self._sql.hit, {"key": hit_key})
 
     def assignment_of(self, session: Session, hit: HasId, worker: HasId) -> Assignment | None:
-        return session.scalar(self._sql.assignment_of, {"hit_id": hit.id, "worker_id": worker.id})
+        found = session.scalar(self._sql.assignment_id_of, {"hit_id": hit.id, "worker_id": worker.id})
+        return None if found is None else session.get(Assignment, found)
 
     def assignment_of_worker(self, session: Session, hit: HasId, external_id: str, source: str = "local") -> Assignment | None:
         """The assignment of ``hit`` to the worker known by ``external_id``, in one query."""
         return session.scalar(self._sql.assignment_of_external, {"hit_id": hit.id, "source": source, "external_id": external_id})
+
+    def page_state(self, session: Session, hit: HasId, external_id: str, source: str = "local") -> tuple[str | None, int]:
+        """The status of the worker's assignment on ``hit`` (None: none) and how many HITs they have submitted."""
+        row = session.execute(self._sql.page_state, {"hit_id": hit.id, "source": source, "external_id": external_id}).first()
+        return (None, 0) if row is None else (row[0], int(row[1] or 0))
 
     def answered_count(self, session: Session, worker_id: int) -> int:
         """How many HITs of this study the worker (by row id) has submitted."""
@@ -220,7 +215,8 @@ class Allocator:
 
     def current(self, session: Session, worker: HasId) -> Assignment | None:
         """The assignment this worker holds and has not submitted, if still within its time."""
-        return session.scalar(self._sql.current, {"worker_id": worker.id, "cutoff": self.clock() - self.timeout})
+        held = session.scalar(self._sql.current, {"worker_id": worker.id, "cutoff": self.clock() - self.timeout})
+        return None if held is None else session.get(Assignment, held)
 
     def next_assignment(self, session: Session, worker: HasId) -> Assignment | None:
         """The worker's current assignment, or a new one on the next open HIT; None when done.
@@ -236,16 +232,16 @@ class Allocator:
         if held is not None:
             return held
         if session.get_bind().dialect.name == "sqlite":
-            hit = session.scalar(self._sql.open_hit, {"worker_id": worker.id, "lost": []})
+            hit = session.execute(self._sql.open_hit, {"worker_id": worker.id, "lost": []}).first()
             return None if hit is None else self._take(session, hit, worker, mode="local")
         lost: list[int] = []
         while True:
             # First a HIT nobody is locking right now (no waiting behind other workers); only
             # when all open HITs are locked wait for one, so "done" is never a lock artefact.
             params = {"worker_id": worker.id, "lost": lost}
-            hit = session.scalar(self._sql.open_hit_skip_locked, params)
+            hit = session.execute(self._sql.open_hit_skip_locked, params).first()
             if hit is None:
-                hit = session.scalar(self._sql.open_hit_locked, params)
+                hit = session.execute(self._sql.open_hit_locked, params).first()
             if hit is None:
                 return None
             if self.taken_slots(session, hit) < hit.max_assignments:

@@ -157,13 +157,13 @@ class WorkerFlow:
     def local_page(self, hit: HitInfo, external_id: str) -> tuple[str, int]:
         """What the worker's HIT page shows (ANSWER, ELSEWHERE or ALREADY_SUBMITTED) and their count so far."""
         with self.db.reads() as session:
-            assignment = self.allocator.assignment_of_worker(session, hit, external_id)
-            if assignment is None or assignment.status == RELEASED:
-                # Not this worker's HIT (or its time ran out): /next sends them to the one they hold.
-                return ELSEWHERE, 0
-            if assignment.status == SUBMITTED:
-                return ALREADY_SUBMITTED, 0
-            return ANSWER, self.allocator.answered_count(session, assignment.worker_id)
+            status, answered = self.allocator.page_state(session, hit, external_id)
+        if status is None or status == RELEASED:
+            # Not this worker's HIT (or its time ran out): /next sends them to the one they hold.
+            return ELSEWHERE, 0
+        if status == SUBMITTED:
+            return ALREADY_SUBMITTED, 0
+        return ANSWER, answered
 
     def submit_local(self, hit: HitInfo, external_id: str, form: Mapping[str, Any]) -> Submission:
         """Store a local worker's answers to ``hit``; a double submit stores one answer set."""
