@@ -24,6 +24,7 @@ SIGKILL in the middle (`--kill`); clients retry what failed, as a worker would r
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import re
 import shutil
@@ -37,6 +38,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 
@@ -171,6 +173,20 @@ def postmaster_pid(pg_root: Path) -> int | None:
         return None
 
 
+def wait_until_idle(proc, timeout: float = 60.0) -> None:
+    """Wait until every server process has finished starting (imports, app setup), so their
+    start-up CPU is not counted as the cost of answering HITs: the first process answering
+    does not mean the others are ready."""
+    deadline = time.time() + timeout
+    last = cpu_seconds(pgid=proc.pid)
+    while time.time() < deadline:
+        time.sleep(0.5)
+        now = cpu_seconds(pgid=proc.pid)
+        if now - last < 0.02:
+            return
+        last = now
+
+
 def stop_server(proc) -> None:
     try:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -194,17 +210,73 @@ class Tally:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def simulated_worker(base: str, name: str, tally: Tally, keepalive: bool, deadline: float) -> None:
-    limits = httpx.Limits(max_keepalive_connections=1 if keepalive else 0, max_connections=1)
-    headers = {} if keepalive else {"Connection": "close"}
-    with httpx.Client(base_url=base, timeout=60, limits=limits, headers=headers, follow_redirects=False) as client:
+@dataclass
+class Reply:
+    status_code: int
+    headers: dict[str, str]
+    text: str
 
-        def call(kind: str, method: str, url: str, **kw) -> httpx.Response:
+
+class BrowserConnection:
+    """One simulated browser: an HTTP/1.1 connection (kept alive or not) and its cookies.
+
+    Plain http.client rather than httpx: on a 2-core machine the load generator shares the
+    CPU with the server it measures, and httpx costs several times more per request.
+    """
+
+    def __init__(self, base: str, keepalive: bool, timeout: float = 60):
+        parts = urlsplit(base)
+        self.host, self.port, self.keepalive, self.timeout = parts.hostname, parts.port, keepalive, timeout
+        self.cookies: dict[str, str] = {}
+        self.conn: http.client.HTTPConnection | None = None
+
+    def request(self, method: str, url: str, data: dict | None = None) -> Reply:
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        headers = {"Connection": "keep-alive" if self.keepalive else "close"}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        body = None
+        if data is not None:
+            body = urlencode(data)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        try:
+            self.conn.request(method, url, body=body, headers=headers)
+            response = self.conn.getresponse()
+            text = response.read().decode("utf-8", "replace")
+        except (OSError, http.client.HTTPException):
+            self.close()
+            raise
+        for name, value in response.getheaders():
+            if name.lower() == "set-cookie":
+                key, _, rest = value.partition("=")
+                cookie = rest.split(";", 1)[0]
+                if cookie and "max-age=0" not in value.lower():
+                    self.cookies[key.strip()] = cookie
+                else:
+                    self.cookies.pop(key.strip(), None)
+        reply = Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, text)
+        if not self.keepalive or response.will_close:
+            self.close()
+        return reply
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+def simulated_worker(base: str, name: str, tally: Tally, keepalive: bool, deadline: float) -> None:
+    client = BrowserConnection(base, keepalive)
+    try:
+
+        def call(kind: str, method: str, url: str, data: dict | None = None) -> Reply:
+            url = urlsplit(url)._replace(scheme="", netloc="").geturl()  # Location may be absolute
             for attempt in range(5):
                 start = time.perf_counter()
                 try:
-                    response = client.request(method, url, **kw)
-                except httpx.HTTPError as exc:
+                    response = client.request(method, url, data)
+                except (OSError, http.client.HTTPException) as exc:
                     with tally.lock:
                         tally.errors.append(f"{kind}: {type(exc).__name__}")
                     time.sleep(0.2 * (attempt + 1))
@@ -215,7 +287,7 @@ def simulated_worker(base: str, name: str, tally: Tally, keepalive: bool, deadli
                     if response.status_code >= 500:
                         tally.server_errors[f"{kind} {response.status_code}"] += 1
                 if response.status_code == 503:
-                    time.sleep(float(response.headers.get("Retry-After", 1)))
+                    time.sleep(float(response.headers.get("retry-after", 1)))
                     continue
                 return response
             raise RuntimeError(f"{kind} failed 5 times")
@@ -249,6 +321,8 @@ def simulated_worker(base: str, name: str, tally: Tally, keepalive: bool, deadli
         except Exception as exc:  # noqa: BLE001 - counted as an error of this client
             with tally.lock:
                 tally.errors.append(f"{name}: {exc}")
+    finally:
+        client.close()
 
 
 # ------------------------------------------------------------------ checks
@@ -312,6 +386,7 @@ def run_scenario(tmp: Path, backend: str, workers: int, clients: int, keepalive:
     database_url = new_pg_database(pg_server, label.replace(":", "_")) if backend == "postgresql" else None
     port = free_port()
     proc = start_server(study, port, workers, args.threads, max(1000, clients * 2), database_url)
+    wait_until_idle(proc)
     base = f"http://127.0.0.1:{port}"
     tally = Tally()
     deadline = time.time() + args.max_seconds
