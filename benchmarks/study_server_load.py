@@ -12,9 +12,11 @@ checked against what every client was told:
   unfilled      open slots left when every client had been told "All done"
   export        rows in the admin's MTurk CSV export != answer sets in the database
 
-and it prints answers/s and p50/p95/p99 latency per request kind, errors and 5xx. The
-reference measured in the same run is the single-process server (`--workers 1`): the
-ratio column is throughput against it. A fault run kills one server process with
+and it prints answers/s, p50/p95/p99 latency per request kind, errors and 5xx, and the CPU
+time per answered HIT of the server processes (all of them, from when every process has
+started until the last client is done), of the PostgreSQL cluster and of the load
+generator itself (they share the machine). The reference measured in the same run is the
+single-process server (`--workers 1`): the ratio column is throughput against it. A fault run kills one server process with
 SIGKILL in the middle (`--kill`); clients retry what failed, as a worker would reload.
 
     python benchmarks/study_server_load.py                      # the default matrix (~5 min on 2 cores)
