@@ -13,6 +13,7 @@ refuse a worker a second answer to the same HIT.
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Mapping, Protocol
 
@@ -46,6 +47,13 @@ class HasId(Protocol):
     id: int
 
 
+@dataclass(frozen=True)
+class RowRef:
+    """A row known by its id only."""
+
+    id: int
+
+
 def new_public_id() -> str:
     return secrets.token_hex(10).upper()
 
@@ -63,6 +71,14 @@ class _Statements:
         of_worker = select(w.id).where(w.source == source, w.external_id == external_id).scalar_subquery()
 
         self.worker = select(Worker).where(Worker.source == source, Worker.external_id == external_id)
+        self.worker_id = select(w.id).where(w.source == source, w.external_id == external_id)
+        # Bound names unlike the columns': an UPDATE would read a column's name as a value to set.
+        self.touch_worker_of = (
+            update(_WORKERS)
+            .where(w.source == bindparam("of_source"), w.external_id == bindparam("of_external_id"))
+            .values(last_seen_at=bindparam("now"))
+            .returning(w.id)
+        )
         self.touch_worker = update(_WORKERS).where(w.id == worker_id).values(last_seen_at=bindparam("now"))
         self.hit = select(Hit).where(Hit.study_id == study_id, Hit.key == bindparam("key"))
         self.assignment_id_of = select(a.id).where(a.hit_id == hit_id, a.worker_id == worker_id)
@@ -99,6 +115,12 @@ class _Statements:
         self.open_hit_locked = self.open_hit.with_for_update(of=_HITS)
         # SQLite renders no FOR UPDATE: it already holds the database's write lock (BEGIN IMMEDIATE).
         self.lock_hit = select(h.max_assignments).where(h.id == hit_id).with_for_update()
+        # On SQLite (the write lock held) the cap and the counts in one statement.
+        self.cap_and_slots = select(
+            h.max_assignments,
+            select(func.count(a.id)).where(a.hit_id == h.id, a.status == SUBMITTED).scalar_subquery(),
+            select(func.count(a.id)).where(a.hit_id == h.id, a.status.in_(_TAKEN)).scalar_subquery(),
+        ).where(h.id == hit_id)
         self.slots = select(func.coalesce(func.sum(case((a.status == SUBMITTED, 1), else_=0)), 0), func.count(a.id)).where(
             a.hit_id == hit_id, a.status.in_(_TAKEN)
         )
@@ -130,16 +152,21 @@ class Allocator:
 
     # ------------------------------------------------------------------ workers
 
-    def worker(self, session: Session, external_id: str, source: str = "local") -> Worker:
-        """The worker row, made on first sight (its last-seen time moved to now).
+    def worker_id(self, session: Session, external_id: str, source: str = "local") -> int:
+        """The worker's row id, the row made on first sight; its last-seen time moves to now.
 
         Made with INSERT ... ON CONFLICT DO NOTHING: one worker opening two pages at the
         same instant must not make the second request fail on the unique constraint.
         """
         now = self.clock()
         key = {"source": source, "external_id": external_id}
-        worker = session.scalar(self._sql.worker, key)
-        if worker is None:
+        if session.get_bind().dialect.update_returning:
+            found = session.scalar(self._sql.touch_worker_of, {"of_source": source, "of_external_id": external_id, "now": now})
+        else:
+            found = session.scalar(self._sql.worker_id, key)
+            if found is not None:
+                self.touch(session, found)
+        if found is None:
             dialect = session.get_bind().dialect.name
             insert_of = {"postgresql": pg_insert, "sqlite": sqlite_insert}.get(dialect)
             values = {"external_id": external_id, "source": source, "created_at": now, "last_seen_at": now}
@@ -149,11 +176,12 @@ class Allocator:
             else:
                 stmt = insert_of(Worker).values(**values).on_conflict_do_nothing(index_elements=["source", "external_id"])
                 session.execute(stmt)
-            worker = session.scalar(self._sql.worker, key)
-        else:
-            self.touch(session, worker.id)
-            set_committed_value(worker, "last_seen_at", now)
-        return worker
+            found = session.scalar(self._sql.worker_id, key)
+        return found
+
+    def worker(self, session: Session, external_id: str, source: str = "local") -> Worker:
+        """:meth:`worker_id` as the ORM row."""
+        return session.get(Worker, self.worker_id(session, external_id, source), populate_existing=True)
 
     def touch(self, session: Session, worker_id: int) -> None:
         """Move a worker's last-seen time to now (one UPDATE, no unit of work)."""
@@ -347,8 +375,13 @@ class Allocator:
         if assignment.status == SUBMITTED:
             return False
         params = {"hit_id": assignment.hit_id}
-        cap = session.scalar(self._sql.lock_hit, params)
-        submitted, taken = session.execute(self._sql.slots, params).one()
+        if session.get_bind().dialect.name == "sqlite":
+            cap, submitted, taken = session.execute(self._sql.cap_and_slots, params).one()
+        else:
+            # The row lock first, then the counts: a statement that started before the lock
+            # was granted would count with a snapshot taken before the last holder committed.
+            cap = session.scalar(self._sql.lock_hit, params)
+            submitted, taken = session.execute(self._sql.slots, params).one()
         if submitted >= cap:
             raise AllocationError(
                 "this HIT already has all the answers it needs; your answer was not stored" + ("" if assignment.mode == "local" else " (please return the HIT)"),

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 from sqlalchemy import func, select
 
-from study.allocation import AllocationError, Allocator
+from study.allocation import AllocationError, Allocator, RowRef
 from study.db import StudyDatabase
 from study.models import RELEASED, SUBMITTED, Answer, Assignment, Hit, Study, Worker
 from study.study_file import Question, StudySpec, check_passed, validate_answers
@@ -145,7 +145,7 @@ class WorkerFlow:
         """Give the worker their current HIT or a new one (one write transaction)."""
 
         def allocate(session) -> NextHit:
-            worker = self.allocator.worker(session, external_id)
+            worker = RowRef(self.allocator.worker_id(session, external_id))
             assignment = self.allocator.next_assignment(session, worker)
             if assignment is not None:
                 return NextHit(self._keys.get(assignment.hit_id) or assignment.hit.key)
@@ -197,7 +197,7 @@ class WorkerFlow:
         questions = self.spec.survey_questions()
 
         def ask(session) -> SurveyStep:
-            worker = self.allocator.worker(session, external_id)
+            worker = RowRef(self.allocator.worker_id(session, external_id))
             last = session.scalar(
                 select(Assignment.id)
                 .join(Hit)
