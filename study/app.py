@@ -31,6 +31,7 @@ from study.worker_flow import WorkerFlow
 
 SECRET_FILE = ".secret_key"
 MAX_FORM_BYTES = 256 * 1024
+WORKER_TEMPLATES = ("hit.html", "study/entry.html", "study/thanks.html", "study/error.html", "study/_questions.html", "study/_review_context.html")
 
 
 def _secret_key(study_dir: Path) -> str:
@@ -104,6 +105,9 @@ def create_app(
     app.jinja_loader = ChoiceLoader([FileSystemLoader(str(templates_dir())), FileSystemLoader(str(hit_templates_dir()))])
     # Worker text is untrusted: escape everything, whatever the template's extension.
     app.jinja_env.autoescape = True
+    # Compiled now rather than by the first worker's request (each server process does this once).
+    for name in WORKER_TEMPLATES:
+        app.jinja_env.get_template(name)
     app.config.update(
         SECRET_KEY=secret_key or _secret_key(study_dir),
         MAX_CONTENT_LENGTH=MAX_FORM_BYTES,
