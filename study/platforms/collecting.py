@@ -184,7 +184,12 @@ def collect_server_answers(ps: PlatformStudy, platform) -> CollectReport:
             if not rows:
                 report.invalid.append(f"submission {sub.assignment_id} of participant {sub.worker_id}: no answers on the study server")
                 continue
+            # The platform's time for the whole submission is what the participant was paid
+            # for (pages between HITs included): the wage checks share it out over its HITs.
+            share = sub.seconds / len(rows) if sub.seconds else None
             for row in rows:
+                if share is not None and row.work_time_seconds != share:
+                    row.work_time_seconds = share
                 new_id = f"{sub.assignment_id}/{row.hit.key}"
                 changed = row.platform_assignment_id != new_id or row.mode != platform.name
                 row.platform_assignment_id, row.mode = new_id, platform.name
