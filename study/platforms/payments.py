@@ -10,7 +10,7 @@ The money rules:
 3. A payment whose answer was lost (a dropped connection, a 5xx, a killed process) has an
    unknown outcome: Barlow does not pay it again by itself. It says so, names the payment
    id and how to check it, and pays again only with ``--confirm-unpaid PAYMENT_ID``.
-4. A payment the platform refused outright (a 4xx) was not made: its record is removed
+4. A payment the platform refused outright (a 4xx answer) was not made: its record is removed
    and the error is shown. MTurk's SendBonus is idempotent by its token, so an MTurk
    bonus left unconfirmed is resent with the same token.
 """
@@ -67,7 +67,7 @@ class BonusReport:
 
 class PaymentUnknown(BarlowError):
     def __init__(self, payment: UnknownPayment):
-        super().__init__(f"the payment of {payment.amount} to {payment.worker} (payment {payment.payment_id}) got no answer")
+        super().__init__(f"the payment to {payment.worker} (payment {payment.payment_id}) got no answer")
         self.payment = payment
 
 
@@ -141,11 +141,13 @@ def _pay(ps: PlatformStudy, platform, bonus_id: int, report: BonusReport) -> Dec
     return amount
 
 
-def _pay_into(ps: PlatformStudy, platform, bonus_id: int, report: BonusReport, worker: str) -> None:
+def _try_pay(ps: PlatformStudy, platform, bonus_id: int, report: BonusReport) -> Decimal | None:
+    """The amount paid, or None for a payment whose outcome is unknown (listed in the report)."""
     try:
-        report.paid.append((worker, _pay(ps, platform, bonus_id, report)))
+        return _pay(ps, platform, bonus_id, report)
     except PaymentUnknown as exc:
         report.unknown.append(exc.payment)
+        return None
 
 
 def settle_pending(ps: PlatformStudy, platform, report: BonusReport, confirm_unpaid: str | None = None) -> None:
@@ -161,10 +163,7 @@ def settle_pending(ps: PlatformStudy, platform, report: BonusReport, confirm_unp
                 report.unknown.append(_unknown(platform, worker, amount, remote))
                 continue
             _update(ps, bonus_id, pay_sent_at=None)  # the user checked: not paid
-        before = len(report.paid)
-        _pay_into(ps, platform, bonus_id, report, worker)
-        if len(report.paid) > before:
-            report.paid.pop()
+        if _try_pay(ps, platform, bonus_id, report) is not None:
             report.resent += 1
 
 
@@ -190,19 +189,20 @@ def bonus(ps: PlatformStudy, platform, worker_id: str, amount: Decimal, reason: 
         worker = session.scalar(select(Worker).where(Worker.source == source, Worker.external_id == external))
         if worker is None:
             raise BarlowError(f"worker {worker_id!r} has no {platform.name} assignment in study {ps.spec.name!r}; run 'barlow study collect' first")
-        same = session.scalars(select(Bonus).where(Bonus.study_id == ps.db.study_id, Bonus.worker_id == worker.id, Bonus.amount_cents == cents, Bonus.reason == reason)).all()
-        same = [(b.paid_at, b.pay_sent_at, b.remote_id) for b in same]
+        same = session.scalars(select(Bonus.paid_at).where(Bonus.study_id == ps.db.study_id, Bonus.worker_id == worker.id, Bonus.amount_cents == cents, Bonus.reason == reason)).all()
         assignment = _bonus_assignment(session, ps, worker, platform.name)
     if assignment is None and platform.bonus_needs_assignment:
         raise BarlowError(f"worker {worker_id} has no submitted {platform.name} assignment in this study to attach the bonus to")
     settle_pending(ps, platform, report, confirm_unpaid)
-    if confirm_unpaid or any(paid is None for paid, _, _ in same):
+    if confirm_unpaid or any(paid is None for paid in same):
         return report  # the same bonus is waiting (listed as unknown) or was just finished
-    paid = [p for p, _, _ in same if p is not None]
+    paid = [p for p in same if p is not None]
     if paid and not again:
         raise BarlowError(f"worker {worker_id} was already paid a {report.money(amount)} bonus for {reason!r} on {paid[-1]:%Y-%m-%d %H:%M} UTC; pass --again to pay another")
     bonus_id = _new_bonus(ps, worker, assignment, cents, reason, "manual")
-    _pay_into(ps, platform, bonus_id, report, worker_id)
+    paid_now = _try_pay(ps, platform, bonus_id, report)
+    if paid_now is not None:
+        report.paid.append((worker_id, paid_now))
     return report
 
 
@@ -236,9 +236,11 @@ def top_up_to_wage(ps: PlatformStudy, platform, reason: str = "", confirm_unpaid
                 report.skipped.append(platform.remote_worker(worker.external_id))
     for worker, assignment, cents in plan:
         bonus_id = _new_bonus(ps, worker, assignment, cents, reason, "wage")
-        name = platform.remote_worker(worker.external_id)
         try:
-            _pay_into(ps, platform, bonus_id, report, name)
+            paid_now = _try_pay(ps, platform, bonus_id, report)
         except PlatformError as exc:
             report.failed.append(str(exc))
+            continue
+        if paid_now is not None:
+            report.paid.append((platform.remote_worker(worker.external_id), paid_now))
     return report

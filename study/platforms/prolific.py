@@ -133,7 +133,8 @@ class Prolific:
                     continue
                 raise PlatformError(f"Prolific {what}: cannot reach {self.base_url}: {exc}") from None
             status = response.status_code
-            if status in SERVER_ERRORS and not repeatable:
+            if status >= 500 and not repeatable:
+                # A server error may come after the work was done (or from a proxy after it).
                 raise OutcomeUnknown(f"Prolific {what}: HTTP {status} from Prolific or a proxy in front of it; it may have been done")
             if (status == THROTTLED or status in SERVER_ERRORS) and not last:
                 wait = response.headers.get("Retry-After")

@@ -13,8 +13,8 @@ from analysis_core.artifacts.errors import BarlowError
 from study.hits import HitSpec
 from study.models import SUBMITTED, Assignment, Hit, Study, utcnow
 from study.platforms import money
-from study.platforms.prolific import DRAFT
 from study.platforms.base import CostRefused, HitToPublish, OutcomeUnknown, Platform, PlatformError
+from study.platforms.prolific import DRAFT
 from study.platforms.service import (
     PlatformStudy,
     Say,

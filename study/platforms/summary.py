@@ -74,6 +74,8 @@ def platform_summary(session: Session, study_id: int, spec: StudySpec) -> Platfo
     reward = money.amount(spec.settings.reward)
     hits_total = session.scalar(select(func.count(Hit.id)).where(Hit.study_id == study_id)) or 0
     hits_published = session.scalar(select(func.count(Hit.id)).where(Hit.study_id == study_id, Hit.platform_hit_id.is_not(None))) or 0
+    if study and study.platform == "prolific" and study.platform_study_id:
+        hits_published = hits_total  # one Prolific study carries every HIT
     rows = session.execute(
         select(Assignment.status, Assignment.platform_status, Assignment.platform_review, Assignment.attention_passed, Assignment.work_time_seconds, Assignment.mode, Assignment.review, Assignment.platform_assignment_id)
         .join(Hit)
