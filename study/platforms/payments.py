@@ -34,7 +34,7 @@ from study.models import (
     utcnow,
 )
 from study.platforms import money
-from study.platforms.base import OutcomeUnknown, PlatformError
+from study.platforms.base import CostRefused, OutcomeUnknown, PlatformError
 from study.platforms.reviewing import platform_rows
 from study.platforms.service import PlatformStudy, study_money
 from study.verification import confirmed
@@ -167,6 +167,15 @@ def settle_pending(ps: PlatformStudy, platform, report: BonusReport, confirm_unp
             report.resent += 1
 
 
+def check_funds(platform, cents: int, currency: str) -> None:
+    """Refuse before any call when the account cannot pay ``cents`` plus the platform's fee."""
+    need = money.from_cents(cents)
+    need += (need * money.bonus_fee_rate(platform.name)).quantize(money.CENT)
+    balance = platform.balance()
+    if balance is not None and balance < need:
+        raise CostRefused(f"these bonuses cost {money.fmt(need, currency)} with the platform's fee but the account holds {money.fmt(balance, currency)}; add funds first; nothing was paid")
+
+
 def _new_bonus(ps: PlatformStudy, worker: Worker, assignment: Assignment | None, cents: int, reason: str, kind: str) -> int:
     with ps.db.sessions.begin() as session:
         b = Bonus(study_id=ps.db.study_id, worker_id=worker.id, assignment_id=assignment.id if assignment else None, amount_cents=cents, reason=reason, kind=kind, token=f"barlow-bonus-{secrets.token_hex(16)}")
@@ -199,6 +208,7 @@ def bonus(ps: PlatformStudy, platform, worker_id: str, amount: Decimal, reason: 
     paid = [p for p in same if p is not None]
     if paid and not again:
         raise BarlowError(f"worker {worker_id} was already paid a {report.money(amount)} bonus for {reason!r} on {paid[-1]:%Y-%m-%d %H:%M} UTC; pass --again to pay another")
+    check_funds(platform, cents, currency)
     bonus_id = _new_bonus(ps, worker, assignment, cents, reason, "manual")
     paid_now = _try_pay(ps, platform, bonus_id, report)
     if paid_now is not None:
@@ -234,6 +244,8 @@ def top_up_to_wage(ps: PlatformStudy, platform, reason: str = "", confirm_unpaid
                 plan.append((worker, latest, money.to_cents(top)))
             else:
                 report.skipped.append(platform.remote_worker(worker.external_id))
+    if plan:
+        check_funds(platform, sum(cents for *_, cents in plan), currency)
     for worker, assignment, cents in plan:
         bonus_id = _new_bonus(ps, worker, assignment, cents, reason, "wage")
         try:

@@ -46,9 +46,7 @@ STATES = {
     "RETURNED": RETURNED,
     "TIMED-OUT": RETURNED,
 }
-# Study states once PUBLISH went through (anything but a draft).
-PUBLISHED_STATES = {"PUBLISHING", "ACTIVE", "SCHEDULED", "PAUSED", "AWAITING REVIEW", "COMPLETED"}
-DRAFT = "UNPUBLISHED"
+DRAFT = "UNPUBLISHED"  # a study's status until PUBLISH went through
 # The rejection categories Prolific takes (its submission transition; the CLI lists the same).
 REJECTION_CATEGORIES = (
     "TOO_QUICKLY", "TOO_SLOWLY", "FAILED_INSTRUCTIONS", "INCOMP_LONGITUDINAL", "FAILED_CHECK", "LOW_EFFORT",

@@ -201,6 +201,10 @@ def test_usd_accounts_pay_dollars_and_the_minimum_wage_is_checked_first(monkeypa
         assert "paid USD 1.25 to PARTICIPANT1" in capsys.readouterr().out and fake.paid == {("PARTICIPANT1", "USD"): Decimal("1.25")}
         (bonus,) = fake.bonuses.values()
         assert bonus["amount"] == 125 and bonus["lines"] == [("PARTICIPANT1", Decimal("1.25"))]
+        # The workspace's available balance is read before paying: too little, and nothing is set up.
+        next(iter(fake.workspaces.values()))["balance"] = 900  # USD 9.00, of which USD 8.00 is held by the study
+        assert main(["study", "bonus", str(pstudy), "--top-up-to-wage"]) == 2
+        assert "account holds USD 1.00; add funds first" in capsys.readouterr().err and len(fake.bonuses) == 1
         assert fake.problems == []
     finally:
         server.close()
