@@ -21,8 +21,8 @@ automatically after a lost answer: the next run asks Prolific what happened.
 Mechanical Turk: Amazon Mechanical Turk permanently closed on 2026-09-30 (AWS's MTurk
 API documentation; new requesters were refused from 2026-07-30). --platform mturk stays
 for endpoints that speak the same API (AWS_ENDPOINT_URL_MTURK) and for old batches; run
-new studies on Prolific or in local sessions ('barlow study serve').
-  boto3; credentials from the standard AWS chain, e.g. AWS_PROFILE
+new studies on Prolific or in local sessions ('barlow study serve'). Credentials come
+from the standard AWS chain (boto3), e.g. AWS_PROFILE:
   --question external  MTurk frames the study server's HIT page; needs a public HTTPS --url
                        (e.g. 'barlow study serve --behind-proxy' behind an HTTPS proxy)
   --question html      a self-contained page per HIT (no server needed); images are uploaded

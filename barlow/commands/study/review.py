@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--approve-all-passing", action="store_true", help="approve every passing submission not yet decided")
     what.add_argument("--reject", metavar="ID", help="reject this submission (Prolific submission id, assignment id or dashboard id)")
     parser.add_argument("--reason", default="", help="--reject: the message the participant reads; --approve-all-passing: optional feedback")
-    parser.add_argument("--category", choices=REJECTION_CATEGORIES, help="Prolific's rejection category (for --reject and dashboard rejections)")
+    parser.add_argument("--category", choices=REJECTION_CATEGORIES, metavar="CATEGORY", help="Prolific's rejection category (for --reject and dashboard rejections)")
     parser.add_argument("--database-url", help="SQLAlchemy URL of the study database (default: STUDY/study.sqlite)")
 
 

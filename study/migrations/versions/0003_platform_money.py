@@ -31,8 +31,10 @@ def upgrade() -> None:
         op.add_column("studies", sa.Column("platform_internal_name", sa.String(length=255), nullable=True))
     if "pay_sent_at" not in columns["bonuses"]:
         op.add_column("bonuses", sa.Column("pay_sent_at", sa.DateTime(), nullable=True))
-        # Bonuses left unpaid by earlier versions were all sent at least once.
-        op.execute("UPDATE bonuses SET pay_sent_at = created_at WHERE paid_at IS NULL")
+        # A Prolific bonus left unpaid by an earlier version after its set-up may have been
+        # paid (those versions sent pay again): its outcome is unknown. The others were
+        # never set up (nothing paid) or are MTurk's (resent with their token).
+        op.execute("UPDATE bonuses SET pay_sent_at = created_at WHERE paid_at IS NULL AND remote_id IS NOT NULL")
 
 
 def downgrade() -> None:
