@@ -107,7 +107,7 @@ def find_unit(session, ps: PlatformStudy, platform, ident: str) -> list[Assignme
     rows = session.scalars(
         select(Assignment).join(Hit).where(
             Hit.study_id == ps.db.study_id,
-            or_(Assignment.public_id == ident, Assignment.platform_assignment_id == ident, Assignment.platform_assignment_id.like(ident.replace("%", "") + "/%")),
+            or_(Assignment.public_id == ident, Assignment.platform_assignment_id == ident, Assignment.platform_assignment_id.startswith(ident + "/", autoescape=True)),
         )
     ).all()
     if not rows:
