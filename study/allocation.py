@@ -70,7 +70,6 @@ class _Statements:
         study_hits = select(h.id).where(h.study_id == study_id).scalar_subquery()
         of_worker = select(w.id).where(w.source == source, w.external_id == external_id).scalar_subquery()
 
-        self.worker = select(Worker).where(Worker.source == source, Worker.external_id == external_id)
         self.worker_id = select(w.id).where(w.source == source, w.external_id == external_id)
         # Bound names unlike the columns': an UPDATE would read a column's name as a value to set.
         self.touch_worker_of = (
@@ -80,7 +79,6 @@ class _Statements:
             .returning(w.id)
         )
         self.touch_worker = update(_WORKERS).where(w.id == worker_id).values(last_seen_at=bindparam("now"))
-        self.hit = select(Hit).where(Hit.study_id == study_id, Hit.key == bindparam("key"))
         self.assignment_id_of = select(a.id).where(a.hit_id == hit_id, a.worker_id == worker_id)
         self.assignment_of_external = select(Assignment).where(Assignment.hit_id == hit_id, Assignment.worker_id == of_worker)
         self.answered_count = select(func.count(a.id)).where(a.worker_id == worker_id, a.status == SUBMITTED, a.hit_id.in_(study_hits))
@@ -187,12 +185,6 @@ class Allocator:
         """Move a worker's last-seen time to now (one UPDATE, no unit of work)."""
         session.execute(self._sql.touch_worker, {"worker_id": worker_id, "now": self.clock()})
 
-    def find_worker(self, session: Session, external_id: str, source: str = "local") -> Worker | None:
-        return session.scalar(self._sql.worker, {"source": source, "external_id": external_id})
-
-    def hit(self, session: Session, hit_key: str) -> Hit | None:
-        return session.scalar(self._sql.hit, {"key": hit_key})
-
     def assignment_of(self, session: Session, hit: HasId, worker: HasId) -> Assignment | None:
         found = session.scalar(self._sql.assignment_id_of, {"hit_id": hit.id, "worker_id": worker.id})
         return None if found is None else session.get(Assignment, found)
@@ -227,9 +219,6 @@ class Allocator:
         now = self.clock()
         if self._released_at is None or not (self._released_at <= now < self._released_at + self.release_interval):
             self.release_expired(session)
-
-    def is_expired(self, assignment: Assignment) -> bool:
-        return assignment.status == ASSIGNED and assignment.accepted_at < self.clock() - self.timeout
 
     # ------------------------------------------------------------------ local sessions
 

@@ -18,15 +18,14 @@ from analysis_core.artifacts.errors import BarlowError
 from analysis_core.artifacts.resources import hit_templates_dir, templates_dir
 from study.allocation import Allocator, Clock
 from study.db import DEFAULT_BUSY_TIMEOUT, open_study_database
-from study.hits import load_hits
 from study.models import utcnow
 from study.modes import MTURK_ORIGINS
 from study.study_file import load_study_file
+from study.transactions import DatabaseBusy, is_busy
 from study.verification import AUTO, AssignmentVerifier, resolve_crowd_mode
 from study.web import admin, api, prolific, worker
 from study.web.context import EXTENSION_KEY, StudyContext
 from study.web.guard import check_request
-from study.transactions import DatabaseBusy, is_busy
 from study.worker_flow import WorkerFlow
 
 SECRET_FILE = ".secret_key"
@@ -94,7 +93,6 @@ def create_app(
     """
     study_dir = Path(study_dir).resolve()
     spec = load_study_file(study_dir)
-    hits = load_hits(study_dir)
     crowd = resolve_crowd_mode(crowd_mode, verifier)
     db = open_study_database(study_dir, database_url, spec=spec, busy_timeout=busy_timeout, pool_size=pool_size)
     clock = clock or utcnow
@@ -119,7 +117,6 @@ def create_app(
     app.extensions[EXTENSION_KEY] = StudyContext(
         study_dir=study_dir,
         spec=spec,
-        hits={h.key: h for h in hits},
         db=db,
         allocator=allocator,
         clock=clock,

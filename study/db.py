@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 import threading
-from contextlib import contextmanager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ContextManager, Iterator
 
 try:
     import fcntl
@@ -118,7 +118,7 @@ class SQLiteWriterQueue:
 
 def _writer_queue(url: str) -> SQLiteWriterQueue | None:
     path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else ""
-    if not path or path.startswith(":memory:") or path.startswith("file:"):
+    if not path or path.startswith((":memory:", "file:")):
         return None
     return SQLiteWriterQueue(Path(path + "-writers"))
 
@@ -147,7 +147,7 @@ class StudyDatabase:
     @contextmanager
     def writing(self) -> Iterator[Session]:
         """A session in a write transaction, committed at the end; SQLite writers queue first."""
-        turn: ContextManager = self.writers.turn() if self.writers is not None else nullcontext()
+        turn: AbstractContextManager = self.writers.turn() if self.writers is not None else nullcontext()
         with turn, self.sessions.begin() as session:
             yield session
 

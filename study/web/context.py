@@ -10,7 +10,6 @@ from flask import current_app
 
 from study.allocation import Allocator, Clock
 from study.db import StudyDatabase
-from study.hits import HitSpec
 from study.study_file import StudySpec
 from study.verification import AssignmentVerifier
 from study.worker_flow import WorkerFlow
@@ -22,7 +21,6 @@ EXTENSION_KEY = "barlow_study"
 class StudyContext:
     study_dir: Path
     spec: StudySpec
-    hits: dict[str, HitSpec]
     db: StudyDatabase
     allocator: Allocator
     # What the worker pages do (SQL, answer checks), with the HITs read once.

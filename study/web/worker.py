@@ -90,7 +90,7 @@ def _entry_page(error: str = "", status: int = 200):
     html = render_template(
         "study/entry.html",
         spec=ctx.spec,
-        n_hits=sum(not h.is_attention_check for h in ctx.hits.values()),
+        n_hits=sum(not h.is_attention_check for h in ctx.flow.hits.values()),
         has_worker=WORKER_KEY in session and not error,
         csrf_token=csrf_token(),
         error=error,

@@ -224,7 +224,7 @@ def test_answering_a_hit_costs_a_bounded_number_of_sql_statements(app, client):
     client.post(f"/hit/{hit}/submit", data=GOOD | {"csrf_token": token})
     statements = []
     engine = app.extensions["barlow_study"].db.engine
-    listener = lambda conn, cursor, statement, *rest: statements.append(statement.split()[0].upper())  # noqa: E731
+    listener = lambda conn, cursor, statement, *rest: statements.append(statement.split()[0].upper())
     event.listen(engine, "before_cursor_execute", listener)
     try:
         hit_url = client.get("/next").location
