@@ -115,6 +115,12 @@ class SQLiteWriterQueue:
                 if fd is not None:
                     fcntl.flock(fd, fcntl.LOCK_UN)
 
+    def close(self) -> None:
+        with self._threads:
+            if self._fd is not None and self._pid == os.getpid():
+                os.close(self._fd)
+            self._fd = None
+
 
 def _writer_queue(url: str) -> SQLiteWriterQueue | None:
     path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else ""
@@ -153,6 +159,8 @@ class StudyDatabase:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.writers is not None:
+            self.writers.close()
 
 
 def _reconcile_assignments(session: Session, study: Study, wanted: int) -> None:
