@@ -19,8 +19,9 @@ import numpy as np
 from analysis_core.artifacts import FEATURES_FILE, METADATA_FILE
 from analysis_core.artifacts.atomic import staged_dir
 from analysis_core.artifacts.errors import BarlowError
-from analysis_core.failure_analysis import GROUPINGS, AnalysisConfig, run_analysis
-from analysis_core.failure_tree import check_depth, leaf_is_valid
+from analysis_core.failure_analysis import AnalysisConfig, run_analysis
+from analysis_core.failure_tree import leaf_is_valid
+from analysis_core.parameters import GROUPINGS, MAX_DEPTH, MIN_DEPTH, check_choice, check_depth
 
 SUMMARY_COLUMNS = [
     "model", "grouping", "depth", "n_classes", "n_skipped", "mean_aler_minus_ber", "sem_aler_minus_ber",
@@ -110,7 +111,7 @@ def reduce_analysis(result, model: str, groupings, delta: float, tau: float) -> 
 
 def run_experiments(
     runs: list[RunSpec],
-    depths=(1, 2, 3),
+    depths=tuple(range(MIN_DEPTH, MAX_DEPTH + 1)),
     groupings=GROUPINGS,
     base: AnalysisConfig | None = None,
     progress: bool = True,
@@ -129,8 +130,7 @@ def run_experiments(
     depths = sorted({check_depth(d) for d in depths})
     groupings = list(dict.fromkeys(groupings))
     for grouping in groupings:
-        if grouping not in GROUPINGS:
-            raise BarlowError(f"grouping must be label or prediction, got '{grouping}'")
+        check_choice(grouping, GROUPINGS, "grouping")
     base = base or AnalysisConfig()
     grouping_option = "both" if len(groupings) == 2 else groupings[0]
 

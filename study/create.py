@@ -28,6 +28,7 @@ from analysis_core.artifacts.atomic import staged_dir
 from analysis_core.artifacts.errors import BarlowError
 from analysis_core.artifacts.options import option
 from analysis_core.artifacts.study_folder import ITEMS_FILE
+from analysis_core.parameters import ASSIGNMENTS_PER_HIT, GROUPINGS, REWARD, STUDY_TOP_M, STUDY_TOP_N, check_at_least
 from study.hits import HITS_FILE, SECTIONS, HitSpec, write_hits
 from study.study_file import (
     AttentionCheck,
@@ -37,8 +38,6 @@ from study.study_file import (
     default_questions,
     write_study_file,
 )
-
-GROUPINGS = ("label", "prediction")
 
 
 @dataclass
@@ -59,17 +58,20 @@ def _comma_list(text: str) -> list[str]:
 class CreateOptions:
     """What 'barlow study create' builds; its options are generated from these fields.
 
-    Defaults of the HIT settings are HitSettings' own (one declaration); None means "use it".
+    Defaults come from analysis_core.parameters (the reproduction config's section8 reads
+    the same) or are HitSettings' own; None means "use the study kind's text".
     """
 
-    top_n: int = option(20, "classes per tier (top/middle/bottom by error rate) per grouping", metavar="N")
-    top_m: int = option(10, "features per class, by mutual information", metavar="M")
+    top_n: int = option(STUDY_TOP_N, "classes per tier (top/middle/bottom by error rate) per grouping", metavar="N")
+    top_m: int = option(STUDY_TOP_M, "features per class, by mutual information", metavar="M")
     items_csv: Path | None = option(
         None, "explicit list of HITs (columns grouping,class,feature) instead of the protocol",
         flags=("--items",), metavar="FILE.csv", type=Path,
     )
-    assignments: int = option(HitSettings.assignments_per_hit, "workers per HIT")
-    reward: str = option(HitSettings.reward, "reward per HIT in US dollars")
+    assignments_per_hit: int = option(
+        ASSIGNMENTS_PER_HIT, "workers per HIT", flags=("--assignments-per-hit", "--assignments"), metavar="N",
+    )
+    reward: str = option(REWARD, "reward per HIT in US dollars")
     title: str | None = option(None, "HIT title shown to workers", type=str, default_text="a sentence asking to describe a feature")
     description: str | None = option(None, "HIT description shown on crowd platforms", type=str)
     keywords: list[str] | None = option(None, "comma-separated HIT keywords", type=_comma_list)
@@ -80,14 +82,11 @@ class CreateOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> "CreateOptions":
-        if self.top_n < 1 or self.top_m < 1:
-            raise BarlowError("--top-n and --top-m must be at least 1")
-        if self.assignments < 1:
-            raise BarlowError("--assignments must be at least 1")
-        if self.attention_checks < 0:
-            raise BarlowError("--attention-checks must be 0 or more")
-        if self.timeout_minutes < 1:
-            raise BarlowError(f"--timeout-minutes must be at least 1, got {self.timeout_minutes}")
+        check_at_least(self.top_n, 1, "--top-n")
+        check_at_least(self.top_m, 1, "--top-m")
+        check_at_least(self.assignments_per_hit, 1, "--assignments-per-hit")
+        check_at_least(self.attention_checks, 0, "--attention-checks")
+        check_at_least(self.timeout_minutes, 1, "--timeout-minutes")
         try:
             self.reward = f"{float(self.reward):.2f}"
         except ValueError:
@@ -122,8 +121,8 @@ def tiers(groups: list[GroupTree], n: int) -> list[tuple[str, GroupTree]]:
 
 def protocol_items(trees: TreesDocument, top_n: int, top_m: int) -> tuple[list[Item], list[str]]:
     """The paper's selection; also the (grouping, class) groups left out for having no features."""
-    if top_n < 1 or top_m < 1:
-        raise BarlowError("--top-n and --top-m must be at least 1")
+    check_at_least(top_n, 1, "--top-n")
+    check_at_least(top_m, 1, "--top-m")
     items: list[Item] = []
     without_features: list[str] = []
     for grouping in GROUPINGS:
@@ -285,7 +284,7 @@ def hit_settings(options: CreateOptions, defaults: HitSettings) -> HitSettings:
         description=options.description or defaults.description,
         keywords=options.keywords or defaults.keywords,
         reward=options.reward,
-        assignments_per_hit=options.assignments,
+        assignments_per_hit=options.assignments_per_hit,
         assignment_timeout_minutes=options.timeout_minutes,
     )
 

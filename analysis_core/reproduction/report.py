@@ -138,7 +138,7 @@ def build_document(config: ReproductionConfig, out: Path, timings: dict, recorde
 
     blocks.append(Block("heading", "Section 8: crowd study"))
     blocks.append(Block("paragraph", f"{n_hits} HITs (one per visualization) in section8/study, chosen by the error rate of "
-                                     f"inspected model '{config.section8.inspected}', {config.section8.assignments} workers each, "
+                                     f"inspected model '{config.section8.inspected}', {config.section8.assignments_per_hit} workers each, "
                                      f"${config.section8.reward} per HIT. Run it locally or on a crowd platform:"))
     blocks.append(Block("code", f"barlow study serve {out.name}/section8/study --port 8000 --admin-token CHOOSE-ONE"))
 

@@ -19,7 +19,7 @@ def test_tiers_pick_top_middle_bottom_by_error_rate():
 
 
 def test_protocol_study_has_one_hit_per_visualization(analysis_dir, tmp_path):
-    spec, hits = create_study(analysis_dir, tmp_path / "s", CreateOptions(top_n=2, top_m=3, assignments=3, attention_checks=2))
+    spec, hits = create_study(analysis_dir, tmp_path / "s", CreateOptions(top_n=2, top_m=3, assignments_per_hit=3, attention_checks=2))
     trees = json.loads((analysis_dir / "trees.json").read_text())
     label = sorted((g for g in trees["groups"] if g["grouping"] == "label"), key=lambda g: -g["ber"])
     real = [h for h in hits if not h.is_attention_check]
