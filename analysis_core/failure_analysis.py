@@ -80,7 +80,7 @@ class AnalysisConfig:
         p.check_choice(self.grouping, GROUPING_CHOICES, "--grouping")
         p.check_tree_parameters(
             depth=self.depth, top_k=self.top_k, mi=self.mi, min_leaf=self.min_leaf, delta=self.delta, tau=self.tau,
-            names={"depth": "--depth", "top_k": "--top-k", "mi": "--mi", "min_leaf": "--min-leaf", "delta": "--delta", "tau": "--tau"},
+            names={"depth": "--depth", "top_k": "--top-k", "mi": "--mi (mutual-information estimator)", "min_leaf": "--min-leaf", "delta": "--delta", "tau": "--tau"},
         )
         p.check_at_least(self.min_rows, 2, "--min-rows")
         p.check_fraction(self.holdout, "--holdout", open_high=True)

@@ -99,7 +99,7 @@ def check_tree_parameters(*, depth: Any, top_k: Any, mi: Any, min_leaf: Any, del
     names = names or {}
     check_depth(depth, names.get("depth", "depth"))
     check_at_least(top_k, 1, names.get("top_k", "top_k"))
-    check_choice(mi, METHODS, names.get("mi", "mi"))
+    check_choice(mi, METHODS, names.get("mi", "mi (mutual-information estimator)"))
     check_at_least(min_leaf, 1, names.get("min_leaf", "min_leaf"))
     check_fraction(delta, names.get("delta", "delta"))
     check_fraction(tau, names.get("tau", "tau"))

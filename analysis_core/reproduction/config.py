@@ -148,7 +148,7 @@ class ReproductionConfig:
         for depth in a.depths:
             p.check_depth(depth, "config: analysis.depths")
         p.check_at_least(a.top_k, 1, "config: analysis.top_k")
-        p.check_choice(a.mi, METHODS, "config: analysis.mi")
+        p.check_choice(a.mi, METHODS, "config: analysis.mi (mutual-information estimator)")
         p.check_fraction(a.delta, "config: analysis.delta")
         p.check_fraction(a.tau, "config: analysis.tau")
         p.check_at_least(a.min_rows, 2, "config: analysis.min_rows")
