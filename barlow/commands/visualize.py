@@ -64,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     from analysis_core.artifacts import AnalysisFolder
     from analysis_core.artifacts.errors import BarlowError
     from analysis_core.artifacts.options import from_args
-    from analysis_core.visualization import VisualizationConfig, visualize_analysis
+    from analysis_core.visualization.config import VisualizationConfig
+    from analysis_core.visualization.pipeline import visualize_analysis
     from analysis_core.visualization.selection import parse_feature_list
 
     if args.features and re.fullmatch(r"[\d,\s-]+", args.features):

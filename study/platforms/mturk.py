@@ -291,7 +291,7 @@ class MTurk:
 
 
 def assignment_verifier(settings: Any = None) -> MTurk:
-    """The closed-crowd-mode verifier (see ``study.verification.load_verifier``).
+    """The closed-crowd-mode verifier (see ``study.platforms.connect.load_verifier``).
 
     ``settings`` says which MTurk: anything with a ``sandbox`` attribute or key (the
     study's database row does); without one, production.

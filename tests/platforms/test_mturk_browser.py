@@ -171,7 +171,7 @@ def closed_server(pstudy, tls, aws_env):
     The socket is bound first (publish needs its URL); the app is made after publish, with
     the verifier `serve` finds for the study's platform.
     """
-    from study.verification import study_verifier
+    from study.platforms.connect import study_verifier
 
     holder = {}
 

@@ -374,7 +374,7 @@ def test_collect_lets_mturk_decide_whose_unconfirmed_answer_counts(pstudy, aws_e
     import re
 
     from study.app import create_app
-    from study.verification import study_verifier
+    from study.platforms.connect import study_verifier
 
     assert publish(pstudy) == 0
     hits, _, _, _ = db_state(pstudy)

@@ -149,11 +149,8 @@ def test_a_published_study_verifies_crowd_answers(study_dir):
     """`barlow study publish` records the platform in the database; serving then uses its verifier."""
     from study.db import open_study_database
     from study.models import Study
-    from study.verification import (
-        AssignmentVerifier,
-        resolve_crowd_mode,
-        study_verifier,
-    )
+    from study.platforms.connect import study_verifier
+    from study.verification import AssignmentVerifier, resolve_crowd_mode
 
     assert study_verifier(study_dir) is None
     db = open_study_database(study_dir)
