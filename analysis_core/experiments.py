@@ -21,7 +21,7 @@ from analysis_core.artifacts.atomic import staged_dir
 from analysis_core.artifacts.errors import BarlowError
 from analysis_core.failure_analysis import AnalysisConfig, run_analysis
 from analysis_core.failure_tree import leaf_is_valid
-from analysis_core.parameters import GROUPINGS, MAX_DEPTH, MIN_DEPTH, check_choice, check_depth
+from analysis_core.artifacts.parameters import GROUPINGS, MAX_DEPTH, MIN_DEPTH, check_choice, check_depth
 
 SUMMARY_COLUMNS = [
     "model", "grouping", "depth", "n_classes", "n_skipped", "mean_aler_minus_ber", "sem_aler_minus_ber",

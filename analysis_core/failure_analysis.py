@@ -27,14 +27,14 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from analysis_core import parameters as p
+from analysis_core.artifacts import parameters as p
 from analysis_core.artifacts.errors import BarlowError
 from analysis_core.artifacts.options import option
 from analysis_core.artifacts.trees import GroupTree
 from analysis_core.failure_tree import FailureTree
 from analysis_core.honest import HonestLeaves, cross_fit
 from analysis_core.mutual_info import METHODS
-from analysis_core.parameters import GROUPINGS
+from analysis_core.artifacts.parameters import GROUPINGS
 
 GROUPING_CHOICES = (*GROUPINGS, "both")
 
@@ -76,7 +76,7 @@ class AnalysisConfig:
     jobs: int = option(1, "worker processes; -1 = all cores")
 
     def validate(self) -> "AnalysisConfig":
-        """Check every option; raises :class:`~analysis_core.parameters.ParameterError` naming the flag."""
+        """Check every option; raises :class:`~analysis_core.artifacts.parameters.ParameterError` naming the flag."""
         p.check_choice(self.grouping, GROUPING_CHOICES, "--grouping")
         p.check_tree_parameters(
             depth=self.depth, top_k=self.top_k, mi=self.mi, min_leaf=self.min_leaf, delta=self.delta, tau=self.tau,

@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from analysis_core import parameters
+from analysis_core.artifacts import parameters
 from analysis_core.artifacts.errors import BarlowError
 from analysis_core.artifacts.trees import GroupTree, SelectedFeature, TreeNode
 from analysis_core.mutual_info import mutual_information, top_features
@@ -100,7 +100,7 @@ class FailureTree(ClassifierMixin, BaseEstimator):
 
     A scikit-learn classifier of failure (it passes ``check_estimator``), so cross-fitting and
     permutation tests can ``clone`` and refit it with the same settings. Its parameters mirror
-    the options of ``barlow analyze``; their defaults come from :mod:`analysis_core.parameters`.
+    the options of ``barlow analyze``; their defaults come from :mod:`analysis_core.artifacts.parameters`.
 
     Parameters
     ----------
@@ -194,7 +194,7 @@ class FailureTree(ClassifierMixin, BaseEstimator):
         Raises
         ------
         ValueError
-            A parameter is out of range (:class:`~analysis_core.parameters.ParameterError`),
+            A parameter is out of range (:class:`~analysis_core.artifacts.parameters.ParameterError`),
             ``X`` is not a finite 2-D numeric array, or ``y`` does not hold two classes.
         """
         parameters.check_tree_parameters(

@@ -21,8 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from analysis_core.artifacts.errors import BarlowError
-
-METHODS = ("fast", "knn")
+from analysis_core.artifacts.parameters import MI_METHODS as METHODS
 
 
 def auto_bins(n_rows: int) -> int:

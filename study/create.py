@@ -28,7 +28,7 @@ from analysis_core.artifacts.atomic import staged_dir
 from analysis_core.artifacts.errors import BarlowError
 from analysis_core.artifacts.options import option
 from analysis_core.artifacts.study_folder import ITEMS_FILE
-from analysis_core.parameters import ASSIGNMENTS_PER_HIT, GROUPINGS, REWARD, STUDY_TOP_M, STUDY_TOP_N, check_at_least
+from analysis_core.artifacts.parameters import ASSIGNMENTS_PER_HIT, GROUPINGS, REWARD, STUDY_TOP_M, STUDY_TOP_N, check_at_least
 from study.hits import HITS_FILE, SECTIONS, HitSpec, write_hits
 from study.study_file import (
     AttentionCheck,
@@ -58,7 +58,7 @@ def _comma_list(text: str) -> list[str]:
 class CreateOptions:
     """What 'barlow study create' builds; its options are generated from these fields.
 
-    Defaults come from analysis_core.parameters (the reproduction config's section8 reads
+    Defaults come from analysis_core.artifacts.parameters (the reproduction config's section8 reads
     the same) or are HitSettings' own; None means "use the study kind's text".
     """
 

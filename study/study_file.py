@@ -23,7 +23,7 @@ import yaml
 
 from analysis_core.artifacts.errors import BarlowError
 from analysis_core.artifacts.study_folder import STUDY_FILE
-from analysis_core.parameters import ASSIGNMENTS_PER_HIT, REWARD
+from analysis_core.artifacts.parameters import ASSIGNMENTS_PER_HIT, REWARD
 
 QUESTION_TYPES = ("text", "likert", "choice", "multi", "survey")
 # A multi-select answer is stored as its ticked options joined by this character.

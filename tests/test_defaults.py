@@ -1,13 +1,13 @@
 """One default per setting: the library, the command line and the reproduction config agree.
 
-Every value comes from analysis_core.parameters; this test reads each place a user meets a
+Every value comes from analysis_core.artifacts.parameters; this test reads each place a user meets a
 default (FailureTree(), AnalysisConfig(), 'barlow analyze/experiments/study create' with no
 options, a reproduction config without the setting) and checks they are the same.
 """
 
 import pytest
 
-from analysis_core import parameters as p
+from analysis_core.artifacts import parameters as p
 from analysis_core.failure_analysis import AnalysisConfig
 from analysis_core.failure_tree import FailureTree
 from analysis_core.honest import DEFAULT_FOLDS

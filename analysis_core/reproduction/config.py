@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from analysis_core import parameters as p
+from analysis_core.artifacts import parameters as p
 from analysis_core.artifacts.errors import BarlowError
 from analysis_core.mutual_info import METHODS
 
@@ -45,7 +45,7 @@ class DataConfig:
 
 @dataclass
 class AnalysisSettings:
-    """The analysis of section 7: every grouping at every depth; defaults from analysis_core.parameters."""
+    """The analysis of section 7: every grouping at every depth; defaults from analysis_core.artifacts.parameters."""
 
     groupings: list[str] = field(default_factory=lambda: list(p.GROUPINGS))
     depths: list[int] = field(default_factory=lambda: list(range(p.MIN_DEPTH, p.MAX_DEPTH + 1)))
@@ -69,7 +69,7 @@ class Section6Settings:
 
 @dataclass
 class Section8Settings:
-    """The crowd study of section 8; defaults are 'barlow study create''s (analysis_core.parameters)."""
+    """The crowd study of section 8; defaults are 'barlow study create''s (analysis_core.artifacts.parameters)."""
 
     inspected: str = "robust"
     top_n: int = p.STUDY_TOP_N

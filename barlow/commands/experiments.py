@@ -23,7 +23,7 @@ example:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from analysis_core.artifacts.options import add_options, add_quiet
     from analysis_core.failure_analysis import AnalysisConfig
-    from analysis_core.parameters import MAX_DEPTH, MIN_DEPTH
+    from analysis_core.artifacts.parameters import MAX_DEPTH, MIN_DEPTH
 
     parser.add_argument("--run", action="append", required=True, metavar="NAME=PATH",
                         help="a feature matrix to evaluate: NAME=DIR (extraction folder with features.npy and "

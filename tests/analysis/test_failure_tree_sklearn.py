@@ -1,21 +1,29 @@
-"""FailureTree behaves as a scikit-learn classifier: every check of check_estimator passes.
-
-No check is excluded. check_array_api_input skips itself unless SCIPY_ARRAY_API is set
-(scikit-learn's own switch), which says nothing about FailureTree.
-"""
+"""FailureTree behaves as a scikit-learn classifier: every check of check_estimator passes."""
 
 import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
-from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.utils.estimator_checks import check_estimator
 
 from analysis_core.failure_tree import FailureTree
-from analysis_core.parameters import InputError
+from analysis_core.artifacts.parameters import InputError
 
 
-@parametrize_with_checks([FailureTree(), FailureTree(depth=2, mi="knn", top_k=3)])
-def test_scikit_learn_estimator_checks(estimator, check):
-    check(estimator)
+# The one check that does not run: it tests inputs of the array API standard (CuPy, torch, ...)
+# and skips itself unless SCIPY_ARRAY_API=1 is set before SciPy is imported. FailureTree works
+# on NumPy arrays only (its tree is scikit-learn's, grown on float32 columns).
+NOT_RUN = {"check_array_api_input"}
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")
+@pytest.mark.parametrize("estimator", [FailureTree(), FailureTree(depth=2, mi="knn", top_k=3)], ids=repr)
+def test_scikit_learn_estimator_checks(estimator):
+    results = check_estimator(estimator, on_fail=None)
+    failed = {r["check_name"]: str(r["exception"]) for r in results if r["status"] == "failed"}
+    skipped = {r["check_name"] for r in results if r["status"] == "skipped"}
+    assert failed == {}
+    assert skipped <= NOT_RUN
+    assert len({r["check_name"] for r in results if r["status"] == "passed"}) > 40
 
 
 def _group(n=200, seed=0):

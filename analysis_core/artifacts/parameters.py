@@ -18,7 +18,6 @@ from numbers import Integral, Real
 from typing import Any, Iterable
 
 from analysis_core.artifacts.errors import BarlowError
-from analysis_core.mutual_info import METHODS
 
 # How rows are grouped: by their true label or by the inspected model's prediction.
 GROUPINGS = ("label", "prediction")
@@ -27,7 +26,8 @@ GROUPINGS = ("label", "prediction")
 MIN_DEPTH, MAX_DEPTH = 1, 3
 DEPTH = 1
 TOP_K = 20  # features kept per group by mutual information with failure
-MI = "fast"  # mutual-information estimator (analysis_core.mutual_info.METHODS)
+MI_METHODS = ("fast", "knn")  # mutual-information estimators (analysis_core.mutual_info)
+MI = "fast"
 MIN_LEAF = 1
 DELTA = 0.1  # a valid leaf has ER >= BER + delta
 TAU = 0.2  # ... and EC >= tau
@@ -99,7 +99,7 @@ def check_tree_parameters(*, depth: Any, top_k: Any, mi: Any, min_leaf: Any, del
     names = names or {}
     check_depth(depth, names.get("depth", "depth"))
     check_at_least(top_k, 1, names.get("top_k", "top_k"))
-    check_choice(mi, METHODS, names.get("mi", "mi (mutual-information estimator)"))
+    check_choice(mi, MI_METHODS, names.get("mi", "mi (mutual-information estimator)"))
     check_at_least(min_leaf, 1, names.get("min_leaf", "min_leaf"))
     check_fraction(delta, names.get("delta", "delta"))
     check_fraction(tau, names.get("tau", "tau"))
