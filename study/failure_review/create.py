@@ -8,8 +8,6 @@ pictures are copied under ``images/`` like a feature study's strips.
 
 from __future__ import annotations
 
-import csv
-import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +16,9 @@ from typing import Any, Callable
 from analysis_core.artifacts.atomic import staged_dir
 from analysis_core.artifacts.errors import BarlowError
 from analysis_core.artifacts.options import option
+from analysis_core.artifacts.review_file import ReviewDocument, write_review
+from analysis_core.artifacts.study_folder import ITEMS_FILE
+from analysis_core.artifacts.study_items import StudyItem, write_items
 from study.create import (
     CreateOptions,
     hit_settings,
@@ -25,7 +26,6 @@ from study.create import (
     study_image_path,
 )
 from study.failure_review import KIND
-from study.failure_review.context import REVIEW_FILE, REVIEW_VERSION
 from study.failure_review.questions import (
     JUDGEMENT,
     default_questions,
@@ -59,6 +59,14 @@ class ReviewItem:
     class_name: str
     feature: int  # the feature the reviewer judges: the leaf's last split (tree unit: the root's)
     context: dict
+
+    def study_item(self) -> StudyItem:
+        """Its row of items.csv: the reviewed leaf (none for a whole tree), its rule and rates."""
+        leaf = self.context["leaf"] or {}
+        return StudyItem(
+            self.grouping, self.class_name, self.feature, ber=self.context["group"]["ber"],
+            leaf=leaf.get("id"), rule=leaf.get("rule") or "", er=leaf.get("er"), ec=leaf.get("ec"),
+        )
 
 
 def _prune(node: dict, max_depth: int, path: set[int], depth: int = 0) -> dict:
@@ -267,16 +275,8 @@ def create_review_study(
         hits, contexts = _build_hits(items, checks)
         write_study_file(spec, stage)
         write_hits(hits, stage / HITS_FILE)
-        (stage / REVIEW_FILE).write_text(
-            json.dumps({"version": REVIEW_VERSION, "kind": KIND, "unit": options.unit, "hits": contexts}, indent=1, ensure_ascii=False),
-            encoding="utf-8",
-        )
-        with open(stage / "items.csv", "w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["grouping", "class", "leaf", "feature", "rule", "er", "ec", "ber"])
-            for it in items:
-                leaf = it.context["leaf"] or {}
-                writer.writerow([it.grouping, it.class_name, leaf.get("id", ""), it.feature, leaf.get("rule", ""), leaf.get("er", ""), leaf.get("ec", ""), it.context["group"]["ber"]])
+        write_review(ReviewDocument(unit=options.unit, hits=contexts, kind=KIND), stage)
+        write_items([it.study_item() for it in items], stage / ITEMS_FILE)
     return spec, hits
 
 
@@ -287,10 +287,7 @@ def _instructions() -> str:
 
 
 def _attention_checks(questions, items: list[ReviewItem], n: int) -> list[AttentionCheck]:
-    from study.create import Item
-
-    stand_ins = [Item(it.grouping, it.class_name, it.feature) for it in items]
-    return make_attention_checks(questions, stand_ins, n)
+    return make_attention_checks(questions, [it.study_item() for it in items], n)
 
 
 def _build_hits(items: list[ReviewItem], checks: list[AttentionCheck]) -> tuple[list[HitSpec], dict[str, dict]]:

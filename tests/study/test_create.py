@@ -47,7 +47,7 @@ def test_items_csv_replaces_the_protocol(analysis_dir, tmp_path):
     _, hits = create_study(analysis_dir, tmp_path / "s", CreateOptions(items_csv=items))
     assert [(h.grouping, h.class_name, h.feature) for h in hits] == [("label", "Shirt", 3), ("prediction", "Coat", 3), ("label", "Bag", 7)]
     items.write_text("grouping,class,feature\nlabel,Shirt,3\nmisc,Coat,3\n")
-    with pytest.raises(BarlowError, match="items.csv line 3: grouping 'misc'"):
+    with pytest.raises(BarlowError, match="items.csv line 3, column grouping: 'misc' must be"):
         create_study(analysis_dir, tmp_path / "s2", CreateOptions(items_csv=items))
     assert not (tmp_path / "s2" / "study.yaml").exists()
 
