@@ -390,7 +390,38 @@ def analyze_files(
     config: AnalysisConfig | None = None,
     progress: bool = True,
 ) -> AnalysisResult:
-    """Load and check a features .npy and metadata CSV, then run the analysis."""
+    """Load and check a features .npy and metadata CSV, then fit a failure tree per class group.
+
+    Parameters
+    ----------
+    features_path : path-like
+        ``features.npy`` of ``barlow extract``: one row per image, one column per feature.
+    metadata_path : path-like
+        ``metadata.csv`` with a ``label`` and a ``prediction`` per row (as text).
+    config : AnalysisConfig, optional
+        The options of ``barlow analyze`` (default: ``AnalysisConfig()``); validated first.
+    progress : bool, default=True
+        Show a progress bar on stderr.
+
+    Returns
+    -------
+    AnalysisResult
+        Per group its fitted :class:`~analysis_core.failure_tree.FailureTree` with honest and
+        permutation results (``groups``), the groups skipped and why (``skipped``) and the
+        per-leaf table (``failure_modes``, a DataFrame); write it with
+        :func:`analysis_core.failure_analysis_outputs.write_analysis`.
+
+    Raises
+    ------
+    BarlowError
+        A file is missing or malformed, or an option is out of range
+        (:class:`~analysis_core.artifacts.parameters.ParameterError`).
+
+    Examples
+    --------
+    >>> result = analyze_files("features.npy", "metadata.csv", AnalysisConfig(depth=2))  # doctest: +SKIP
+    >>> result.group("label", "Shirt").tree.rules()  # doctest: +SKIP
+    """
     from analysis_core.artifacts import load_feature_table
 
     config = (config or AnalysisConfig()).validate()

@@ -359,7 +359,20 @@ class FailureTree(ClassifierMixin, BaseEstimator):
         return self.classes_[self.estimator_.predict(columns).astype(int)]
 
     def evaluate(self, X: np.ndarray, failure: np.ndarray) -> list[dict]:
-        """Per-leaf counts and ER/EC of this (fitted) tree on other rows, e.g. a held-out part."""
+        """Per-leaf counts and ER/EC of this fitted tree on other rows, e.g. a held-out part.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features_in_)
+        failure : array-like of shape (n_samples,)
+            Failure flags of those rows (true: a failure).
+
+        Returns
+        -------
+        list of dict
+            Per leaf (in ``leaves_`` order): ``leaf``, ``n``, ``n_fail``, ``er`` and ``ec``
+            (NaN where the rows hold no row of the leaf, or no failure at all).
+        """
         self._check_fitted()
         failure = np.asarray(failure).astype(bool)
         leaf_of_row = self.apply(X)
@@ -380,11 +393,19 @@ class FailureTree(ClassifierMixin, BaseEstimator):
         return out
 
     def rules(self) -> dict[int, str]:
-        """Rule of every leaf (path conditions in original feature ids), by leaf node id."""
+        """Rule of every leaf, by leaf node id.
+
+        Returns
+        -------
+        dict of int to str
+            The path conditions from the root, in original feature ids, e.g.
+            ``"feature[3] > 0.5100 and feature[7] <= 0.1000"`` (the root alone: ``""``).
+        """
         self._check_fitted()
         return {leaf: self.nodes_[leaf]["rule"] for leaf in self.leaves_}
 
     def leaf_nodes(self) -> list[dict]:
+        """The node records (``nodes_``) of the leaves, in ``leaves_`` order."""
         self._check_fitted()
         return [self.nodes_[leaf] for leaf in self.leaves_]
 

@@ -1,4 +1,4 @@
-"""Command options come from the config dataclasses: defaults and help cannot drift (issue 14)."""
+"""Command options come from the config dataclasses: defaults and help cannot drift."""
 
 import argparse
 from dataclasses import replace

@@ -67,10 +67,24 @@ def write_judgements(table, path: str | os.PathLike) -> Path:
 
 
 def read_judgements(path: str | os.PathLike) -> dict[tuple[str, str, int], FailureJudgement]:
-    """(grouping, class, leaf) -> judgement; an error names the file, the line and the column.
+    """The crowd judgements of failure modes, by (grouping, class, leaf).
 
-    Rows without a leaf (a ``--unit tree`` review judges a whole tree) match no failure mode
-    and are left out.
+    Parameters
+    ----------
+    path : path-like
+        An analysis or study-analysis folder, or the CSV file.
+
+    Returns
+    -------
+    dict of (str, str, int) to FailureJudgement
+        Rows without a leaf (a ``--unit tree`` review judges a whole tree) match no failure
+        mode and are left out.
+
+    Raises
+    ------
+    BarlowError
+        The file is missing, lacks a column of ``JUDGEMENT_COLUMNS``, or a cell is malformed
+        (the error names the file, the line and the column).
     """
     path = _judgements_path(path)
     out: dict[tuple[str, str, int], FailureJudgement] = {}

@@ -54,7 +54,23 @@ def write_review(doc: ReviewDocument, path: str | os.PathLike) -> Path:
 
 
 def read_review(path: str | os.PathLike) -> ReviewDocument:
-    """A study folder's review.json (or the file itself); errors name the file and the problem."""
+    """A study folder's review.json (or the file itself).
+
+    Parameters
+    ----------
+    path : path-like
+        A failure-review study folder, or its ``review.json``.
+
+    Returns
+    -------
+    ReviewDocument
+        The study's unit and each HIT's context by HIT key.
+
+    Raises
+    ------
+    BarlowError
+        The file is missing, not JSON, of another version, or a context is not a mapping.
+    """
     path = _review_path(path)
     if not path.is_file():
         raise BarlowError(f"{path} not found: the study says it is a failure review; recreate it with 'barlow study create --kind failure-review'")

@@ -69,8 +69,24 @@ def write_items(items: list[StudyItem], path: str | os.PathLike) -> Path:
 def read_items(path: str | os.PathLike, *, unique: bool = False) -> list[StudyItem]:
     """A study's items.csv, or a user's list of items (only ``grouping,class,feature`` required).
 
-    ``unique``: refuse a (grouping, class, feature) listed twice, as a list of HITs to
-    create must (a failure review's items.csv may hold several leaves of one feature).
+    Parameters
+    ----------
+    path : path-like
+        A study folder, or a CSV file.
+    unique : bool, default=False
+        Refuse a (grouping, class, feature) listed twice, as a list of HITs to create must
+        (a failure review's items.csv may hold several leaves of one feature).
+
+    Returns
+    -------
+    list of StudyItem
+        In file order; cells left empty read as ``None`` (numbers) or ``""`` (text).
+
+    Raises
+    ------
+    BarlowError
+        The file is missing, lacks a required column, or a cell is malformed (the error
+        names the file, the line and the column), or it holds no item.
     """
     path = _items_path(path)
     what = "need columns grouping,class,feature"
