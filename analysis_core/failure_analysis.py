@@ -30,11 +30,11 @@ import numpy as np
 from analysis_core.artifacts import parameters as p
 from analysis_core.artifacts.errors import BarlowError
 from analysis_core.artifacts.options import option
+from analysis_core.artifacts.parameters import GROUPINGS
 from analysis_core.artifacts.trees import GroupTree
 from analysis_core.failure_tree import FailureTree
 from analysis_core.honest import HonestLeaves, cross_fit
 from analysis_core.mutual_info import METHODS
-from analysis_core.artifacts.parameters import GROUPINGS
 
 GROUPING_CHOICES = (*GROUPINGS, "both")
 

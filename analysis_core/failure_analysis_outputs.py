@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+
 from analysis_core.artifacts.analysis_folder import write_analysis_files
 from analysis_core.artifacts.errors import BarlowError
 from analysis_core.artifacts.tables import skipped_frame

@@ -25,9 +25,9 @@ from analysis_core.artifacts.analysis_folder import AnalysisFolder
 from analysis_core.artifacts.atomic import staged_dir
 from analysis_core.artifacts.errors import BarlowError
 from analysis_core.artifacts.options import option
+from analysis_core.artifacts.parameters import ASSIGNMENTS_PER_HIT, GROUPINGS, REWARD, STUDY_TOP_M, STUDY_TOP_N, check_at_least
 from analysis_core.artifacts.study_folder import ITEMS_FILE
 from analysis_core.artifacts.study_items import StudyItem, read_items, write_items
-from analysis_core.artifacts.parameters import ASSIGNMENTS_PER_HIT, GROUPINGS, REWARD, STUDY_TOP_M, STUDY_TOP_N, check_at_least
 from study.hits import HITS_FILE, SECTIONS, HitSpec, write_hits
 from study.study_file import (
     AttentionCheck,

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from analysis_core.artifacts.analysis_folder import AnalysisFolder
 from analysis_core.artifacts.atomic import staged_dir
 from analysis_core.artifacts.errors import BarlowError
 from analysis_core.artifacts.options import option
 from analysis_core.artifacts.review_file import ReviewDocument, write_review
-from analysis_core.artifacts.study_folder import ITEMS_FILE
+from analysis_core.artifacts.study_folder import ITEMS_FILE, StudyFolder
 from analysis_core.artifacts.study_items import StudyItem, write_items
 from study.create import (
     CreateOptions,
@@ -32,7 +33,7 @@ from study.failure_review.questions import (
     default_settings,
 )
 from study.hits import HITS_FILE, SECTIONS, HitSpec, write_hits
-from study.study_file import STUDY_FILE, AttentionCheck, StudySpec, write_study_file
+from study.study_file import AttentionCheck, StudySpec, write_study_file
 
 UNITS = ("leaf", "tree")
 
@@ -214,12 +215,13 @@ def create_review_study(
     out_dir = Path(out_dir)
     if not analysis_dir.is_dir():
         raise BarlowError(f"analysis folder {analysis_dir} not found")
-    if (out_dir / STUDY_FILE).exists() or (out_dir / HITS_FILE).exists():
+    if StudyFolder(out_dir).holds_study:
         raise BarlowError(f"{out_dir} already holds a study; choose a new --out folder")
     options.validate()
     if options.items_csv is not None:
         raise BarlowError("--items lists features for feature-description studies; a failure-review study takes the analysis's valid leaves")
-    if not (analysis_dir / "visualizations" / "index.json").is_file():
+    folder = AnalysisFolder(analysis_dir)
+    if not folder.index_path.is_file():
         raise BarlowError(f"{analysis_dir} has no visualizations; run 'barlow visualize --analysis {analysis_dir}' first")
     data = load_report_data(analysis_dir)
     items, missing, no_samples = review_items(data, options.unit, options.max_depth)
@@ -256,7 +258,7 @@ def create_review_study(
     )
 
     with staged_dir(out_dir) as stage:
-        vis_dir = analysis_dir / "visualizations"
+        vis_dir = folder.visualizations_dir
 
         def copy(rel: str, target: str) -> str:
             if not (stage / target).is_file():
