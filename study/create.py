@@ -244,13 +244,20 @@ def hit_settings(options: CreateOptions, defaults: HitSettings) -> HitSettings:
     )
 
 
-def create_study(analysis_dir: str | Path, out_dir: str | Path, options: CreateOptions) -> tuple[StudySpec, list[HitSpec]]:
+def study_folders(analysis_dir: str | Path, out_dir: str | Path) -> tuple[Path, Path]:
+    """The analysis folder (resolved) and the new study's folder; refuses a missing analysis
+    and a folder that already holds a study (either kind of study)."""
     analysis_dir = Path(analysis_dir).resolve()
     out_dir = Path(out_dir)
     if not analysis_dir.is_dir():
         raise BarlowError(f"analysis folder {analysis_dir} not found")
     if StudyFolder(out_dir).holds_study:
         raise BarlowError(f"{out_dir} already holds a study; choose a new --out folder")
+    return analysis_dir, out_dir
+
+
+def create_study(analysis_dir: str | Path, out_dir: str | Path, options: CreateOptions) -> tuple[StudySpec, list[HitSpec]]:
+    analysis_dir, out_dir = study_folders(analysis_dir, out_dir)
     options.validate()
 
     skipped: list[str] = []

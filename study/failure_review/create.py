@@ -18,12 +18,13 @@ from analysis_core.artifacts.atomic import staged_dir
 from analysis_core.artifacts.errors import BarlowError
 from analysis_core.artifacts.options import option
 from analysis_core.artifacts.review_file import ReviewDocument, write_review
-from analysis_core.artifacts.study_folder import ITEMS_FILE, StudyFolder
+from analysis_core.artifacts.study_folder import ITEMS_FILE
 from analysis_core.artifacts.study_items import StudyItem, write_items
 from study.create import (
     CreateOptions,
     hit_settings,
     make_attention_checks,
+    study_folders,
     study_image_path,
 )
 from study.failure_review import KIND
@@ -211,12 +212,7 @@ def create_review_study(
     their sentences, feature views); the application layer passes
     ``analysis_core.report.context.load_report_data``, so this library needs no report code.
     """
-    analysis_dir = Path(analysis_dir).resolve()
-    out_dir = Path(out_dir)
-    if not analysis_dir.is_dir():
-        raise BarlowError(f"analysis folder {analysis_dir} not found")
-    if StudyFolder(out_dir).holds_study:
-        raise BarlowError(f"{out_dir} already holds a study; choose a new --out folder")
+    analysis_dir, out_dir = study_folders(analysis_dir, out_dir)
     options.validate()
     if options.items_csv is not None:
         raise BarlowError("--items lists features for feature-description studies; a failure-review study takes the analysis's valid leaves")
