@@ -14,7 +14,7 @@ from study.verification import AssignmentVerifier
 PLATFORMS = ("mturk", "prolific")
 
 
-def connect(name: str, sandbox: bool):
+def connect(name: str, sandbox: bool, workspace: str | None = None):
     if name == "mturk":
         from study.platforms.mturk import MTurk
 
@@ -24,7 +24,7 @@ def connect(name: str, sandbox: bool):
 
         if sandbox:
             raise BarlowError("Prolific has no sandbox: test with a small 'places' in study.yaml (crowd.prolific.places) instead")
-        return Prolific.from_environment()
+        return Prolific.from_environment(workspace)
     raise BarlowError(f"unknown platform {name!r}; use one of {', '.join(PLATFORMS)}")
 
 
@@ -35,7 +35,7 @@ def published_platform(ps: PlatformStudy):
         name, sandbox = study.platform, bool(study.platform_sandbox)
     if not name:
         raise BarlowError(f"study {ps.spec.name!r} is not published on a crowd platform in this database; run 'barlow study publish' first")
-    return connect(name, sandbox)
+    return connect(name, sandbox, ps.crowd.prolific.workspace)
 
 
 def _verifier_factories() -> dict[str, Any]:

@@ -284,7 +284,7 @@ def test_closed_crowd_mode_on_external_questions_confirms_at_collect(pstudy, aws
     assert "approved 4" in capsys.readouterr().out
     assert all(aws_env.assignments[a].status == "Approved" for a in genuine)
     assert main(["study", "bonus", str(pstudy), "--worker", "AFORGERONE", "--amount", "0.30", "--reason", "x"]) == 2
-    assert "no submitted MTurk assignment" in capsys.readouterr().err
+    assert "no submitted mturk assignment" in capsys.readouterr().err
     assert aws_env.bonuses == []
 
     with app.test_client() as client:

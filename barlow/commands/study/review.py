@@ -1,31 +1,43 @@
-"""barlow study review: approve passing work, reject one assignment, on the crowd platform."""
+"""barlow study review: approve passing work, reject one submission, on the crowd platform."""
 
 from __future__ import annotations
 
 import argparse
 
-HELP = "approve every passing assignment on the platform, or reject one with a reason"
-DESCRIPTION = """\
---approve-all-passing approves (pays) every collected assignment not yet decided whose
-answers validated and whose attention check (if any) passed, and sends the rejections
-marked in the admin dashboard. Failed attention checks are listed, not rejected: decide
-them yourself (Prolific asks requesters to have such participants return the submission).
+from study.platforms.prolific import MIN_REJECTION_MESSAGE, REJECTION_CATEGORIES
 
---reject ASSIGNMENT --reason TEXT rejects one assignment (the platform's assignment id or
-the dashboard's id); the worker sees the reason. Run 'barlow study collect' first.
+HELP = "approve every passing submission on the platform, or reject one with a reason"
+DESCRIPTION = f"""\
+--approve-all-passing approves (pays) every collected submission not yet decided whose
+answers validated and whose attention checks passed, and sends the rejections marked in
+the admin dashboard. Failed attention checks are listed, not rejected: decide them
+yourself (Prolific asks requesters to have such participants return the submission).
+
+Prolific decides per submission: one participant's submission holds every HIT they
+answered, so it is approved only when all of them passed, rejecting one HIT rejects the
+whole submission, and a decision is never changed afterwards. A Prolific rejection needs
+a message of at least {MIN_REJECTION_MESSAGE} characters (the participant reads it) and a --category, one of
+{", ".join(REJECTION_CATEGORIES)};
+both are checked before anything is sent. Dashboard rejections whose note is too short
+are listed and left for --reject.
+
+--reject ID --reason TEXT [--category C] rejects one submission (Prolific's submission id,
+the platform's assignment id or the dashboard's id). Run 'barlow study collect' first.
 
 examples:
-  barlow study review studies/fmnist --approve-all-passing
-  barlow study review studies/fmnist --reject 3XJ4ZK... --reason "The description does not describe the images."
+  barlow study review studies/fmnist --approve-all-passing --category LOW_EFFORT
+  barlow study review studies/fmnist --reject 64a1f0c2e4b0a1b2c3d4e5f6 --category FAILED_INSTRUCTIONS \\
+      --reason "The descriptions repeat the same sentence for every image set and do not describe the images, which the instructions asked for."
 """
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("study", metavar="STUDY", help="study folder")
     what = parser.add_mutually_exclusive_group(required=True)
-    what.add_argument("--approve-all-passing", action="store_true", help="approve every passing assignment not yet decided")
-    what.add_argument("--reject", metavar="ASSIGNMENT", help="reject this assignment")
-    parser.add_argument("--reason", default="", help="--reject: the reason the worker sees; --approve-all-passing: optional feedback")
+    what.add_argument("--approve-all-passing", action="store_true", help="approve every passing submission not yet decided")
+    what.add_argument("--reject", metavar="ID", help="reject this submission (Prolific submission id, assignment id or dashboard id)")
+    parser.add_argument("--reason", default="", help="--reject: the message the participant reads; --approve-all-passing: optional feedback")
+    parser.add_argument("--category", choices=REJECTION_CATEGORIES, metavar="CATEGORY", help="Prolific's rejection category (for --reject and dashboard rejections)")
     parser.add_argument("--database-url", help="SQLAlchemy URL of the study database (default: STUDY/study.sqlite)")
 
 
@@ -37,13 +49,15 @@ def run(args: argparse.Namespace) -> int:
     with open_platform_study(args.study, args.database_url) as ps:
         platform = published_platform(ps)
         if args.reject:
-            row = reviewing.reject(ps, platform, args.reject, args.reason)
-            print(f"rejected assignment {row.platform_assignment_id} on {platform.name}")
+            unit, hits = reviewing.reject(ps, platform, args.reject, args.reason, args.category)
+            print(f"rejected {unit} on {platform.name} ({hits} HIT{'s' if hits != 1 else ''})")
             return 0
-        report = reviewing.approve_all_passing(ps, platform, args.reason)
+        report = reviewing.approve_all_passing(ps, platform, args.reason, args.category)
     print(f"approved {report.approved}, rejected {report.rejected} (marked in the dashboard) on {platform.name}")
     for line in report.failed_checks:
         print(f"  failed its attention check, left for you: {line}")
     for line in report.invalid:
         print(f"  answers did not validate, left for you: {line}")
+    for line in report.needs_reason:
+        print(f"  rejection not sent: {line}")
     return 0
