@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Mapping, Protocol
 
-from sqlalchemy import and_, bindparam, case, exists, func, insert, select, update
+from sqlalchemy import Integer, String, and_, bindparam, case, exists, func, insert, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
@@ -122,9 +122,30 @@ class _Statements:
         self.slots = select(func.coalesce(func.sum(case((a.status == SUBMITTED, 1), else_=0)), 0), func.count(a.id)).where(
             a.hit_id == hit_id, a.status.in_(_TAKEN)
         )
+        # A local worker claims a slot of the HIT found (and on PostgreSQL locked) by open_hit in
+        # one statement: the slots are counted again (the statement's snapshot is taken after
+        # the lock was granted), and a released assignment of this worker on the HIT is
+        # picked up again instead of inserted. No row back: the last slot went meanwhile.
+        taken_now = select(func.count(a.id)).where(a.hit_id == bindparam("hit_id"), a.status.in_(_TAKEN)).scalar_subquery()
+        claim_values = select(
+            bindparam("public_id", type_=String),
+            bindparam("hit_id", type_=Integer),
+            bindparam("worker_id", type_=Integer),
+            literal_column(f"'{ASSIGNED}'"),
+            literal_column("'local'"),
+            bindparam("accepted_at", type_=a.accepted_at.type),
+        ).where(taken_now < bindparam("cap", type_=Integer))
+        claim_columns = ["public_id", "hit_id", "worker_id", "status", "mode", "accepted_at"]
+        self.claim = {}
+        for dialect, insert_of in (("postgresql", pg_insert), ("sqlite", sqlite_insert)):
+            stmt = insert_of(_ASSIGNMENTS).from_select(claim_columns, claim_values)
+            self.claim[dialect] = stmt.on_conflict_do_update(
+                index_elements=["hit_id", "worker_id"],
+                set_={"status": ASSIGNED, "accepted_at": stmt.excluded.accepted_at, "released_at": None, "mode": "local"},
+                where=a.status == RELEASED,
+            ).returning(a.id, a.public_id)
         self.by_platform_id = select(Assignment).where(Assignment.platform_assignment_id == bindparam("platform_assignment_id"))
         self.answered_by_platform_worker = select(a.id).where(a.hit_id == hit_id, a.worker_id == of_worker, a.status == SUBMITTED)
-        self.add_answers = insert(_ANSWERS)
         self.add_assignment = insert(_ASSIGNMENTS)
         # The columns to set come with the parameters (a submit sets five, a re-take four).
         self.set_assignment = update(_ASSIGNMENTS).where(a.id == bindparam("assignment_id"))
@@ -147,6 +168,8 @@ class Allocator:
         self.release_interval = release_interval
         self._released_at: datetime | None = None
         self._sql = _Statements(study_id)
+        # One multi-row INSERT per number of answers (executemany would send one per row).
+        self._add_answers: dict[int, object] = {}
 
     # ------------------------------------------------------------------ workers
 
@@ -248,22 +271,43 @@ class Allocator:
         held = self.current(session, worker)
         if held is not None:
             return held
-        if session.get_bind().dialect.name == "sqlite":
-            hit = session.execute(self._sql.open_hit, {"worker_id": worker.id, "lost": []}).first()
-            return None if hit is None else self._take(session, hit, worker, mode="local")
+        dialect = session.get_bind().dialect.name
+        claim = self._sql.claim.get(dialect)
         lost: list[int] = []
         while True:
             # First a HIT nobody is locking right now (no waiting behind other workers); only
             # when all open HITs are locked wait for one, so "done" is never a lock artefact.
+            # (SQLite renders no FOR UPDATE: the first query is the only one there.)
             params = {"worker_id": worker.id, "lost": lost}
             hit = session.execute(self._sql.open_hit_skip_locked, params).first()
-            if hit is None:
+            if hit is None and dialect != "sqlite":
                 hit = session.execute(self._sql.open_hit_locked, params).first()
             if hit is None:
                 return None
-            if self.taken_slots(session, hit) < hit.max_assignments:
-                return self._take(session, hit, worker, mode="local")
+            if claim is None:
+                if self.taken_slots(session, hit) < hit.max_assignments:
+                    return self._take(session, hit, worker, mode="local")
+            else:
+                row = self._claim(session, claim, hit, worker)
+                if row is not None:
+                    return row
             lost.append(hit.id)
+
+    def _claim(self, session: Session, claim, hit, worker: HasId) -> Assignment | None:
+        """A local slot of ``hit`` for the worker in one statement, or None when none is left."""
+        now = self.clock()
+        values = {"public_id": new_public_id(), "hit_id": hit.id, "worker_id": worker.id, "accepted_at": now, "cap": hit.max_assignments}
+        got = session.execute(claim, values).first()
+        if got is None:
+            return None
+        if got.public_id != values["public_id"]:
+            # A released assignment picked up again: its other columns are as stored.
+            return session.get(Assignment, got.id, populate_existing=True)
+        del values["cap"]
+        row = Assignment(id=got.id, status=ASSIGNED, mode="local", platform_assignment_id=None, **values)
+        make_transient_to_detached(row)
+        session.add(row)
+        return row
 
     def _take(self, session: Session, hit: HasId, worker: HasId, mode: str, platform_assignment_id: str | None = None) -> Assignment:
         now = self.clock()
@@ -384,7 +428,12 @@ class Allocator:
         now = self.clock()
         if answers:
             # One multi-row INSERT; the unique (assignment, question) constraint still refuses a double submit.
-            session.execute(self._sql.add_answers, [{"assignment_id": assignment.id, "question_id": q, "value": v, "created_at": now} for q, v in answers.items()])
+            rows = [{"assignment_id": assignment.id, "question_id": q, "value": v, "created_at": now} for q, v in answers.items()]
+            if len(rows) not in self._add_answers:
+                self._add_answers[len(rows)] = insert(_ANSWERS).values(
+                    [{c: bindparam(f"{c}_{i}") for c in ("assignment_id", "question_id", "value", "created_at")} for i in range(len(rows))]
+                )
+            session.execute(self._add_answers[len(rows)], {f"{c}_{i}": v for i, row in enumerate(rows) for c, v in row.items()})
             session.expire(assignment, ["answers"])
         work_time = max(0.0, (now - assignment.accepted_at).total_seconds())
         self._update(session, assignment, {"status": SUBMITTED, "submitted_at": now, "released_at": None, "work_time_seconds": work_time, "attention_passed": attention_passed})

@@ -134,7 +134,9 @@ class StudyDatabase:
     """An open study database: the engine, session factories and the study's row id.
 
     ``sessions`` is for work that may write; ``reads`` for pages and exports that only
-    read (on SQLite they do not queue for the write lock).
+    read (on SQLite they do not queue for the write lock); ``lookups`` for a read of one
+    statement, which needs no transaction around it: on a server backend it runs in
+    autocommit, saving the BEGIN and ROLLBACK round trips (on SQLite it is ``reads``).
     """
 
     engine: Engine
@@ -143,10 +145,16 @@ class StudyDatabase:
     url: str
     reads: sessionmaker[Session] | None = None
     writers: SQLiteWriterQueue | None = field(default=None, repr=False)
+    lookups: sessionmaker[Session] | None = None
 
     def __post_init__(self) -> None:
         if self.reads is None:
             self.reads = sessionmaker(self.engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False)
+        if self.lookups is None:
+            # pysqlite's connections are already in autocommit (see _configure_sqlite); an
+            # isolation level set per checkout would be reset on return with a PRAGMA.
+            autocommit = self.engine.dialect.name != "sqlite"
+            self.lookups = sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False) if autocommit else self.reads
         if self.writers is None and self.engine.dialect.name == "sqlite":
             self.writers = _writer_queue(self.url)
 

@@ -98,16 +98,16 @@ class WorkerFlow:
 
     def platform_hit_id(self, hit: HitInfo) -> str | None:
         """The crowd platform's id of the HIT (set by ``publish`` while the server may be running)."""
-        with self.db.reads() as session:
+        with self.db.lookups() as session:
             return session.scalar(select(Hit.platform_hit_id).where(Hit.id == hit.id))
 
     def platform_study_id(self) -> str | None:
-        with self.db.reads() as session:
+        with self.db.lookups() as session:
             return session.scalar(select(Study.platform_study_id).where(Study.id == self.db.study_id))
 
     def answered(self, external_id: str, source: str = LOCAL_SOURCE) -> int:
         """How many HITs of this study the worker has submitted."""
-        with self.db.reads() as session:
+        with self.db.lookups() as session:
             return self.allocator.answered_count_of(session, external_id, source)
 
     def attention_check(self, hit: HitInfo):
@@ -156,7 +156,7 @@ class WorkerFlow:
 
     def local_page(self, hit: HitInfo, external_id: str) -> tuple[str, int]:
         """What the worker's HIT page shows (ANSWER, ELSEWHERE or ALREADY_SUBMITTED) and their count so far."""
-        with self.db.reads() as session:
+        with self.db.lookups() as session:
             status, answered = self.allocator.page_state(session, hit, external_id)
         if status is None or status == RELEASED:
             # Not this worker's HIT (or its time ran out): /next sends them to the one they hold.

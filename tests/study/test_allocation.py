@@ -1,11 +1,12 @@
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
 
 from study.allocation import AllocationError, Allocator
 from study.db import open_study_database
-from study.models import ASSIGNED, RELEASED, SUBMITTED, Answer, Assignment
+from study.models import ASSIGNED, RELEASED, SUBMITTED, Answer, Assignment, Hit, Worker
 
 ANSWERS = {"description": "round soles of shoes", "ease": "3", "confidence": "4", "useful_view": "B"}
 
@@ -294,23 +295,28 @@ def test_crowd_answers_are_capped_per_hit(db, allocator):
 
 
 def test_a_slot_lost_between_search_and_lock_sends_the_worker_to_the_next_hit(study_dir, postgres_url, clock, monkeypatch):
-    """A race made deterministic: the HIT found fills up before its row is locked."""
+    """A race made deterministic: the search saw a HIT with a free slot that others have taken since."""
     db = open_study_database(study_dir, postgres_url)
     allocator = Allocator(db.study_id, timedelta(minutes=30), clock)
-    real_count = Allocator.taken_slots
-    lost = []
+    with db.sessions.begin() as other:
+        full = other.scalars(select(Hit).order_by(Hit.position)).first()
+        for i in range(full.max_assignments):
+            other.add(Assignment(public_id=f"RACE{i}", hit_id=full.id, worker=Worker(source="local", external_id=f"racer{i}"), status=ASSIGNED, accepted_at=clock()))
+        stale = SimpleNamespace(id=full.id, max_assignments=full.max_assignments)
+    real_claim = Allocator._claim
+    claimed = []
 
-    def first_hit_just_filled(self, session, hit):
-        if not lost:
-            lost.append(hit.id)
-            return hit.max_assignments
-        return real_count(self, session, hit)
+    def from_a_stale_search(self, session, claim, hit, worker):
+        claimed.append(stale if not claimed else hit)
+        return real_claim(self, session, claim, claimed[-1], worker)
 
-    monkeypatch.setattr(Allocator, "taken_slots", first_hit_just_filled)
+    monkeypatch.setattr(Allocator, "_claim", from_a_stale_search)
     try:
         with db.sessions.begin() as s:
             a = allocator.next_assignment(s, allocator.worker(s, "w1"))
-            assert a is not None and a.hit_id != lost[0]
+            assert a is not None and a.hit_id != full.id and len(claimed) == 2
+        with db.sessions() as s:
+            assert allocator.taken_slots(s, full) == full.max_assignments  # not over-assigned
     finally:
         db.dispose()
 
