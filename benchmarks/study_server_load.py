@@ -1,8 +1,9 @@
 """The study server under a crowd: N simulated workers against a real `barlow study serve`.
 
-Each simulated worker does what a browser does: GET / (CSRF token) -> POST /start -> then
-GET /next -> GET /hit/<key> (form token) -> POST /hit/<key>/submit -> GET /thanks, until
-the server says the study is done. Afterwards the database and the admin export are
+Each simulated worker does what a browser does: GET / (CSRF token) -> POST /start -> follow
+its redirect to GET /next (the HIT page, with its form and token) -> POST the form to its
+action (/hit/<key>/submit) -> follow the redirect to the thank-you page -> its "Next HIT"
+link (/next), until the server says the study is done. Afterwards the database and the admin export are
 checked against what every client was told:
 
   lost          answers acknowledged to a client ("Your answer is saved") but not stored
@@ -26,6 +27,7 @@ SIGKILL in the middle (`--kill`); clients retry what failed, as a worker would r
 from __future__ import annotations
 
 import argparse
+import html
 import http.client
 import os
 import re
@@ -47,6 +49,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+FORM_ACTION = re.compile(r'<form[^>]*id="hit-form"[^>]*action="([^"]+)"')
+NEXT_LINK = re.compile(r'<a[^>]*href="([^"]+)"[^>]*id="next"')
 
 
 # ------------------------------------------------------------------ setup
@@ -296,29 +300,35 @@ def simulated_worker(base: str, name: str, tally: Tally, keepalive: bool, deadli
 
         try:
             entry = call("entry", "GET", "/")
-            call("start", "POST", "/start", data={"csrf_token": CSRF.search(entry.text).group(1), "worker_id": name})
+            started = call("start", "POST", "/start", data={"csrf_token": CSRF.search(entry.text).group(1), "worker_id": name})
+            if started.status_code != 302:
+                raise RuntimeError(f"/start answered {started.status_code}")
+            # Where the browser goes next: the start's redirect, then the thank-you page's link.
+            next_url = started.headers["location"]
             n = 0
             while time.time() < deadline:
-                nxt = call("next", "GET", "/next")
-                if nxt.status_code == 200 and 'id="finished"' in nxt.text:
+                page = call("next", "GET", next_url)
+                next_url = "/next"
+                if page.status_code == 200 and 'id="finished"' in page.text:
                     with tally.lock:
                         tally.done_workers += 1
                     return
-                if nxt.status_code != 302:
-                    raise RuntimeError(f"/next answered {nxt.status_code}")
-                hit_url = nxt.headers["location"]
-                page = call("hit", "GET", hit_url)
-                if page.status_code != 200:
-                    continue
+                action = FORM_ACTION.search(page.text) if page.status_code == 200 else None
+                if action is None:
+                    raise RuntimeError(f"/next answered {page.status_code} without a HIT form")
+                submit_url = html.unescape(action.group(1))
                 description = f"{name} answer {n}: stripes on the left"
                 form = {"csrf_token": CSRF.search(page.text).group(1), "description": description,
                         "ease": str(1 + n % 5), "confidence": "4", "useful_view": "B"}
-                sent = call("submit", "POST", hit_url + "/submit", data=form)
+                sent = call("submit", "POST", submit_url, data=form)
                 if sent.status_code == 302:
                     thanks = call("thanks", "GET", sent.headers["location"])
                     if "again=0" in sent.headers["location"] and "Your answer is saved" in thanks.text:
                         with tally.lock:
-                            tally.acknowledged[(name, hit_url.rsplit("/", 1)[1])] = description
+                            tally.acknowledged[(name, submit_url.split("/")[2])] = description
+                    link = NEXT_LINK.search(thanks.text)
+                    if link:
+                        next_url = html.unescape(link.group(1))
                 n += 1
         except Exception as exc:  # noqa: BLE001 - counted as an error of this client
             with tally.lock:
@@ -450,7 +460,7 @@ def print_result(r: dict, reference: float | None) -> None:
           f"client errors {r['errors']} {r['error_samples'] or ''}, told done {r['told_done']}" + (f", killed pid {r['killed']}" if r["killed"] else ""))
     if r["server_errors"]:
         print(f"   5xx by request: {r['server_errors']}")
-    for kind in ("entry", "start", "next", "hit", "submit", "thanks"):
+    for kind in ("entry", "start", "next", "submit", "thanks"):
         if kind in r["latency"]:
             p50, p95, p99 = r["latency"][kind]
             print(f"   {kind:7s} p50 {p50 * 1000:7.1f} ms  p95 {p95 * 1000:7.1f} ms  p99 {p99 * 1000:7.1f} ms")

@@ -144,6 +144,7 @@ class _Statements:
                 set_={"status": ASSIGNED, "accepted_at": stmt.excluded.accepted_at, "released_at": None, "mode": "local"},
                 where=a.status == RELEASED,
             ).returning(a.id, a.public_id)
+        self.add_answers = insert(_ANSWERS)
         self.by_platform_id = select(Assignment).where(Assignment.platform_assignment_id == bindparam("platform_assignment_id"))
         self.answered_by_platform_worker = select(a.id).where(a.hit_id == hit_id, a.worker_id == of_worker, a.status == SUBMITTED)
         self.add_assignment = insert(_ASSIGNMENTS)
@@ -168,8 +169,6 @@ class Allocator:
         self.release_interval = release_interval
         self._released_at: datetime | None = None
         self._sql = _Statements(study_id)
-        # One multi-row INSERT per number of answers (executemany would send one per row).
-        self._add_answers: dict[int, object] = {}
 
     # ------------------------------------------------------------------ workers
 
@@ -428,12 +427,9 @@ class Allocator:
         now = self.clock()
         if answers:
             # One multi-row INSERT; the unique (assignment, question) constraint still refuses a double submit.
-            rows = [{"assignment_id": assignment.id, "question_id": q, "value": v, "created_at": now} for q, v in answers.items()]
-            if len(rows) not in self._add_answers:
-                self._add_answers[len(rows)] = insert(_ANSWERS).values(
-                    [{c: bindparam(f"{c}_{i}") for c in ("assignment_id", "question_id", "value", "created_at")} for i in range(len(rows))]
-                )
-            session.execute(self._add_answers[len(rows)], {f"{c}_{i}": v for i, row in enumerate(rows) for c, v in row.items()})
+            # psycopg sends these rows in one pipeline (one round trip); a multi-VALUES
+            # INSERT would be compiled anew each time (SQLAlchemy cannot cache it).
+            session.execute(self._sql.add_answers, [{"assignment_id": assignment.id, "question_id": q, "value": v, "created_at": now} for q, v in answers.items()])
             session.expire(assignment, ["answers"])
         work_time = max(0.0, (now - assignment.accepted_at).total_seconds())
         self._update(session, assignment, {"status": SUBMITTED, "submitted_at": now, "released_at": None, "work_time_seconds": work_time, "attention_passed": attention_passed})

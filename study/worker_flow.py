@@ -48,7 +48,8 @@ class HitInfo:
 
 @dataclass(frozen=True)
 class NextHit:
-    """Where a local worker goes next: a HIT, the end-of-session survey, or done."""
+    """Where a local worker goes next: a HIT, the end-of-session survey, or done; ``answered``:
+    how many HITs they have submitted so far."""
 
     hit_key: str | None
     answered: int = 0
@@ -147,9 +148,9 @@ class WorkerFlow:
         def allocate(session) -> NextHit:
             worker = RowRef(self.allocator.worker_id(session, external_id))
             assignment = self.allocator.next_assignment(session, worker)
-            if assignment is not None:
-                return NextHit(self._keys.get(assignment.hit_id) or assignment.hit.key)
             answered = self.allocator.answered_count(session, worker.id)
+            if assignment is not None:
+                return NextHit(self._keys.get(assignment.hit_id) or assignment.hit.key, answered)
             return NextHit(None, answered, bool(answered) and not self._survey_done(session, external_id))
 
         return in_transaction(self.db, allocate)

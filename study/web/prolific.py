@@ -16,7 +16,7 @@ from flask import Blueprint, abort, redirect, render_template, request, session,
 from study.platforms.prolific import COMPLETE_URL, participant_worker_id
 from study.platforms.settings import crowd_settings
 from study.web.context import study_context
-from study.web.worker import WORKER_KEY
+from study.web.worker import WORKER_KEY, shows_finished_page
 
 bp = Blueprint("prolific", __name__, url_prefix="/prolific")
 SESSION_KEY = "prolific"
@@ -67,7 +67,7 @@ def send_finished_participants_back():
 @bp.after_app_request
 def send_back_when_no_hit_is_left(response):
     """The session pages end with a 'finished' page when no HIT is left; a participant goes back to Prolific."""
-    if request.endpoint == "worker.next_hit" and response.status_code == 200 and _participant() is not None:
+    if request.endpoint == "worker.next_hit" and shows_finished_page() and _participant() is not None:
         if study_context().flow.answered(session[WORKER_KEY]) > 0:
             return _complete()
         return render_template(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 
-from flask import Blueprint, abort, redirect, render_template, request, send_from_directory, session, url_for
+from flask import Blueprint, abort, g, redirect, render_template, request, send_from_directory, session, url_for
 
 from study.allocation import AllocationError
 from study.failure_review import KIND as REVIEW_KIND
@@ -98,6 +98,11 @@ def _entry_page(error: str = "", status: int = 200):
     return html, status
 
 
+def shows_finished_page() -> bool:
+    """Whether this request's answer is the "all done" page of a local session."""
+    return bool(g.get("barlow_finished"))
+
+
 @bp.get("/")
 def entry():
     return _entry_page(request.args.get("error", "")[:200])
@@ -124,15 +129,19 @@ def leave():
 
 @bp.get("/next")
 def next_hit():
+    """The worker's current HIT (or a new one), shown here rather than behind a redirect:
+    one request less per HIT. A reload shows the same HIT again (the assignment is held);
+    the form posts to the HIT's own submit address, so a double submit stays a duplicate."""
     ctx = study_context()
     worker_external = session.get(WORKER_KEY)
     if not worker_external:
         return redirect(url_for("worker.entry"))
     step = ctx.flow.next_hit(worker_external)
     if step.hit_key is not None:
-        return redirect(url_for("worker.hit_page", hit_key=step.hit_key))
+        return render_hit(ctx.flow.hit(step.hit_key), PageMode(LOCAL), answered=step.answered)
     if step.survey_due:
         return redirect(url_for("worker.survey"))
+    g.barlow_finished = True
     return render_template("study/thanks.html", spec=ctx.spec, finished=True, answered=step.answered, csrf_token=csrf_token())
 
 

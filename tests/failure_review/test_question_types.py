@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from werkzeug.datastructures import MultiDict
 
@@ -110,7 +112,6 @@ def test_invalid_study_files_name_the_problem(tmp_path, bad, message):
 
 def test_feature_description_study_can_use_both_types(review_analysis, tmp_path):
     """The new types work in the original study kind: served, validated and exported."""
-    import re
 
     from study.app import create_app
     from study.create import CreateOptions, create_study
@@ -126,8 +127,8 @@ def test_feature_description_study_can_use_both_types(review_analysis, tmp_path)
     client = create_app(out, secret_key="k", testing=True).test_client()
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/").text).group(1)
     client.post("/start", data={"worker_id": "w1", "csrf_token": token})
-    hit = client.get("/next").location
-    page = client.get(hit).text
+    page = client.get("/next").text
+    hit = re.search(r'action="(/hit/[^"/]+)/submit"', page).group(1)
     assert 'type="checkbox"' in page and 'name="actions_other"' in page and "survey_useful" not in page
     r = client.post(hit + "/submit", data=MultiDict([("csrf_token", token), ("description", "stripes on cloth"), ("actions", "collect"), ("actions", "augment")]))
     assert r.status_code == 302

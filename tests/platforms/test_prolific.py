@@ -62,8 +62,17 @@ def participant(client, fake, study_id, pid, answers_for):
     answered = []
     for _ in range(30):
         if response.status_code == 200:
-            # The thank-you page between two HITs: go on to the next one.
-            response = client.get("/next")
+            page = response.get_data(as_text=True)
+            form = re.search(r'action="/hit/([^"/]+)/submit"', page)
+            if form is None:
+                # The thank-you page between two HITs: go on to the next one.
+                response = client.get("/next")
+                continue
+            key = form.group(1)
+            token = html.unescape(re.search(r'name="csrf_token" value="([^"]+)"', page).group(1))
+            response = client.post(f"/hit/{key}/submit", data={"csrf_token": token, **answers_for(key, text=f"{pid} sees stripes on {key}")})
+            assert response.status_code == 302, response.get_data(as_text=True)[-600:]
+            answered.append(key)
             continue
         assert response.status_code == 302, response.get_data(as_text=True)[-600:]
         location = response.headers["Location"]
@@ -71,15 +80,6 @@ def participant(client, fake, study_id, pid, answers_for):
             assert parse_qs(urlsplit(location).query)["cc"] == [CODE]
             fake.complete(study_id, pid, CODE, seconds=900)
             return answered
-        if "/hit/" in urlsplit(location).path:
-            key = urlsplit(location).path.rsplit("/", 1)[-1]
-            page = client.get(location)
-            assert page.status_code == 200, page.get_data(as_text=True)[-800:]
-            token = html.unescape(re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1))
-            response = client.post(f"/hit/{key}/submit", data={"csrf_token": token, **answers_for(key, text=f"{pid} sees stripes on {key}")})
-            assert response.status_code == 302, response.get_data(as_text=True)[-600:]
-            answered.append(key)
-            continue
         response = client.get(location)
     raise AssertionError("the participant never got back to Prolific")
 

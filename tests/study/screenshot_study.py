@@ -53,7 +53,7 @@ def main(out_dir: str = "screenshots/study", analysis_dir: str | None = None) ->
                 page.fill("#worker_id", worker)
                 page.click("#start")
                 for i in range(n):
-                    page.wait_for_url("**/hit/*")
+                    page.wait_for_url("**/next")  # /next shows the HIT itself
                     if worker == "worker-ana" and i == 0:
                         page.screenshot(path=str(out / "hit_page.png"), full_page=True)
                     page.fill("#input-description", f"{['round toes of shoes', 'thin dark straps', 'a wide collar'][i]} <as seen by {worker}>")

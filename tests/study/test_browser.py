@@ -93,6 +93,11 @@ def answer_with_keyboard(page, description):
     page.keyboard.press("Enter")
 
 
+def shown_hit(page) -> str:
+    """The HIT a page shows, from its form's submit address (/hit/<key>/submit)."""
+    return page.get_attribute("#hit-form", "action").rsplit("/", 2)[1]
+
+
 def test_two_workers_run_a_local_session(browser, server, study_dir):
     done: dict[str, list[str]] = {"alice": [], "bob": []}
     for worker in done:
@@ -102,13 +107,13 @@ def test_two_workers_run_a_local_session(browser, server, study_dir):
         page.fill("#worker_id", worker)
         page.click("#start")
         for round_ in range(2):
-            page.wait_for_url("**/hit/*")
-            hit = page.url.rsplit("/", 1)[1]
+            page.wait_for_url("**/next")  # the HIT is shown at /next itself
+            hit = shown_hit(page)
             assert page.is_visible("#section-A img") and page.is_visible("#section-B img") and page.is_visible("#section-C img")
             if round_ == 0:
                 # The browser refuses an incomplete form before anything is sent.
                 page.click("#submit")
-                assert page.url.endswith(f"/hit/{hit}")
+                assert page.url.endswith("/next") and shown_hit(page) == hit
                 assert "Please answer every question" in page.text_content("#client-errors")
             if worker == "alice":
                 answer_with_mouse(page, f"{worker} sees stripes on {hit}", 4, 5, "Sections B and C together")
@@ -118,8 +123,11 @@ def test_two_workers_run_a_local_session(browser, server, study_dir):
             assert "Your answer is saved" in page.text_content("#thanks")
             done[worker].append(hit)
             page.click("#next")
-        page.wait_for_url("**/hit/*")
-        assert page.url.rsplit("/", 1)[1] not in done[worker]
+        page.wait_for_url("**/next")
+        shown = shown_hit(page)
+        assert shown not in done[worker]
+        page.reload()  # a reload shows the same HIT again: nothing new is assigned
+        assert shown_hit(page) == shown
         context.close()
 
     frame = batch_results(study_dir)
