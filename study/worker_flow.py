@@ -147,8 +147,9 @@ class WorkerFlow:
 
         def allocate(session) -> NextHit:
             worker = RowRef(self.allocator.worker_id(session, external_id))
-            assignment = self.allocator.next_assignment(session, worker)
+            # Counted before a HIT row is locked (PostgreSQL): other workers wait on that lock.
             answered = self.allocator.answered_count(session, worker.id)
+            assignment = self.allocator.next_assignment(session, worker)
             if assignment is not None:
                 return NextHit(self._keys.get(assignment.hit_id) or assignment.hit.key, answered)
             return NextHit(None, answered, bool(answered) and not self._survey_done(session, external_id))
@@ -180,8 +181,9 @@ class WorkerFlow:
                 return Submission(False)
             if errors:
                 return Submission(False, errors=errors)
-            stored = self.allocator.submit(session, assignment, answers, attention_passed=passed)
+            # Before submit locks the HIT's row (PostgreSQL): the lock is held until commit.
             self.allocator.touch(session, assignment.worker_id)
+            stored = self.allocator.submit(session, assignment, answers, attention_passed=passed)
             return Submission(stored, answers)
 
         # A concurrent double submit that loses the race on the unique answer constraint is
