@@ -167,6 +167,7 @@ class AnalysisResult:
     n_features: int
     total_failures: int
     failure_modes: Any = None  # pandas DataFrame, one row per leaf (built by run_analysis)
+    failure_scores: Any = None  # pandas DataFrame, one row per (image, reported leaf): analysis_core.failure_scores
     features_path: Path | None = None
     metadata_path: Path | None = None
     classes: dict[str, list[str]] = field(default_factory=dict)
@@ -387,6 +388,9 @@ def run_analysis(
         classes={g: _class_order(labels if g == "label" else predictions) for g in config.groupings},
     )
     result.failure_modes = failure_modes_table(result)
+    from analysis_core.failure_scores import failure_scores_table
+
+    result.failure_scores = failure_scores_table(result, features, labels, predictions)
     return result
 
 

@@ -6,6 +6,7 @@ layout, its column and key names and its validation live in one place:
 - :mod:`.extraction`: ``features.npy``, ``metadata.csv``, ``manifest.json`` (``barlow extract``)
 - :mod:`.trees`: ``trees.json`` with typed groups and nodes (``barlow analyze``)
 - :mod:`.tables`: ``failure_modes.csv`` and ``skipped.csv`` (``barlow analyze``)
+- :mod:`.scores`: ``failure_scores.csv``, per-image membership in each failure mode (``barlow analyze``)
 - :mod:`.analysis_folder`: an analysis folder and the extraction it points to
 - :mod:`.visualization_index`: ``visualizations/index.json`` and the slug/key names in it
 - :mod:`.descriptions`: ``feature_descriptions.csv``
@@ -39,6 +40,7 @@ from analysis_core.artifacts.extraction import (
     write_manifest,
     write_metadata,
 )
+from analysis_core.artifacts.scores import FAILURE_SCORES_FILE, read_failure_scores, write_failure_scores
 from analysis_core.artifacts.study_folder import StudyFolder
 from analysis_core.artifacts.tables import read_failure_modes, read_skipped, write_failure_modes, write_skipped
 from analysis_core.artifacts.trees import GroupTree, SelectedFeature, TreeNode, TreesDocument, read_trees, write_trees
@@ -56,6 +58,7 @@ from analysis_core.artifacts.visualization_index import (
 __all__ = [
     "DESCRIPTIONS_FILE",
     "FAILURE_MODES_FILE",
+    "FAILURE_SCORES_FILE",
     "FEATURES_FILE",
     "INDEX_FILE",
     "MANIFEST_FILE",
@@ -82,6 +85,7 @@ __all__ = [
     "load_metadata",
     "read_descriptions",
     "read_failure_modes",
+    "read_failure_scores",
     "read_manifest",
     "read_skipped",
     "read_trees",
@@ -91,6 +95,7 @@ __all__ = [
     "write_analysis_files",
     "write_descriptions",
     "write_failure_modes",
+    "write_failure_scores",
     "write_manifest",
     "write_metadata",
     "write_skipped",
