@@ -110,7 +110,10 @@ def main(argv=None) -> int:
 
     from analysis_core.datasets.fashion_mnist import load_fashion_mnist_arrays
 
+    import torch
+
     args = parse_args(argv)
+    torch.set_num_threads(1)
     start = time.perf_counter()
     cache = Cache(args.cache)
     out = Path(args.out)

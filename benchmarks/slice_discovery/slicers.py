@@ -108,9 +108,10 @@ class DominoMixture:
     def _log_resp(self, Z, Y, P):
         from scipy.special import logsumexp
 
-        var = self.var_
-        gauss = -0.5 * (np.log(2 * np.pi * var).sum(1)[None, :]
-                        + ((Z[:, None, :] - self.mean_[None, :, :]) ** 2 / var[None, :, :]).sum(2))
+        precision = 1.0 / self.var_
+        # Expanded square (z - mu)^2 / var as matrix products: n x K without an n x K x d array.
+        gauss = -0.5 * (np.log(2 * np.pi * self.var_).sum(1)[None, :] + (Z ** 2) @ precision.T
+                        - 2 * Z @ (self.mean_ * precision).T + (self.mean_ ** 2 * precision).sum(1)[None, :])
         log = (np.log(self.weights_)[None, :] + gauss
                + self.y_weight * Y @ np.log(self.y_probs_).T + self.y_hat_weight * P @ np.log(self.y_hat_probs_).T)
         norm = logsumexp(log, axis=1, keepdims=True)
@@ -168,6 +169,7 @@ class SpotlightSlicer:
         torch.manual_seed(self.seed)
         self.mu_, self.sd_ = X.mean(0), X.std(0) + 1e-8
         Z = torch.tensor((X - self.mu_) / self.sd_, dtype=torch.float64)
+        z2 = (Z ** 2).sum(1)
         loss = torch.tensor(-np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, None)), dtype=torch.float64)
         min_weight = self.size * len(y)
         rng = np.random.default_rng(self.seed)
@@ -181,7 +183,7 @@ class SpotlightSlicer:
             optimizer = torch.optim.Adam([centre, log_precision], lr=self.lr)
             for _ in range(self.steps):
                 optimizer.zero_grad()
-                weight = torch.exp(-((Z - centre) ** 2).sum(1) * torch.exp(log_precision))
+                weight = torch.exp(-(z2 - 2 * Z @ centre + centre @ centre) * torch.exp(log_precision))
                 total = weight.sum()
                 # Barrier: the spotlight may not shrink below min_weight images' worth of weight.
                 objective = -(weight * loss).sum() / total + 10.0 * torch.relu(min_weight - total) / min_weight
