@@ -1,0 +1,48 @@
+import numpy as np
+import pytest
+
+from analysis_core.errors import BarlowError
+from analysis_core.failure_analysis import AnalysisConfig, run_analysis
+from analysis_core.failure_scores import most_typical, path_conditions, rule_margin, score_leaf
+
+from .conftest import planted_benchmark
+
+# root: feature 0 <= 1.0 goes to node 1 (a leaf); else node 2 splits on feature 1 <= 0.0.
+NODES = [
+    {"id": 0, "parent": None, "is_leaf": False, "feature": 0, "threshold": 1.0, "left": 1, "right": 2},
+    {"id": 1, "parent": 0, "is_leaf": True, "feature": None, "threshold": None, "left": None, "right": None},
+    {"id": 2, "parent": 0, "is_leaf": False, "feature": 1, "threshold": 0.0, "left": 3, "right": 4},
+    {"id": 3, "parent": 2, "is_leaf": True, "feature": None, "threshold": None, "left": None, "right": None},
+    {"id": 4, "parent": 2, "is_leaf": True, "feature": None, "threshold": None, "left": None, "right": None},
+]
+
+
+def test_margin_is_the_closest_threshold_in_feature_units():
+    assert path_conditions(NODES, 4) == [(0, 1.0, False), (1, 0.0, False)]
+    X = np.array([[3.0, 0.5], [1.5, 4.0], [0.0, 9.0], [1.0, 1.0]])
+    margin = rule_margin(path_conditions(NODES, 4), X, {0: 1.0, 1: 0.5})
+    # Row 0: 2 sd past feature 0's threshold but only 1 sd past feature 1's.
+    np.testing.assert_allclose(margin, [1.0, 0.5, -1.0, 0.0])
+    scored = score_leaf(NODES, 4, X, np.array([False, True, False, False]), {0: 1.0, 1: 0.5})
+    # A row exactly on a '>' threshold does not meet it (the tree sends it left).
+    assert scored["in_leaf"].tolist() == [True, True, False, False]
+    assert scored["score"][1] > scored["score"][0]  # a failure inside the rule comes first
+
+
+def test_inner_node_is_not_a_failure_mode():
+    with pytest.raises(BarlowError, match="node 2 is not a leaf"):
+        path_conditions(NODES, 2)
+
+
+def test_most_typical_images_of_a_planted_mode_are_its_failures_deep_inside_the_rule():
+    X, labels, predictions, planted = planted_benchmark(n_classes=2, per_class=400)
+    result = run_analysis(X, labels, predictions, AnalysisConfig(grouping="label", depth=1, permutations=0), progress=False)
+    scores = result.failure_scores
+    top = result.failure_modes[result.failure_modes["rank"] == 1].iloc[0]
+    typical = most_typical(scores, "label", top["class"], int(top["leaf"]), k=8)
+    assert len(typical) == 8 and typical["in_leaf"].all() and typical["failure"].all()
+    c = int(top["class"].split("_")[1])
+    x = X[typical["row"].to_numpy(), planted[c]]
+    rows = np.flatnonzero(labels == top["class"])
+    # The planted mode is the feature's lowest 40 %: its most typical images lie well inside it.
+    assert (x <= np.quantile(X[rows, planted[c]], 0.4)).all()
