@@ -87,6 +87,7 @@ def _leaf_view(group: GroupTree, row: dict, nodes: dict[int, dict], ber: float, 
         "sentence": leaf_sentence(group.grouping, group.class_name, ber, conditions, say_er, say_ec, short),
         "samples": vis.leaf_samples(group, leaf_id),
         "bounds": {b.feature: b for b in merge_conditions(conditions)},
+        "typical": [],  # filled from failure_scores.csv by _attach_typical
     }
 
 
