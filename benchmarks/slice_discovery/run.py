@@ -24,6 +24,7 @@ def slicers(n_slices: int, seed: int, depth: int, permutations: int) -> dict:
     return {
         "barlow": lambda: BarlowSlicer(n_slices, depth=depth, honest=True, permutations=permutations, seed=seed),
         "barlow-in-sample": lambda: BarlowSlicer(n_slices, depth=depth, honest=False, seed=seed),
+        "barlow-auto-depth": lambda: BarlowSlicer(n_slices, depth="auto", honest=True, permutations=permutations, seed=seed),
         "domino (paper)": lambda: DominoMixture(n_slices, seed=seed),
         "spotlight (paper)": lambda: SpotlightSlicer(n_slices, seed=seed),
         "failure-directions": lambda: FailureDirections(seed=seed),
@@ -77,6 +78,14 @@ def summary_tables(frame):
         groups=("groups", "sum"), groups_with_valid_mode=("valid_groups", "sum"),
         groups_significant_permutation=("significant_groups", "sum"))
     return by_family, overall, null_table
+
+
+def markdown(frame) -> str:
+    """A DataFrame (its index as the first columns) as a Markdown table."""
+    frame = frame.reset_index()
+    cells = [[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row] for row in frame.itertuples(index=False)]
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells]) + "\n"
 
 
 def versions() -> dict:
@@ -145,6 +154,9 @@ def main(argv=None) -> int:
     by_family.to_csv(out / "by_family.csv")
     overall.to_csv(out / "overall.csv")
     null_table.to_csv(out / "null_tasks.csv")
+    (out / "tables.md").write_text(
+        "## Mean over all slice tasks\n\n" + markdown(overall) + "\n## Per family\n\n" + markdown(by_family)
+        + "\n## Null tasks\n\n" + markdown(null_table) + f"\nTotal wall time: {total:.0f} s.\n")
     run_info = {"seed": args.seed, "slices": args.slices, "barlow_depth": args.depth, "permutations": args.permutations,
                 "mlp_epochs": MLP_EPOCHS, "tasks": [t.name for t in tasks], "task_descriptions": {t.name: t.description for t in tasks},
                 "subclasses": list(SUBCLASSES), "families": list(FAMILIES), "seconds_total": round(total, 1),

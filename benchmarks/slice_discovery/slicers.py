@@ -54,28 +54,45 @@ class BarlowSlicer:
         self.n_slices, self.depth, self.honest = n_slices, depth, honest
         self.permutations, self.seed, self.failure_first = permutations, seed, failure_first
 
-    def fit(self, X, y, probs) -> "BarlowSlicer":
+    def _analyse(self, X, y, probs, depth: int):
         from analysis_core.failure_analysis import AnalysisConfig, run_analysis
 
-        config = AnalysisConfig(grouping="label", depth=self.depth, seed=self.seed,
+        config = AnalysisConfig(grouping="label", depth=depth, seed=self.seed,
                                 folds=5 if self.honest else 0, permutations=self.permutations if self.honest else 0)
         result = run_analysis(X, y, probs.argmax(1), config, progress=False)
         table = result.failure_modes.copy()
         if self.honest:
             table["excess"] = table["honest_n_fail_leaf"] - table["honest_n_leaf"] * table["ber"]
             table["is_valid"] = table["valid"]
+            table["gain"] = table["honest_aler_minus_ber"]
         else:
             table["excess"] = table["n_fail_leaf"] - table["n_leaf"] * table["ber"]
             table["is_valid"] = table["valid_in_sample"]
+            table["gain"] = table["aler_minus_ber"]
+        table["depth_run"] = depth
+        return result, table, config.alpha
+
+    def fit(self, X, y, probs) -> "BarlowSlicer":
+        import pandas as pd
+
+        # depth "auto": every depth is analysed and each group keeps the depth with the best
+        # honest (or, in-sample mode, in-sample) ALER - BER.
+        depths = (1, 2) if self.depth == "auto" else (int(self.depth),)
+        runs = {d: self._analyse(X, y, probs, d) for d in depths}
+        alpha = runs[depths[0]][2]
+        gains = pd.concat([t.drop_duplicates("class")[["class", "gain", "depth_run"]] for _, t, _ in runs.values()])
+        best = gains.sort_values(["gain", "depth_run"], ascending=[False, True], kind="stable").drop_duplicates("class")
+        chosen = dict(zip(best["class"], best["depth_run"]))
+        table = pd.concat([t[t["class"].map(chosen) == d] for d, (_, t, _) in runs.items()])
         table = table.sort_values(["is_valid", "excess"], ascending=[False, False], kind="stable")
         self.table_ = table
-        self.groups_ = len(result.groups)
+        self.groups_ = len(chosen)
         self.valid_groups_ = int(table.groupby("class")["is_valid"].any().sum()) if len(table) else 0
-        self.significant_groups_ = int((table.drop_duplicates("class")["group_q_value"] <= config.alpha).sum()) if self.honest and len(table) else 0
+        self.significant_groups_ = int((table.drop_duplicates("class")["group_q_value"] <= alpha).sum()) if self.honest and len(table) else 0
         self.reported = int(table["is_valid"].sum())
         self.modes_ = []
         for _, row in table.head(self.n_slices).iterrows():
-            group = result.group("label", row["class"])
+            group = runs[int(row["depth_run"])][0].group("label", row["class"])
             rows = np.flatnonzero(np.asarray(y).astype(str) == row["class"])
             used = {int(n["feature"]) for n in group.tree.nodes_ if not n["is_leaf"]}
             self.modes_.append(_Mode(int(row["class"]), int(row["leaf"]), group.tree.nodes_,
