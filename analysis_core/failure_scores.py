@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from analysis_core.artifacts.scores import SCORE_COLUMNS
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 
 # Margins are in feature standard deviations; 4 of them is far beyond where rows of a leaf lie
 # (the rule's thresholds sit inside the data), so every failure in the leaf ranks first.

@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from analysis_core.atomic import atomic_path
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.atomic import atomic_path
+from analysis_core.artifacts.errors import BarlowError
 
 FAILURE_SCORES_FILE = "failure_scores.csv"
 SCORE_COLUMNS = ("row", "grouping", "class", "leaf", "rank", "in_leaf", "failure", "margin", "score")

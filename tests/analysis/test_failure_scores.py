@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 from analysis_core.failure_analysis import AnalysisConfig, run_analysis
 from analysis_core.failure_scores import most_typical, path_conditions, rule_margin, score_leaf
 

@@ -4,7 +4,7 @@ import pytest
 
 from analysis_core.artifacts import AnalysisFolder, read_failure_scores, write_failure_scores
 from analysis_core.artifacts.trees import read_trees
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 from analysis_core.failure_tree import assign_leaves
 
 
