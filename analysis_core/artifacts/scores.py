@@ -3,7 +3,8 @@
 One row per (image, failure mode): ``row`` (the image's position in metadata.csv),
 ``grouping``, ``class``, ``leaf`` (node id in trees.json), ``rank`` (the leaf's rank in its
 group), ``in_leaf`` (the image meets the rule), ``failure`` (prediction != label), ``margin``
-(smallest standardized distance to the rule's thresholds, > 0 inside) and ``score`` (the order
+(smallest standardized distance to the rule's thresholds, > 0 inside), ``typicality`` (0 to 1:
+closeness to the failure mode's failures) and ``score`` (the order
 in which the report shows a failure mode's images, highest first). The file sits beside
 failure_modes.csv; analysis_core.failure_scores computes it.
 """
@@ -17,7 +18,7 @@ from analysis_core.artifacts.atomic import atomic_path
 from analysis_core.artifacts.errors import BarlowError
 
 FAILURE_SCORES_FILE = "failure_scores.csv"
-SCORE_COLUMNS = ("row", "grouping", "class", "leaf", "rank", "in_leaf", "failure", "margin", "score")
+SCORE_COLUMNS = ("row", "grouping", "class", "leaf", "rank", "in_leaf", "failure", "margin", "typicality", "score")
 _BOOLEAN = {"true": True, "1": True, "false": False, "0": False}
 
 
@@ -36,7 +37,7 @@ def _check(table, where: str):
         values = np.asarray(table[column], dtype=float) if len(table) else np.zeros(0)
         if np.isnan(values).any() or (values != np.round(values)).any() or (values < 0).any():
             raise BarlowError(f"{where}: column {column} must hold non-negative whole numbers")
-    for column in ("margin", "score"):
+    for column in ("margin", "typicality", "score"):
         values = np.asarray(table[column], dtype=float) if len(table) else np.zeros(0)
         if np.isnan(values).any():
             raise BarlowError(f"{where}: column {column} has empty or non-numeric cells")
@@ -75,7 +76,7 @@ def read_failure_scores(analysis_dir: str | os.PathLike):
                             keep_default_na=False, na_values=[""])
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise BarlowError(f"cannot read {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
-    for column in ("margin", "score", "row", "leaf", "rank"):
+    for column in ("margin", "typicality", "score", "row", "leaf", "rank"):
         if column in table.columns:
             converted = pd.to_numeric(table[column], errors="coerce")
             if converted.isna().any():

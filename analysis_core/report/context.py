@@ -266,7 +266,7 @@ def _attach_typical(views: list[dict], folder: AnalysisFolder) -> None:
             rows = most_typical(scores, view["grouping"], view["class"], leaf["id"], TYPICAL_IMAGES)
             leaf["typical"] = [
                 {"row": int(r["row"]), "filename": filenames.get(int(r["row"])), "failure": bool(r["failure"]),
-                 "margin": float(r["margin"])}
+                 "typicality": float(r["typicality"]), "margin": float(r["margin"])}
                 for r in rows.to_dict("records")
             ]
 

@@ -24,6 +24,7 @@ def slicers(n_slices: int, seed: int, depth: int, permutations: int) -> dict:
     return {
         "barlow": lambda: BarlowSlicer(n_slices, depth=depth, honest=True, permutations=permutations, seed=seed),
         "barlow-in-sample": lambda: BarlowSlicer(n_slices, depth=depth, honest=False, seed=seed),
+        "barlow-margin-order": lambda: BarlowSlicer(n_slices, depth=depth, permutations=permutations, seed=seed, order="margin"),
         "barlow-auto-depth": lambda: BarlowSlicer(n_slices, depth="auto", honest=True, permutations=permutations, seed=seed),
         "domino (paper)": lambda: DominoMixture(n_slices, seed=seed),
         "spotlight (paper)": lambda: SpotlightSlicer(n_slices, seed=seed),

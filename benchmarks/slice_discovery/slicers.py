@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis_core.failure_scores import feature_scale, score_leaf
+from analysis_core.failure_scores import LeafProfile, leaf_profile, score_leaf
 
 
 def _failure(y: np.ndarray, probs: np.ndarray) -> np.ndarray:
@@ -42,7 +42,7 @@ class _Mode:
     class_id: int
     leaf: int
     nodes: list
-    scale: dict
+    profile: LeafProfile
     valid: bool
 
 
@@ -50,9 +50,10 @@ class BarlowSlicer:
     """Barlow's failure modes as slices. ``honest=False`` is the paper's in-sample mode (no cross-fitting, no test)."""
 
     def __init__(self, n_slices: int = 5, depth: int = 1, honest: bool = True, permutations: int = 100,
-                 seed: int = 0, failure_first: bool = True) -> None:
+                 seed: int = 0, order: str = "score") -> None:
         self.n_slices, self.depth, self.honest = n_slices, depth, honest
-        self.permutations, self.seed, self.failure_first = permutations, seed, failure_first
+        # order: the failure_scores column that ranks images ("score", or "margin" to measure it alone).
+        self.permutations, self.seed, self.order = permutations, seed, order
 
     def _analyse(self, X, y, probs, depth: int):
         from analysis_core.failure_analysis import AnalysisConfig, run_analysis
@@ -91,12 +92,12 @@ class BarlowSlicer:
         self.significant_groups_ = int((table.drop_duplicates("class")["group_q_value"] <= alpha).sum()) if self.honest and len(table) else 0
         self.reported = int(table["is_valid"].sum())
         self.modes_ = []
+        failure = _failure(y, probs)
         for _, row in table.head(self.n_slices).iterrows():
-            group = runs[int(row["depth_run"])][0].group("label", row["class"])
+            tree = runs[int(row["depth_run"])][0].group("label", row["class"]).tree
             rows = np.flatnonzero(np.asarray(y).astype(str) == row["class"])
-            used = {int(n["feature"]) for n in group.tree.nodes_ if not n["is_leaf"]}
-            self.modes_.append(_Mode(int(row["class"]), int(row["leaf"]), group.tree.nodes_,
-                                     feature_scale(X[rows], used), bool(row["is_valid"])))
+            profile = leaf_profile(tree.nodes_, int(row["leaf"]), tree.selected_features_, X[rows], failure[rows])
+            self.modes_.append(_Mode(int(row["class"]), int(row["leaf"]), tree.nodes_, profile, bool(row["is_valid"])))
         return self
 
     def valid_classes(self) -> set[int]:
@@ -107,8 +108,8 @@ class BarlowSlicer:
         out = np.full((len(y), len(self.modes_)), -np.inf)
         for j, mode in enumerate(self.modes_):
             rows = np.flatnonzero(y == mode.class_id)
-            scored = score_leaf(mode.nodes, mode.leaf, X[rows], failure[rows], mode.scale)
-            out[rows, j] = scored["score"] if self.failure_first else scored["margin"]
+            scored = score_leaf(mode.nodes, mode.leaf, X[rows], failure[rows], mode.profile)
+            out[rows, j] = scored[self.order]
         return out
 
 

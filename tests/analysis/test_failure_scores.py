@@ -3,7 +3,7 @@ import pytest
 
 from analysis_core.artifacts.errors import BarlowError
 from analysis_core.failure_analysis import AnalysisConfig, run_analysis
-from analysis_core.failure_scores import most_typical, path_conditions, rule_margin, score_leaf
+from analysis_core.failure_scores import LeafProfile, leaf_profile, most_typical, path_conditions, rule_margin, score_leaf
 
 from .conftest import planted_benchmark
 
@@ -23,10 +23,27 @@ def test_margin_is_the_closest_threshold_in_feature_units():
     margin = rule_margin(path_conditions(NODES, 4), X, {0: 1.0, 1: 0.5})
     # Row 0: 2 sd past feature 0's threshold but only 1 sd past feature 1's.
     np.testing.assert_allclose(margin, [1.0, 0.5, -1.0, 0.0])
-    scored = score_leaf(NODES, 4, X, np.array([False, True, False, False]), {0: 1.0, 1: 0.5})
+    profile = LeafProfile({0: 1.0, 1: 0.5}, np.array([0, 1]), centre=np.array([1.5, 4.0]), scale=np.ones(2))
+    scored = score_leaf(NODES, 4, X, np.array([False, True, False, False]), profile)
     # A row exactly on a '>' threshold does not meet it (the tree sends it left).
     assert scored["in_leaf"].tolist() == [True, True, False, False]
-    assert scored["score"][1] > scored["score"][0]  # a failure inside the rule comes first
+    assert scored["typicality"][1] == 1.0  # at the centre of the leaf's failures
+    assert scored["score"][1] > scored["score"][0] > scored["score"][2]  # a failure inside the rule comes first
+
+
+def test_typicality_prefers_images_like_the_leafs_failures_over_the_rules_extremes():
+    # Inside the rule (feature 0 > 1), failures sit near feature 0 = 2 with feature 1 high;
+    # the successes furthest past the threshold (feature 0 = 6) are another kind of image.
+    X = np.array([[2.0, 3.0], [2.2, 3.1], [1.8, 2.9], [6.0, 0.0], [6.5, 0.1], [0.0, 0.0], [0.5, 0.2]])
+    failure = np.array([True, True, True, False, False, False, False])
+    nodes = NODES[:2] + [dict(NODES[2], is_leaf=True, feature=None, threshold=None, left=None, right=None)]
+    profile = leaf_profile(nodes, 2, [0, 1], X, failure)
+    np.testing.assert_allclose(profile.centre, [2.0, 3.0])
+    new = np.array([[2.1, 3.0], [7.0, 0.0]])
+    scored = score_leaf(nodes, 2, new, np.array([False, False]), profile)
+    assert scored["in_leaf"].all()
+    assert scored["margin"][1] > scored["margin"][0]
+    assert scored["score"][0] > scored["score"][1]
 
 
 def test_inner_node_is_not_a_failure_mode():

@@ -34,13 +34,15 @@ def test_failure_scores_round_trip(analysis_dir, tmp_path):
     scores = read_failure_scores(analysis_dir)
     path = write_failure_scores(scores, tmp_path / "copy")
     again = read_failure_scores(path)
-    pd.testing.assert_frame_equal(again.drop(columns=["margin", "score"]), scores.drop(columns=["margin", "score"]))
-    np.testing.assert_allclose(again["margin"], scores["margin"], rtol=1e-5, atol=1e-6)
+    numbers = ["margin", "typicality", "score"]
+    pd.testing.assert_frame_equal(again.drop(columns=numbers), scores.drop(columns=numbers))
+    np.testing.assert_allclose(again[numbers], scores[numbers], rtol=1e-5, atol=1e-6)
 
 
 def _frame():
     return pd.DataFrame({"row": [0, 1], "grouping": "label", "class": "NA", "leaf": 1, "rank": 1,
-                         "in_leaf": [True, False], "failure": [True, False], "margin": [0.5, -0.2], "score": [4.5, -0.2]})
+                         "in_leaf": [True, False], "failure": [True, False], "margin": [0.5, -0.2],
+                         "typicality": [0.9, 0.1], "score": [3.9, 0.1]})
 
 
 def test_writer_refuses_a_table_a_reader_could_not_use(tmp_path):
