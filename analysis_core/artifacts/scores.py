@@ -66,29 +66,21 @@ def read_failure_scores(analysis_dir: str | os.PathLike):
     """failure_scores.csv as a DataFrame with typed columns; a clear error for a damaged file."""
     import pandas as pd
 
-    from analysis_core.artifacts.extraction import class_name
+    from analysis_core.artifacts.tables import _read_csv
 
     path = _path(analysis_dir)
-    if not path.is_file():
-        raise BarlowError(f"{path} not found: it is written by 'barlow analyze' beside failure_modes.csv")
-    try:
-        table = pd.read_csv(path, dtype={"class": str, "grouping": str, "in_leaf": str, "failure": str},
-                            keep_default_na=False, na_values=[""])
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise BarlowError(f"cannot read {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    table = _read_csv(path, SCORE_COLUMNS)
     for column in ("margin", "typicality", "score", "row", "leaf", "rank"):
-        if column in table.columns:
-            converted = pd.to_numeric(table[column], errors="coerce")
-            if converted.isna().any():
-                bad = table[column][converted.isna()].iloc[0]
-                raise BarlowError(f"{path}: column {column} holds {bad!r}, not a number")
-            table[column] = converted
+        converted = pd.to_numeric(table[column], errors="coerce")
+        if converted.isna().any():
+            bad = table[column][converted.isna()].iloc[0]
+            raise BarlowError(f"{path}: column {column} holds {bad!r}, not a number")
+        table[column] = converted
     _check(table, str(path))
     for column in ("row", "leaf", "rank"):
         table[column] = table[column].astype(int)
     for column in ("in_leaf", "failure"):
         table[column] = _as_bool(table[column], str(path), column)
-    table["class"] = table["class"].fillna("").map(class_name)
     return table
 
 
