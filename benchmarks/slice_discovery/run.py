@@ -74,17 +74,19 @@ def summary_tables(frame):
     by_family = slices.groupby(["family", "method"], sort=False)[metrics].mean().round(3)
     overall = slices.groupby("method", sort=False)[metrics + ["seconds"]].mean().round(3)
     null = frame[frame["family"] == "null"]
+    barlow_only = lambda column: column.sum(min_count=1)  # noqa: E731 - NaN for methods without groups
     null_table = null.groupby("method", sort=False).agg(
         tasks=("task", "count"), slices_handed_over=("reported", "sum"),
-        groups=("groups", "sum"), groups_with_valid_mode=("valid_groups", "sum"),
-        groups_significant_permutation=("significant_groups", "sum"))
+        groups=("groups", barlow_only), groups_with_valid_mode=("valid_groups", barlow_only),
+        groups_significant_permutation=("significant_groups", barlow_only))
     return by_family, overall, null_table
 
 
 def markdown(frame) -> str:
     """A DataFrame (its index as the first columns) as a Markdown table."""
     frame = frame.reset_index()
-    cells = [[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row] for row in frame.itertuples(index=False)]
+    cells = [["–" if isinstance(v, float) and v != v else f"{v:.3f}" if isinstance(v, float) else str(v) for v in row]
+             for row in frame.itertuples(index=False)]
     lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells]) + "\n"
 
