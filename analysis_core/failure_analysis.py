@@ -35,6 +35,7 @@ from analysis_core.mutual_info import METHODS
 
 GROUPINGS = ("label", "prediction")
 GROUPING_CHOICES = ("label", "prediction", "both")
+SCORE_CHOICES = ("reported", "all", "none")
 
 
 @dataclass
@@ -70,6 +71,12 @@ class AnalysisConfig:
         "costs about 1-3 s per 100 shuffles for a 1300 x 2048 group",
     )
     alpha: float = option(0.05, "q-value threshold for calling a leaf or a group significant")
+    scores: str = option(
+        "reported",
+        "failure modes whose images get per-image scores in failure_scores.csv: 'reported' (each group's top "
+        "leaf and every valid one), 'all' leaves, or 'none' (no file; rows x groupings x leaves lines can be large)",
+        choices=SCORE_CHOICES,
+    )
     seed: int = option(0, "random seed for the split and estimators")
     jobs: int = option(1, "worker processes; -1 = all cores")
 
@@ -97,6 +104,8 @@ class AnalysisConfig:
             raise BarlowError(f"--permutations must be 0 (no test) or a positive number, got {self.permutations}")
         if not 0 < self.alpha < 1:
             raise BarlowError(f"--alpha must be between 0 and 1, got {self.alpha}")
+        if self.scores not in SCORE_CHOICES:
+            raise BarlowError(f"--scores must be one of {', '.join(SCORE_CHOICES)}, got '{self.scores}'")
         if self.jobs == 0 or self.jobs < -1:
             raise BarlowError(f"--jobs must be a positive number of processes or -1 for all cores, got {self.jobs}")
         return self
@@ -388,9 +397,10 @@ def run_analysis(
         classes={g: _class_order(labels if g == "label" else predictions) for g in config.groupings},
     )
     result.failure_modes = failure_modes_table(result)
-    from analysis_core.failure_scores import failure_scores_table
+    if config.scores != "none":
+        from analysis_core.failure_scores import failure_scores_table
 
-    result.failure_scores = failure_scores_table(result, features, labels, predictions)
+        result.failure_scores = failure_scores_table(result, features, labels, predictions, leaves=config.scores)
     return result
 
 

@@ -63,3 +63,24 @@ def test_most_typical_images_of_a_planted_mode_are_its_failures_deep_inside_the_
     rows = np.flatnonzero(labels == top["class"])
     # The planted mode is the feature's lowest 40 %: its most typical images lie well inside it.
     assert (x <= np.quantile(X[rows, planted[c]], 0.4)).all()
+
+
+def test_scores_option_chooses_which_failure_modes_are_scored(tmp_path):
+    from analysis_core.artifacts.errors import BarlowError as Error
+    from analysis_core.failure_analysis_outputs import write_analysis
+
+    X, labels, predictions, _ = planted_benchmark(n_classes=2, per_class=200)
+    run = lambda scores: run_analysis(X, labels, predictions, AnalysisConfig(  # noqa: E731
+        grouping="label", depth=2, permutations=0, scores=scores), progress=False)
+    every = run("all")
+    leaves = every.failure_modes[["class", "leaf"]].drop_duplicates()
+    assert len(every.failure_scores) == len(leaves) * 200
+    reported = run("reported").failure_scores
+    modes = every.failure_modes
+    shown = modes[(modes["rank"] == 1) | modes["valid"]]
+    assert set(zip(reported["class"], reported["leaf"])) == set(zip(shown["class"], shown["leaf"]))
+    none = run("none")
+    assert none.failure_scores is None
+    assert not (write_analysis(none, tmp_path / "a") / "failure_scores.csv").exists()
+    with pytest.raises(Error, match="--scores must be one of reported, all, none"):
+        AnalysisConfig(scores="some").validate()
