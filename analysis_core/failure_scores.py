@@ -70,8 +70,7 @@ def leaf_profile(nodes: list[dict], leaf: int, selected, X: np.ndarray, failure:
     rule_scale = dict(zip(split, _scale(X[:, split]))) if split else {}
     features = np.asarray(selected, dtype=np.int64)
     Z = np.asarray(X[:, features], dtype=np.float64)
-    members = rule_margin(conditions, X, rule_scale) >= 0
-    members &= _strictly_right(conditions, X)
+    _, members = _in_rule(conditions, X, rule_scale)
     failures = members & np.asarray(failure, dtype=bool)
     # A leaf without failures (or without rows) is described by its rows (or by the group).
     pick = failures if failures.any() else members if members.any() else np.ones(len(Z), dtype=bool)
@@ -94,13 +93,14 @@ def rule_margin(conditions, X: np.ndarray, scale: dict[int, float]) -> np.ndarra
     return margin
 
 
-def _strictly_right(conditions, X: np.ndarray) -> np.ndarray:
-    """A row exactly on a '>' threshold has margin 0 but goes left (as the tree sends it)."""
-    ok = np.ones(X.shape[0], dtype=bool)
+def _in_rule(conditions, X: np.ndarray, scale: dict[int, float]) -> tuple[np.ndarray, np.ndarray]:
+    """(margin, in_leaf) of every row: a row exactly on a '>' threshold has margin 0 but goes left."""
+    margin = rule_margin(conditions, X, scale)
+    inside = margin >= 0
     for feature, threshold, goes_left in conditions:
         if not goes_left:
-            ok &= np.asarray(X[:, feature]).astype(np.float32).astype(np.float64) > threshold
-    return ok
+            inside &= np.asarray(X[:, feature]).astype(np.float32).astype(np.float64) > threshold
+    return margin, inside
 
 
 def typicality(X: np.ndarray, profile: LeafProfile) -> np.ndarray:
@@ -113,8 +113,7 @@ def typicality(X: np.ndarray, profile: LeafProfile) -> np.ndarray:
 def score_leaf(nodes: list[dict], leaf: int, X: np.ndarray, failure: np.ndarray, profile: LeafProfile) -> dict:
     """Columns in_leaf, failure, margin, typicality and score of every row of X for one leaf."""
     conditions = path_conditions(nodes, leaf)
-    margin = rule_margin(conditions, X, profile.rule_scale)
-    in_leaf = (margin >= 0) & _strictly_right(conditions, X)
+    margin, in_leaf = _in_rule(conditions, X, profile.rule_scale)
     failure = np.asarray(failure, dtype=bool)
     typical = typicality(X, profile)
     score = 2.0 * failure + in_leaf + typical
