@@ -50,5 +50,6 @@ def run(args: argparse.Namespace) -> int:
     result = analyze_files(args.features, args.metadata, config, progress=not args.quiet)
     out = write_analysis(result, args.out)
     print(format_summary(result))
-    print(f"Wrote {out / 'failure_modes.csv'}, {out / 'failure_scores.csv'}, {out / 'trees.json'}, {out / 'skipped.csv'}")
+    scores = f"{out / 'failure_scores.csv'}, " if result.failure_scores is not None else ""
+    print(f"Wrote {out / 'failure_modes.csv'}, {scores}{out / 'trees.json'}, {out / 'skipped.csv'}")
     return 0

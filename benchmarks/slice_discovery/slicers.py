@@ -9,7 +9,8 @@ them for methods without a significance call, the valid failure modes for Barlow
 - ``BarlowSlicer``: Barlow's failure trees (``run_analysis``, label groups), honest (default:
   cross-fitting + permutation test) or the paper's in-sample mode; failure modes ranked across
   groups by excess failures (failures beyond the group's base rate), images scored by
-  ``analysis_core.failure_scores`` (margin to the rule, failures first).
+  ``analysis_core.failure_scores`` (failures inside the rule first, each tier by closeness to the
+  mode's failures); ``depth="auto"`` lets each group keep depth 1 or 2 by ALER - BER.
 - ``DominoMixture``: Domino's error-aware mixture model (Eyuboglu et al., ICLR 2022), written
   from the paper and the package's documented defaults, because the package cannot be imported
   here (see ``domino_env``): a diagonal Gaussian mixture over the (PCA) embeddings whose

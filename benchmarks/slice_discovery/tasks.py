@@ -85,7 +85,8 @@ def add_artefact(images: np.ndarray, artefact: str) -> np.ndarray:
 
 def _rng(spec: TaskSpec, part: int) -> np.random.Generator:
     family = ("null",) + FAMILIES
-    return np.random.default_rng([spec.seed, family.index(spec.family), spec.target + 1, ARTEFACTS.index(spec.artefact) + 1 if spec.artefact else 0, part])
+    artefact = ARTEFACTS.index(spec.artefact) + 1 if spec.artefact else 0
+    return np.random.default_rng([spec.seed, family.index(spec.family), spec.target + 1, artefact, part])
 
 
 def training_set(spec: TaskSpec, images: np.ndarray, subclass: np.ndarray, size: int = TRAIN_SIZE):
