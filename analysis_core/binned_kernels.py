@@ -249,9 +249,9 @@ def grow_tree(order, values, y, train, depth, min_leaf, w_fail, table, log_table
 
 
 @jit
-def aler_minus_ber_many(orders, values, Y, depth, min_leaf, table, log_table):
-    """In-sample ALER - BER of the tree grown on all rows for each label vector Y[q] (trees of q on
-    the columns ``orders[q]`` / ``values[q]``)."""
+def aler_minus_ber_many(order_all, Xt, selected, Y, depth, min_leaf, table, log_table):
+    """In-sample ALER - BER of the tree grown on all rows for each label vector Y[q], on the columns
+    ``selected[q]`` (``order_all`` / ``Xt``: sort order and values of every column, features x rows)."""
     n_vectors, n = Y.shape
     out = np.empty(n_vectors)
     train = np.ones(n, dtype=np.bool_)
@@ -260,7 +260,9 @@ def aler_minus_ber_many(orders, values, Y, depth, min_leaf, table, log_table):
         for i in range(n):
             n_fail += Y[q, i]
         w_fail = (n - n_fail) / n_fail
-        feature, _, _, _, m, k, _ = grow_tree(orders[q], values[q], Y[q], train, depth, min_leaf, w_fail, table, log_table)
+        cols = selected[q]
+        feature, _, _, _, m, k, _ = grow_tree(order_all[cols], Xt[cols], Y[q], train, depth, min_leaf, w_fail,
+                                              table, log_table)
         aler = 0.0
         for d in range(feature.shape[0]):
             if feature[d] < 0 and m[d] > 0:

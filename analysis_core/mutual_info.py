@@ -82,7 +82,8 @@ def binned_mi(count_all, count_fail, n, n_fail, table):
     # so features with many distinct values would otherwise beat mostly-zero (ReLU) ones by chance.
     occupied = (count_all > 0).sum(axis=1)
     both_classes = (n_fail > 0) & (n_fail < n)
-    mi = (plugin - (occupied - 1) * both_classes / (2 * n)).clip(min=0.0)
+    half = n_y * 0 + 0.5  # in the table's float type: torch divides integer tensors in float32
+    mi = (plugin - (occupied - 1) * both_classes * half / n).clip(min=0.0)
     return mi, plugin
 
 

@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis_core.binned_kernels import aler_minus_ber_many
-
-CHUNK = 64  # shuffles refitted together
+CHUNK = 63  # label vectors refitted together (with the column of ones, 64 counted per row)
 
 
 def stop_count(alpha: float, n_permutations: int) -> int:
@@ -38,9 +36,7 @@ def stop_count(alpha: float, n_permutations: int) -> int:
 def statistics(refits, Y: np.ndarray) -> np.ndarray:
     """In-sample ALER - BER of the refitted procedure for each row of Y (vectors x rows, 0/1)."""
     Y = np.ascontiguousarray(Y, dtype=np.uint8)
-    selected = refits.select(Y)
-    orders, values = refits.columns(selected)
-    return aler_minus_ber_many(orders, values, Y, refits.depth, refits.min_leaf, *refits.tree_tables)
+    return refits.aler_minus_ber(refits.select(Y), Y)
 
 
 def permutation_test(tree, X: np.ndarray, failure: np.ndarray, n_permutations: int, random_state=0,
@@ -55,14 +51,17 @@ def permutation_test(tree, X: np.ndarray, failure: np.ndarray, n_permutations: i
     failure = np.asarray(failure).astype(bool)
     if refits is None:
         refits = GroupRefits(X, tree.top_k, tree.depth, tree.min_samples_leaf, device)
-    observed = float(statistics(refits, failure[None, :])[0])
     rng = np.random.default_rng(random_state)
     null: list[float] = []
     exceed = 0
     stopped = False
-    while len(null) < n_permutations and not stopped:
-        block = np.stack([rng.permutation(failure) for _ in range(min(CHUNK, n_permutations - len(null)))])
-        for value in statistics(refits, block):
+    observed = None
+    while observed is None or (len(null) < n_permutations and not stopped):
+        block = [rng.permutation(failure) for _ in range(min(CHUNK, n_permutations - len(null)) - (observed is None))]
+        values = statistics(refits, np.stack(([failure] if observed is None else []) + block))
+        if observed is None:  # the observed flags ride with the first shuffles
+            observed, values = float(values[0]), values[1:]
+        for value in values:
             null.append(float(value))
             # A tolerance keeps shuffles that tie the observed value (up to rounding) on the null's side.
             exceed += value >= observed - 1e-12

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis_core.binned_kernels import count_by_bin, grow_tree, mi_from_counts, stable_argsort_rows, transpose, tree_tables
+from analysis_core.binned_kernels import aler_minus_ber_many, count_by_bin, grow_tree, mi_from_counts, stable_argsort_rows, transpose, tree_tables
 from analysis_core.errors import BarlowError
 from analysis_core.mutual_info import auto_bins, binned_mi, column_bins_of_transposed, xlogx_table
 
@@ -133,19 +133,24 @@ class GroupRefits:
 
     # --- trees ---------------------------------------------------------------------------
 
-    def columns(self, selected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(sort order, values) of the selected columns, shaped like ``selected`` x rows."""
+    def sort_columns(self, selected: np.ndarray) -> np.ndarray:
+        """Every column's sort order (features x rows), computed for the ``selected`` ones where missing."""
         need = np.unique(selected)
         need = need[~self._sorted[need]]
         if len(need):
             self._order[need] = stable_argsort_rows(self.Xt[need])
             self._sorted[need] = True
-        return self._order[selected], self.Xt[selected]
+        return self._order
+
+    def aler_minus_ber(self, selected: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """In-sample ALER - BER of the tree on ``selected[q]`` for flags Y[q], trained on all rows."""
+        order = self.sort_columns(selected)
+        return aler_minus_ber_many(order, self.Xt, selected, Y, self.depth, self.min_leaf, *self.tree_tables)
 
     def grow(self, selected: np.ndarray, fail: np.ndarray, rows: np.ndarray | None = None):
         """The tree on ``selected`` columns for flags ``fail`` trained on ``rows`` (default all);
         returns grow_tree's (feature, threshold, left, right, n_train, n_fail_train, leaf_of_row)."""
-        order, values = self.columns(selected)
+        order, values = self.sort_columns(selected)[selected], self.Xt[selected]
         fail = np.asarray(fail, dtype=np.int64)
         train = np.ones(self.n, dtype=bool) if rows is None else np.asarray(rows, dtype=bool)
         n_fail = int(fail[train].sum())
