@@ -10,7 +10,10 @@ The counting is exact without checking candidates one by one: rounding is monoto
 values that a rounded test ``|x_j - x_i| <= r`` accepts form one interval of floats, and its
 two ends are computed on the query side (almost always ``fl(x_i - r)`` or the float next to
 it; the few others, near zero, are bisected over the bit patterns). One ``searchsorted`` per
-column then finds the run of accepted points.
+column then finds the run of accepted points. With numba installed, the k-th distances, the
+merge of the classes' sorted blocks and the runs (a walk outwards from each point's position,
+testing the same rounded condition) are compiled loops (``analysis_core.knn_kernels``) that give
+the same counts.
 
 Exactness needs more than the textbook estimator, because scikit-learn's answer depends
 on how its neighbour searches round:

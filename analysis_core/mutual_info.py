@@ -8,7 +8,8 @@ Two estimators:
   instead of building neighbour trees feature by feature.
 * ``fast`` - a plug-in estimate on equal-frequency (quantile) bins, computed for all features at
   once: each column is cut at its own quantiles, a (bin x failure) contingency table is counted
-  for every column with one ``bincount``, and MI is read off the tables, with the Miller-Madow
+  for every column in one pass (``binned_kernels.count_by_bin``, compiled by numba when it is
+  installed), and MI is read off the tables, with the Miller-Madow
   correction for the number of occupied bins. Tied values (ReLU zeros) always share a bin, so a
   feature that is mostly zero is not credited with information it does not have.
 
