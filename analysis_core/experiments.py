@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from analysis_core.artifacts import FEATURES_FILE, METADATA_FILE
-from analysis_core.atomic import staged_dir
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.atomic import staged_dir
+from analysis_core.artifacts.errors import BarlowError
 from analysis_core.failure_analysis import GROUPINGS, AnalysisConfig, run_analysis
 from analysis_core.failure_tree import check_depth, leaf_is_valid
 

@@ -24,10 +24,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from analysis_core.artifacts.extraction import FEATURES_FILE, MANIFEST_FILE, METADATA_FILE, write_manifest, write_metadata
-from analysis_core.atomic import atomic_path
+from analysis_core.artifacts.atomic import atomic_path
+from analysis_core.artifacts.errors import BarlowError
+from analysis_core.artifacts.extraction import (
+    FEATURES_FILE,
+    MANIFEST_FILE,
+    METADATA_FILE,
+    write_manifest,
+    write_metadata,
+)
 from analysis_core.datasets.base import ImageDataset
-from analysis_core.errors import BarlowError
 from analysis_core.feature_provenance import RANDOM_WEIGHTS
 from analysis_core.models.base import FeatureModel
 

@@ -27,11 +27,11 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
+from analysis_core.artifacts.options import option
 from analysis_core.failure_tree import FailureTree, check_depth
 from analysis_core.honest import DEFAULT_FOLDS, HonestLeaves, cross_fit
 from analysis_core.mutual_info import METHODS
-from analysis_core.options import option
 
 GROUPINGS = ("label", "prediction")
 GROUPING_CHOICES = ("label", "prediction", "both")
@@ -42,7 +42,7 @@ class AnalysisConfig:
     """All options of one analysis (the ``params`` block of trees.json)."""
 
     # Each default and help text is declared here only; 'barlow analyze' and 'barlow
-    # experiments' generate their options from these fields (analysis_core.options).
+    # experiments' generate their options from these fields (analysis_core.artifacts.options).
     grouping: str = option("both", "group rows by true label, by prediction, or both", choices=GROUPING_CHOICES)
     depth: int = option(1, "tree depth, 1 to 3")
     top_k: int = option(20, "features kept per group by mutual information with failure")
@@ -461,7 +461,11 @@ def failure_modes_table(result: AnalysisResult):
     import pandas as pd
 
     from analysis_core.failure_tree import leaf_is_valid
-    from analysis_core.leaf_stats import benjamini_hochberg, binomial_p_greater, wilson_interval
+    from analysis_core.leaf_stats import (
+        benjamini_hochberg,
+        binomial_p_greater,
+        wilson_interval,
+    )
 
     cfg = result.config
     nan = float("nan")

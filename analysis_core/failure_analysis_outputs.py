@@ -10,11 +10,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from analysis_core.failure_analysis import AnalysisResult, config_dict
 from analysis_core.artifacts.analysis_folder import write_analysis_files
+from analysis_core.artifacts.errors import BarlowError
 from analysis_core.artifacts.tables import skipped_frame
 from analysis_core.artifacts.trees import clean_json
-from analysis_core.errors import BarlowError
+from analysis_core.failure_analysis import AnalysisResult, config_dict
 
 
 def trees_document(result: AnalysisResult) -> dict[str, Any]:

@@ -16,10 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
 from sklearn.base import BaseEstimator
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 from analysis_core.mutual_info import mutual_information, top_features
 
 MIN_DEPTH, MAX_DEPTH = 1, 3

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 
 METHODS = ("fast", "knn")
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis_core.cli import main
+from barlow.cli import main
 from study.analysis.simulate import simulate_batch
 
 

@@ -118,7 +118,7 @@ def free_port() -> int:
 
 
 def start_server(study: Path, port: int, workers: int, threads: int, connection_limit: int, database_url: str | None):
-    cmd = [sys.executable, "-m", "analysis_core.cli", "study", "serve", str(study), "--port", str(port),
+    cmd = [sys.executable, "-m", "barlow.cli", "study", "serve", str(study), "--port", str(port),
            "--admin-token", TOKEN, "--workers", str(workers), "--threads", str(threads),
            "--connection-limit", str(connection_limit)]
     if database_url:

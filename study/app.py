@@ -9,20 +9,20 @@ from pathlib import Path
 
 from flask import Flask, has_request_context, jsonify, render_template, request
 from flask.sessions import SecureCookieSessionInterface
+from jinja2 import ChoiceLoader, FileSystemLoader
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from jinja2 import ChoiceLoader, FileSystemLoader
 from werkzeug.exceptions import HTTPException
 
-from analysis_core.errors import BarlowError
-from analysis_core.resources import hit_templates_dir, templates_dir
+from analysis_core.artifacts.errors import BarlowError
+from analysis_core.artifacts.resources import hit_templates_dir, templates_dir
 from study.allocation import Allocator, Clock
 from study.db import DEFAULT_BUSY_TIMEOUT, open_study_database
-from study.modes import MTURK_ORIGINS
-from study.verification import AUTO, AssignmentVerifier, resolve_crowd_mode
 from study.hits import load_hits
 from study.models import utcnow
+from study.modes import MTURK_ORIGINS
 from study.study_file import load_study_file
+from study.verification import AUTO, AssignmentVerifier, resolve_crowd_mode
 from study.web import admin, api, prolific, worker
 from study.web.context import EXTENSION_KEY, StudyContext
 from study.web.guard import check_request

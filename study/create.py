@@ -24,10 +24,10 @@ from analysis_core.artifacts import (
     read_visualization_index,
 )
 from analysis_core.artifacts.analysis_folder import AnalysisFolder
+from analysis_core.artifacts.atomic import staged_dir
+from analysis_core.artifacts.errors import BarlowError
+from analysis_core.artifacts.options import option
 from analysis_core.artifacts.study_folder import ITEMS_FILE
-from analysis_core.atomic import staged_dir
-from analysis_core.errors import BarlowError
-from analysis_core.options import option
 from study.hits import HITS_FILE, SECTIONS, HitSpec, write_hits
 from study.study_file import (
     AttentionCheck,

@@ -15,8 +15,8 @@ from sqlalchemy import Engine, create_engine, event, func, select, update
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from analysis_core.artifacts.errors import BarlowError
 from analysis_core.artifacts.study_folder import DB_FILE
-from analysis_core.errors import BarlowError
 from study.hits import HitSpec, load_hits
 from study.models import SUBMITTED, Assignment, Hit, Study
 from study.schema import lock_study_setup, upgrade_database

@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select, true
 from sqlalchemy.orm import selectinload
 
-from analysis_core.atomic import atomic_path
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.atomic import atomic_path
+from analysis_core.artifacts.errors import BarlowError
 from study.db import StudyDatabase, open_study_database
-from study.hits import SECTIONS
-from study.models import APPROVED, REJECTED, SUBMITTED, Assignment, Hit
 from study.failure_review import KIND as REVIEW_KIND
 from study.failure_review.context import INPUT_FIELDS as REVIEW_INPUT_FIELDS
 from study.failure_review.context import input_fields, load_review_contexts
+from study.hits import SECTIONS
+from study.models import APPROVED, REJECTED, SUBMITTED, Assignment, Hit
 from study.study_file import StudySpec, load_study_file
 from study.verification import UNCONFIRMED, confirmed
 

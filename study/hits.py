@@ -6,8 +6,8 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from analysis_core.artifacts.errors import BarlowError
 from analysis_core.artifacts.study_folder import HITS_FILE
-from analysis_core.errors import BarlowError
 
 SECTIONS = ("A", "B", "C")
 _COLUMNS = ["hit", "grouping", "class", "feature", "is_attention_check", "check_id", "image_A", "image_B", "image_C"]

@@ -60,6 +60,11 @@ class Study(Base):
     platform: Mapped[str | None] = mapped_column(String(32), nullable=True)
     platform_sandbox: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     platform_study_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # The currency of the platform account the study is paid from (USD, GBP), and the
+    # name Barlow gives the remote study before creating it (so a rerun finds that draft
+    # instead of creating a second one).
+    platform_currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    platform_internal_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
     hits: Mapped[list[Hit]] = relationship(back_populates="study", order_by="Hit.position")
 
@@ -125,7 +130,8 @@ class Assignment(Base):
     review_note: Mapped[str] = mapped_column(Text, default="")
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # The review decision the crowd platform has received (so a rerun never sends it twice),
-    # the platform's own status of the assignment, and the bonus paid on it (US cents).
+    # the platform's own status of the assignment, and the bonus paid on it (hundredths
+    # of the study's currency).
     platform_review: Mapped[str | None] = mapped_column(String(16), nullable=True)
     platform_status: Mapped[str | None] = mapped_column(String(32), nullable=True)
     bonus_cents: Mapped[int] = mapped_column(Integer, default=0)
@@ -149,7 +155,14 @@ class Answer(Base):
 
 
 class Bonus(Base):
-    """One bonus payment; ``token`` is the platform's idempotency key, unique per payment."""
+    """One bonus payment, recorded before any call: intent, set-up, pay sent, paid.
+
+    ``token`` is the platform's idempotency key where it has one (MTurk); ``remote_id``
+    Prolific's bulk bonus payment. ``pay_sent_at`` is written before the pay call and
+    ``paid_at`` after its answer: a row with the first and not the second has an unknown
+    outcome, and a platform whose pay call is not idempotent is never asked again
+    without the user's explicit confirmation.
+    """
 
     __tablename__ = "bonuses"
 
@@ -164,6 +177,7 @@ class Bonus(Base):
     # The platform's id of the payment where it has one (Prolific's bulk bonus payment).
     remote_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    pay_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     worker: Mapped[Worker] = relationship()

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 from study.db import StudyDatabase
 from study.models import APPROVED, REJECTED, SUBMITTED, Assignment, Hit
 

@@ -17,7 +17,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, inspect, text
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 
 BASELINE = "0001_baseline"
 # Any fixed number: it only has to be the same in every Barlow process.

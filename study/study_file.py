@@ -21,8 +21,8 @@ from typing import Any, Mapping
 
 import yaml
 
+from analysis_core.artifacts.errors import BarlowError
 from analysis_core.artifacts.study_folder import STUDY_FILE
-from analysis_core.errors import BarlowError
 
 QUESTION_TYPES = ("text", "likert", "choice", "multi", "survey")
 # A multi-select answer is stored as its ticked options joined by this character.

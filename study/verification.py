@@ -15,11 +15,10 @@ assignment on the platform for that HIT and worker.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 
 OFF, OPEN, CLOSED, AUTO = "off", "open", "closed", "auto"
 CROWD_MODES = (AUTO, CLOSED, OPEN, OFF)
@@ -71,26 +70,6 @@ def confirmed():
     return or_(Assignment.platform_status.is_(None), Assignment.platform_status != UNCONFIRMED)
 
 
-def load_verifier(platform: str | None, settings: Any = None) -> AssignmentVerifier | None:
-    """The verifier of ``study.platforms.<platform>``, made by its ``assignment_verifier(settings)``.
-
-    None when no platform is configured; a clear error when the platform has no adapter.
-    """
-    if not platform:
-        return None
-    try:
-        module = importlib.import_module(f"study.platforms.{platform}")
-    except ModuleNotFoundError:
-        raise BarlowError(f"no adapter for crowd platform {platform!r} (study.platforms.{platform})") from None
-    factory = getattr(module, "assignment_verifier", None)
-    if factory is None:
-        raise BarlowError(f"the {platform!r} platform adapter cannot verify assignments (no assignment_verifier)")
-    verifier = factory(settings)
-    if not isinstance(verifier, AssignmentVerifier):
-        raise BarlowError(f"the {platform!r} platform adapter's assignment_verifier did not return a verifier")
-    return verifier
-
-
 def resolve_crowd_mode(mode: str, verifier: AssignmentVerifier | None) -> str:
     """``auto`` is closed when a verifier is configured and open otherwise."""
     if mode not in CROWD_MODES:
@@ -100,20 +79,3 @@ def resolve_crowd_mode(mode: str, verifier: AssignmentVerifier | None) -> str:
     if mode == CLOSED and verifier is None:
         raise BarlowError("closed crowd mode needs a platform adapter that verifies assignments (configure the study's platform)")
     return mode
-
-
-def study_verifier(study_dir, database_url: str | None = None) -> AssignmentVerifier | None:
-    """The verifier for the platform the study was published to (``studies.platform``), if any."""
-    from study.db import open_study_database
-    from study.models import Study
-
-    db = open_study_database(study_dir, database_url)
-    try:
-        with db.reads() as session:
-            study = session.get(Study, db.study_id)
-            platform = study.platform if study is not None else None
-            if platform:
-                session.expunge(study)
-    finally:
-        db.dispose()
-    return load_verifier(platform, study) if platform else None

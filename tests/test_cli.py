@@ -1,7 +1,7 @@
 import subprocess
 import sys
 
-from analysis_core.cli import main
+from barlow.cli import main
 
 
 def test_help_lists_every_command(capsys):
@@ -20,6 +20,6 @@ def test_no_command_prints_help_and_fails(capsys):
 
 
 def test_console_script_is_installed():
-    result = subprocess.run([sys.executable, "-m", "analysis_core.cli", "--version"], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "barlow.cli", "--version"], capture_output=True, text=True)
     assert result.returncode == 0
     assert result.stdout.startswith("barlow ")

@@ -5,12 +5,18 @@ from dataclasses import replace
 
 import pytest
 
+from analysis_core.artifacts.errors import BarlowError
+from analysis_core.artifacts.options import (
+    QUIET_HELP,
+    add_options,
+    from_args,
+    option,
+    values_from_args,
+)
 from analysis_core.failure_analysis import AnalysisConfig
-from analysis_core.cli import build_parser
-from analysis_core.demo import DemoConfig
-from analysis_core.errors import BarlowError
-from analysis_core.options import QUIET_HELP, add_options, from_args, option, values_from_args
 from analysis_core.visualization.config import VisualizationConfig
+from barlow.cli import build_parser
+from barlow.demo import DemoConfig
 from study.analysis.pipeline import StudyAnalysisOptions
 from study.create import CreateOptions
 
@@ -84,7 +90,7 @@ def test_one_flag_one_meaning_for_the_features_file():
 
 
 def test_visualize_rejects_ids_given_as_features_file(capsys):
-    from analysis_core.cli import main
+    from barlow.cli import main
 
     assert main(["visualize", "--analysis", "nowhere", "--features", "1,2"]) == 2
     assert "give ids with --feature-ids 1,2" in capsys.readouterr().err

@@ -19,7 +19,7 @@ SCRIPT = textwrap.dedent(
     from PIL import Image
 
     from analysis_core.artifacts import read_trees, write_visualization_index
-    from analysis_core.cli import STUDY_COMMANDS, main
+    from barlow.cli import STUDY_COMMANDS, main
 
     root = Path(sys.argv[1])
 

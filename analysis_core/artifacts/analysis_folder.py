@@ -12,12 +12,29 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from analysis_core.artifacts.atomic import staged_dir
+from analysis_core.artifacts.errors import BarlowError
 from analysis_core.artifacts.extraction import METADATA_FILE, Extraction
-from analysis_core.artifacts.tables import FAILURE_MODES_FILE, SKIPPED_FILE, read_failure_modes, read_skipped, write_failure_modes, write_skipped
-from analysis_core.artifacts.trees import TREES_FILE, TreesDocument, read_trees, trees_bytes
-from analysis_core.artifacts.visualization_index import INDEX_FILE, VISUALIZATIONS_DIR, VisualizationIndex, read_visualization_index
-from analysis_core.atomic import staged_dir
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.tables import (
+    FAILURE_MODES_FILE,
+    SKIPPED_FILE,
+    read_failure_modes,
+    read_skipped,
+    write_failure_modes,
+    write_skipped,
+)
+from analysis_core.artifacts.trees import (
+    TREES_FILE,
+    TreesDocument,
+    read_trees,
+    trees_bytes,
+)
+from analysis_core.artifacts.visualization_index import (
+    INDEX_FILE,
+    VISUALIZATIONS_DIR,
+    VisualizationIndex,
+    read_visualization_index,
+)
 
 
 @dataclass

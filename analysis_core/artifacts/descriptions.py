@@ -10,9 +10,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from analysis_core.atomic import atomic_path
+from analysis_core.artifacts.atomic import atomic_path
+from analysis_core.artifacts.errors import BarlowError
 from analysis_core.artifacts.tables import optional_float
-from analysis_core.errors import BarlowError
 
 DESCRIPTIONS_FILE = "feature_descriptions.csv"
 DESCRIPTION_COLUMNS = ("feature", "description", "n_descriptions", "agreement")

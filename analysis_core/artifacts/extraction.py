@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from analysis_core.atomic import atomic_path
-from analysis_core.errors import BarlowError
-from analysis_core.json_files import read_json
+from analysis_core.artifacts.atomic import atomic_path
+from analysis_core.artifacts.errors import BarlowError
+from analysis_core.artifacts.json_files import read_json
 
 FEATURES_FILE = "features.npy"
 METADATA_FILE = "metadata.csv"

@@ -11,8 +11,8 @@ import math
 import os
 from pathlib import Path
 
-from analysis_core.atomic import atomic_path
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.atomic import atomic_path
+from analysis_core.artifacts.errors import BarlowError
 
 FAILURE_MODES_FILE = "failure_modes.csv"
 SKIPPED_FILE = "skipped.csv"

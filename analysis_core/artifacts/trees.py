@@ -31,9 +31,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterable
 
-from analysis_core.atomic import atomic_path
-from analysis_core.errors import BarlowError
-from analysis_core.json_files import parse_json
+from analysis_core.artifacts.atomic import atomic_path
+from analysis_core.artifacts.errors import BarlowError
+from analysis_core.artifacts.json_files import parse_json
 
 TREES_FILE = "trees.json"
 TREES_VERSION = 1

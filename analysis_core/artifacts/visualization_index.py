@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from analysis_core.atomic import atomic_path
-from analysis_core.errors import BarlowError
-from analysis_core.json_files import read_json
+from analysis_core.artifacts.atomic import atomic_path
+from analysis_core.artifacts.errors import BarlowError
+from analysis_core.artifacts.json_files import read_json
 
 VISUALIZATIONS_DIR = "visualizations"
 INDEX_FILE = "index.json"

@@ -6,11 +6,11 @@ Specs: ``fashion-mnist`` (shipped test split), ``fashion-mnist:train``, ``imagef
 
 from __future__ import annotations
 
+from analysis_core.artifacts.errors import BarlowError
 from analysis_core.datasets.base import ImageDataset
 from analysis_core.datasets.fashion_mnist import CLASSES as FASHION_MNIST_CLASSES
 from analysis_core.datasets.fashion_mnist import load_fashion_mnist
 from analysis_core.datasets.transforms import ImageTransform
-from analysis_core.errors import BarlowError
 
 SPEC_HELP = "fashion-mnist[:train|:test] | imagefolder:PATH | barlow-csv:PATH | imagenet:PATH[:train|:val]"
 
@@ -21,7 +21,11 @@ def load_dataset(spec: str, transform: ImageTransform | None = None) -> ImageDat
     ``transform`` decodes files of the folder kinds (default: resize 256, center crop 224,
     RGB, as the original code); Fashion-MNIST is always 1 x 28 x 28.
     """
-    from analysis_core.datasets.folders import load_barlow_csv, load_image_folder, load_imagenet
+    from analysis_core.datasets.folders import (
+        load_barlow_csv,
+        load_image_folder,
+        load_imagenet,
+    )
 
     spec = str(spec).strip()
     transform = transform or ImageTransform()

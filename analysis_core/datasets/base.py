@@ -7,6 +7,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+from tqdm import tqdm
 
 
 class ImageDataset(Dataset):
@@ -55,3 +56,11 @@ class ImageDataset(Dataset):
 
     def __repr__(self) -> str:
         return f"ImageDataset({self.spec!r}, {len(self)} images, {len(self.classes)} classes)"
+
+
+def load_images(dataset, rows: np.ndarray, progress: bool = False) -> torch.Tensor:
+    """Stack dataset items (image tensors in [0, 1]) for the given rows."""
+    images = [dataset[int(r)][0] for r in tqdm(rows, desc="loading images", unit="img", disable=not progress, leave=False)]
+    if not images:
+        return torch.zeros((0,))
+    return torch.stack([torch.as_tensor(img, dtype=torch.float32) for img in images])

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from analysis_core.artifacts.errors import BarlowError
 from analysis_core.datasets.base import ImageDataset
-from analysis_core.errors import BarlowError
 
 CLASSES = [
     "T-shirt/top",
@@ -33,7 +33,7 @@ DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")  # package dataset-fashio
 
 def search_dirs() -> list[Path]:
     """Where the idx files are looked for, in order: $BARLOW_FASHION_MNIST, data/, Debian, torchvision cache."""
-    from analysis_core.resources import data_dir
+    from analysis_core.artifacts.resources import data_dir
 
     dirs = []
     if os.environ.get("BARLOW_FASHION_MNIST"):

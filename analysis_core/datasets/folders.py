@@ -6,10 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis_core.artifacts.errors import BarlowError
 from analysis_core.artifacts.extraction import class_name
 from analysis_core.datasets.base import ImageDataset
-from analysis_core.datasets.transforms import IMAGE_EXTENSIONS, ImageTransform, list_images
-from analysis_core.errors import BarlowError
+from analysis_core.datasets.transforms import (
+    IMAGE_EXTENSIONS,
+    ImageTransform,
+    list_images,
+)
 
 CSV_COLUMNS = ("Filenames", "Predictions", "Labels")
 

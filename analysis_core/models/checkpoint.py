@@ -10,8 +10,8 @@ from typing import Any
 
 import torch
 
-from analysis_core.atomic import atomic_path
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.atomic import atomic_path
+from analysis_core.artifacts.errors import BarlowError
 from analysis_core.models.small_cnn import SmallCNN
 
 FORMAT = "barlow-checkpoint"

@@ -21,7 +21,7 @@ import sys
 import torch
 from torch import nn
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 from analysis_core.models.base import FeatureModel, ModelOutput
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 from analysis_core.feature_provenance import RANDOM_WEIGHTS
 from analysis_core.models.base import FeatureModel
 
@@ -19,7 +19,7 @@ SPEC_HELP = (
 
 
 def shipped_model_path(name: str) -> Path:
-    from analysis_core.resources import data_dir
+    from analysis_core.artifacts.resources import data_dir
 
     path = data_dir() / "models" / f"{name}.pt"
     if not path.is_file():
@@ -28,7 +28,12 @@ def shipped_model_path(name: str) -> Path:
 
 
 def _load_path(path: Path, trust_checkpoint: bool) -> FeatureModel:
-    from analysis_core.models.checkpoint import file_sha256, is_barlow_checkpoint, model_from_checkpoint, torch_load
+    from analysis_core.models.checkpoint import (
+        file_sha256,
+        is_barlow_checkpoint,
+        model_from_checkpoint,
+        torch_load,
+    )
     from analysis_core.models.madry import load_madry
 
     obj = torch_load(path, trust_checkpoint)
@@ -53,7 +58,11 @@ def load_model(spec: str, device: str | torch.device = "cpu", trust_checkpoint: 
     from analysis_core.models.checkpoint import file_sha256, torch_load
     from analysis_core.models.entrypoint import load_entrypoint
     from analysis_core.models.madry import load_madry
-    from analysis_core.models.resnet import ResNetFeatureModel, build_resnet, load_resnet_state
+    from analysis_core.models.resnet import (
+        ResNetFeatureModel,
+        build_resnet,
+        load_resnet_state,
+    )
 
     spec = str(spec).strip()
     if spec in SHIPPED:

@@ -13,9 +13,14 @@ from pathlib import Path
 
 import torch
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 from analysis_core.models.checkpoint import file_sha256, torch_load
-from analysis_core.models.resnet import IMAGENET_MEAN, IMAGENET_STD, ResNetFeatureModel, load_resnet_state
+from analysis_core.models.resnet import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    ResNetFeatureModel,
+    load_resnet_state,
+)
 
 CLASSIFIER_PREFIXES = ("module.model.", "module.attacker.model.", "model.", "module.")
 NORMALIZER_KEYS = (

@@ -7,7 +7,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 from analysis_core.models.base import FeatureModel
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

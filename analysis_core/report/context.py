@@ -23,10 +23,20 @@ from analysis_core.artifacts import (
     read_descriptions,
 )
 from analysis_core.artifacts.descriptions import DESCRIPTIONS_FILE
+from analysis_core.artifacts.errors import BarlowError
 from analysis_core.artifacts.tables import optional_float
-from analysis_core.errors import BarlowError
-from analysis_core.report.judgements import JUDGEMENTS_FILE, attach_judgements, read_judgements
-from analysis_core.report.sentences import condition_text, fmt_rate, leaf_sentence, merge_conditions, path_conditions
+from analysis_core.report.judgements import (
+    JUDGEMENTS_FILE,
+    attach_judgements,
+    read_judgements,
+)
+from analysis_core.report.sentences import (
+    condition_text,
+    fmt_rate,
+    leaf_sentence,
+    merge_conditions,
+    path_conditions,
+)
 
 # Group figures, read from the first failure_modes.csv row of the group (equal on every row).
 GROUP_COLUMNS = ("depth", "n", "n_fail", "ber", "aler", "aler_minus_ber")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 
 JUDGEMENTS_FILE = "failure_judgements.csv"
 _COLUMNS = ("grouping", "class", "leaf", "n_reviewers", "n_spurious")

@@ -11,11 +11,11 @@ from tqdm import tqdm
 
 from analysis_core import __version__
 from analysis_core.artifacts import VISUALIZATIONS_DIR, read_manifest
+from analysis_core.artifacts.atomic import staged_dir
+from analysis_core.artifacts.errors import BarlowError
+from analysis_core.artifacts.resources import templates_dir
 from analysis_core.feature_provenance import random_weights_warning
-from analysis_core.atomic import staged_dir
-from analysis_core.errors import BarlowError
 from analysis_core.report.context import ReportData, index_rows, load_report_data
-from analysis_core.resources import templates_dir
 
 
 def environment():

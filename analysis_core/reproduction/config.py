@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 
 SCHEDULERS = ("in-process", "local")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -322,3 +322,12 @@ def load_config(text: str, overrides: list[str] | None = None) -> ReproductionCo
     for text_override in overrides or []:
         _apply_override(raw, text_override)
     return config_from_dict(raw, str(path))
+
+
+def robust_and_standard(config: ReproductionConfig) -> tuple[str | None, str | None]:
+    """Which inspected models the section 7 claims compare: the one named like the features model is 'robust'."""
+    names = [m.name for m in config.inspected_models]
+    robust = next((m.name for m in config.inspected_models if m.spec == config.features_model.spec), None)
+    robust = robust or ("robust" if "robust" in names else None)
+    standard = "standard" if "standard" in names else next((n for n in names if n != robust), None)
+    return standard, robust

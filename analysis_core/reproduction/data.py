@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 from analysis_core.reproduction.config import DataConfig, ModelEntry, ReproductionConfig
 
 

@@ -12,7 +12,7 @@ import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analysis_core.atomic import atomic_path
+from analysis_core.artifacts.atomic import atomic_path
 from analysis_core.reproduction.config import ReproductionConfig
 
 
@@ -58,7 +58,7 @@ def build_document(config: ReproductionConfig, out: Path, timings: dict, recorde
     import pandas as pd
 
     from analysis_core.reproduction.claims import section7_claims, section8_claims
-    from analysis_core.reproduction.pipeline import robust_and_standard, section9_available
+    from analysis_core.reproduction.config import robust_and_standard
 
     blocks = [Block("heading", f"Reproduction of Singla et al., CVPR 2021: {config.name}", level=1)]
     blocks.append(Block("paragraph",
@@ -148,7 +148,7 @@ def build_document(config: ReproductionConfig, out: Path, timings: dict, recorde
                                          f"'{config.section9.inspected}' is in section9/study."))
     else:
         left_out = out / "section9" / "left_out.txt"
-        reason = left_out.read_text(encoding="utf-8").strip() if left_out.is_file() else "not built by this run" if section9_available() else "this installation has no failure-review study kind (study create --kind failure-review)"
+        reason = left_out.read_text(encoding="utf-8").strip() if left_out.is_file() else "not built by this run"
         blocks.append(Block("paragraph", f"Left out: {reason}."))
 
     blocks.append(Block("heading", "Time per step"))

@@ -26,8 +26,8 @@ from typing import Callable
 
 import numpy as np
 
-from analysis_core.atomic import atomic_path
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.atomic import atomic_path
+from analysis_core.artifacts.errors import BarlowError
 from analysis_core.reproduction.config import ReproductionConfig
 
 SHARDS = ".shards"
@@ -46,13 +46,13 @@ class ShardTask:
 
 def shard_key(config: ReproductionConfig, n_images: int) -> str:
     """Changes whenever a shard's content would: data, models, batch and shard size."""
-    from analysis_core.demo import _model_fingerprint
+    from analysis_core.fingerprints import model_fingerprint
 
     parts = {
         "dataset": config.data.dataset, "subset": config.data.subset, "transform": config.data.transform, "n": n_images,
         "batch": config.data.batch_size, "shard": config.execution.shard_size,
-        "features": [config.features_model.spec, _model_fingerprint(config.features_model.spec)],
-        "inspected": [[m.name, m.spec, _model_fingerprint(m.spec)] for m in config.inspected_models],
+        "features": [config.features_model.spec, model_fingerprint(config.features_model.spec)],
+        "inspected": [[m.name, m.spec, model_fingerprint(m.spec)] for m in config.inspected_models],
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -135,7 +135,13 @@ def merge_shards(config: ReproductionConfig, tasks: list[ShardTask], out_dir: Pa
     """Write ``out_dir/<inspected name>/{features.npy, metadata.csv, manifest.json}`` from the shards."""
     from numpy.lib.format import open_memmap
 
-    from analysis_core.artifacts import FEATURES_FILE, MANIFEST_FILE, METADATA_FILE, write_manifest, write_metadata
+    from analysis_core.artifacts import (
+        FEATURES_FILE,
+        MANIFEST_FILE,
+        METADATA_FILE,
+        write_manifest,
+        write_metadata,
+    )
     from analysis_core.extraction import _manifest, _metadata_frame, map_classes
     from analysis_core.reproduction.data import load_data, load_entry
 

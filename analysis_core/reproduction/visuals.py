@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from analysis_core.reproduction.config import ReproductionConfig
 
@@ -32,7 +31,10 @@ def visualize(task: VisualizeTask) -> float:
     """
     from analysis_core.artifacts import AnalysisFolder
     from analysis_core.reproduction.data import load_data, load_entry
-    from analysis_core.visualization.pipeline import _features_to_draw, write_visualizations
+    from analysis_core.visualization.pipeline import (
+        _features_to_draw,
+        write_visualizations,
+    )
 
     start = time.perf_counter()
     config = task.config

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis_core.errors import BarlowError
-from analysis_core.options import option
+from analysis_core.artifacts.errors import BarlowError
+from analysis_core.artifacts.options import option
 
 SCOPES = ("dataset", "group")
 LEAF_CHOICES = ("all", "valid", "none")

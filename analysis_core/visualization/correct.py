@@ -21,7 +21,7 @@ def render_correct_samples(dataset, table, groups: list, out_dir: Path, n_sample
     ``table`` is the analysis's FeatureTable and ``groups`` its GroupTrees.
     """
     from analysis_core.artifacts import group_key, group_slugs
-    from analysis_core.visualization.pipeline import load_images
+    from analysis_core.datasets.base import load_images
 
     if n_samples <= 0 or not groups:
         return {}

@@ -14,21 +14,29 @@ from analysis_core.artifacts import (
     FeatureTable,
     GroupTree,
     VisualizationIndex,
-    group_key,
     group_slugs,
     leaf_key,
     read_visualization_index,
     write_visualization_index,
 )
+from analysis_core.artifacts.atomic import staged_dir
+from analysis_core.artifacts.errors import BarlowError
 from analysis_core.artifacts.visualization_index import INDEX_VERSION
-from analysis_core.atomic import staged_dir
-from analysis_core.errors import BarlowError
+from analysis_core.datasets.base import load_images
 from analysis_core.visualization.attack import feature_attack
 from analysis_core.visualization.config import SCOPES, VisualizationConfig
-from analysis_core.visualization.heatmap import channel_maps, resize_maps, shared_normalize
-from analysis_core.visualization.render import display_scale, overlay_heat, tile_sheet, to_rgb_uint8
+from analysis_core.visualization.heatmap import (
+    channel_maps,
+    resize_maps,
+    shared_normalize,
+)
+from analysis_core.visualization.render import (
+    display_scale,
+    overlay_heat,
+    tile_sheet,
+    to_rgb_uint8,
+)
 from analysis_core.visualization.topk import top_k_rows
-
 
 
 def top_k_for_features(
@@ -64,14 +72,6 @@ def top_k_for_features(
             keep_vals[i] = cand_vals[i][order]
         best_rows, best_vals = keep_rows, keep_vals
     return best_rows, best_vals
-
-
-def load_images(dataset, rows: np.ndarray, progress: bool = False) -> torch.Tensor:
-    """Stack dataset items (image tensors in [0, 1]) for the given rows."""
-    images = [dataset[int(r)][0] for r in tqdm(rows, desc="loading images", unit="img", disable=not progress, leave=False)]
-    if not images:
-        return torch.zeros((0,))
-    return torch.stack([torch.as_tensor(img, dtype=torch.float32) for img in images])
 
 
 def _fmt(value: float) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from analysis_core.artifacts import GroupTree
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 
 
 def _typed(groups) -> list[GroupTree]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 INSTALL_HINT = "pip install 'barlow[embeddings]' (or pip install sentence-transformers)"

@@ -7,9 +7,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis_core.errors import BarlowError
-from study.analysis.answers import AnswerTable, ChoiceQuestion, LikertQuestion, TextQuestion
-from study.analysis.loading import LINE, assemble_table, check_choice_and_text, drop_rejected
+from analysis_core.artifacts.errors import BarlowError
+from study.analysis.answers import (
+    AnswerTable,
+    ChoiceQuestion,
+    LikertQuestion,
+    TextQuestion,
+)
+from study.analysis.loading import (
+    LINE,
+    assemble_table,
+    check_choice_and_text,
+    drop_rejected,
+)
 from study.failure_review import KIND as REVIEW_KIND
 
 ITEM_COLUMNS = ["Input.grouping", "Input.class", "Input.feature"]

@@ -34,7 +34,7 @@ def _duration(seconds) -> str:
 def _environment():
     from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-    from analysis_core.resources import templates_dir
+    from analysis_core.artifacts.resources import templates_dir
 
     env = Environment(
         loader=FileSystemLoader(str(templates_dir() / "study_analysis")),

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 from study.analysis.answers import (
     ITEM_KEY,
     ITEM_KEY_SEPARATOR,

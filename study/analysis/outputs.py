@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis_core.atomic import staged_dir
+from analysis_core.artifacts.atomic import staged_dir
 from analysis_core.artifacts.descriptions import DESCRIPTIONS_FILE, write_descriptions
 from study.analysis.pipeline import StudyAnalysis
 

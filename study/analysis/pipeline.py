@@ -8,9 +8,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis_core.options import option
-from study.analysis import agreement, stats, text as text_agreement
-from study.analysis.answers import ITEM_KEY, AnswerTable, ChoiceQuestion, LikertQuestion, TextQuestion
+from analysis_core.artifacts.options import option
+from study.analysis import agreement, stats
+from study.analysis import text as text_agreement
+from study.analysis.answers import (
+    ITEM_KEY,
+    AnswerTable,
+    ChoiceQuestion,
+    LikertQuestion,
+    TextQuestion,
+)
 from study.analysis.embeddings import DEFAULT_MODEL
 from study.analysis.votes import TIE_RULE, majority_votes
 from study.analysis.workers import check_results, worker_table
@@ -47,7 +54,7 @@ class StudyAnalysisOptions:
     exclude_failed_workers: bool = option(False, "leave out every answer of workers who failed an attention check")
 
     def validate(self) -> "StudyAnalysisOptions":
-        from analysis_core.errors import BarlowError
+        from analysis_core.artifacts.errors import BarlowError
 
         if self.n_bootstrap < 100:
             raise BarlowError(f"--bootstrap {self.n_bootstrap} is too few resamples for a 95% interval; use 100 or more")
@@ -281,7 +288,7 @@ def _drop_failed_workers(table: AnswerTable, checks: pd.DataFrame) -> None:
         f"{int(drop.sum())} answers from {len(failed)} worker(s) who failed an attention check left out (--exclude-failed-workers)"
     )
     if table.answers.empty:
-        from analysis_core.errors import BarlowError
+        from analysis_core.artifacts.errors import BarlowError
 
         raise BarlowError("every answer comes from a worker who failed an attention check; nothing is left to analyse")
 

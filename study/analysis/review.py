@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 from study.analysis import agreement
 from study.analysis.answers import ITEM_KEY, AnswerTable
 from study.analysis.votes import majority_votes

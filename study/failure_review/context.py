@@ -10,7 +10,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 
 REVIEW_FILE = "review.json"
 REVIEW_VERSION = 1

@@ -13,14 +13,24 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
-from analysis_core.atomic import staged_dir
-from analysis_core.errors import BarlowError
-from analysis_core.options import option
-from study.create import CreateOptions, hit_settings, make_attention_checks, study_image_path
+from analysis_core.artifacts.atomic import staged_dir
+from analysis_core.artifacts.errors import BarlowError
+from analysis_core.artifacts.options import option
+from study.create import (
+    CreateOptions,
+    hit_settings,
+    make_attention_checks,
+    study_image_path,
+)
 from study.failure_review import KIND
 from study.failure_review.context import REVIEW_FILE, REVIEW_VERSION
-from study.failure_review.questions import JUDGEMENT, default_questions, default_settings
+from study.failure_review.questions import (
+    JUDGEMENT,
+    default_questions,
+    default_settings,
+)
 from study.hits import HITS_FILE, SECTIONS, HitSpec, write_hits
 from study.study_file import STUDY_FILE, AttentionCheck, StudySpec, write_study_file
 
@@ -183,9 +193,15 @@ def review_items(data, unit: str, max_depth: int) -> tuple[list[ReviewItem], lis
     return items, sorted(set(missing)), sorted(set(no_samples))
 
 
-def create_review_study(analysis_dir: str | Path, out_dir: str | Path, options: ReviewOptions) -> tuple[StudySpec, list[HitSpec]]:
-    from analysis_core.report.context import load_report_data
+def create_review_study(
+    analysis_dir: str | Path, out_dir: str | Path, options: ReviewOptions, load_report_data: Callable[[Path], Any]
+) -> tuple[StudySpec, list[HitSpec]]:
+    """Write a failure-review study of the analysis in ``analysis_dir``.
 
+    ``load_report_data`` reads the analysis folder as the report shows it (groups, leaves with
+    their sentences, feature views); the application layer passes
+    ``analysis_core.report.context.load_report_data``, so this library needs no report code.
+    """
     analysis_dir = Path(analysis_dir).resolve()
     out_dir = Path(out_dir)
     if not analysis_dir.is_dir():

@@ -1,1 +1,1 @@
-"""Crowd platforms: publish a study's HITs, collect, review and pay (Mechanical Turk, Prolific)."""
+"""Crowd platforms: publish a study, collect, review and pay (Prolific; MTurk-compatible endpoints, MTurk having closed)."""

@@ -8,8 +8,18 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from analysis_core.errors import BarlowError
-from study.models import APPROVED, REJECTED, SUBMITTED, Answer, Assignment, Hit, Study, Worker, utcnow
+from analysis_core.artifacts.errors import BarlowError
+from study.models import (
+    APPROVED,
+    REJECTED,
+    SUBMITTED,
+    Answer,
+    Assignment,
+    Hit,
+    Study,
+    Worker,
+    utcnow,
+)
 from study.platforms.base import RemoteAssignment
 from study.platforms.service import PlatformStudy
 from study.study_file import check_passed, validate_answers
@@ -157,13 +167,13 @@ class _Store:
         report.new += 1
 
 
-def collect_prolific(ps: PlatformStudy, platform) -> CollectReport:
-    """Match Prolific's submissions to the answers participants gave on the study server."""
+def collect_server_answers(ps: PlatformStudy, platform) -> CollectReport:
+    """Match the platform's submissions (Prolific) to the answers participants gave on the study server."""
     report = CollectReport()
     with ps.db.sessions() as session:
         remote_study = session.get(Study, ps.db.study_id).platform_study_id
     if not remote_study:
-        raise BarlowError(f"study {ps.spec.name!r} has no Prolific study in this database; publish it first")
+        raise BarlowError(f"study {ps.spec.name!r} has no {platform.name} study in this database; publish it first")
     with ps.db.sessions.begin() as session:
         for sub in platform.collect([remote_study]):
             source, external = platform.worker_key(sub.worker_id)
@@ -174,7 +184,12 @@ def collect_prolific(ps: PlatformStudy, platform) -> CollectReport:
             if not rows:
                 report.invalid.append(f"submission {sub.assignment_id} of participant {sub.worker_id}: no answers on the study server")
                 continue
+            # The platform's time for the whole submission is what the participant was paid
+            # for (pages between HITs included): the wage checks share it out over its HITs.
+            share = sub.seconds / len(rows) if sub.seconds else None
             for row in rows:
+                if share is not None and row.work_time_seconds != share:
+                    row.work_time_seconds = share
                 new_id = f"{sub.assignment_id}/{row.hit.key}"
                 changed = row.platform_assignment_id != new_id or row.mode != platform.name
                 row.platform_assignment_id, row.mode = new_id, platform.name
@@ -188,8 +203,8 @@ def collect_prolific(ps: PlatformStudy, platform) -> CollectReport:
 
 def collect(ps: PlatformStudy, platform, batch: int = 200) -> CollectReport:
     """Pull every submitted assignment of the published HITs into the database."""
-    if platform.name == "prolific":
-        return collect_prolific(ps, platform)
+    if platform.answers_on_server:
+        return collect_server_answers(ps, platform)
     report = CollectReport()
     with ps.db.sessions() as session:
         hits = {rid: h.id for rid, h in _published(session, ps, platform.name).items()}

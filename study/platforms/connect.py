@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 from study.models import Study
 from study.platforms.service import PlatformStudy
+from study.verification import AssignmentVerifier
 
 PLATFORMS = ("mturk", "prolific")
 
 
-def connect(name: str, sandbox: bool):
+def connect(name: str, sandbox: bool, workspace: str | None = None):
     if name == "mturk":
         from study.platforms.mturk import MTurk
 
@@ -21,7 +24,7 @@ def connect(name: str, sandbox: bool):
 
         if sandbox:
             raise BarlowError("Prolific has no sandbox: test with a small 'places' in study.yaml (crowd.prolific.places) instead")
-        return Prolific.from_environment()
+        return Prolific.from_environment(workspace)
     raise BarlowError(f"unknown platform {name!r}; use one of {', '.join(PLATFORMS)}")
 
 
@@ -32,4 +35,44 @@ def published_platform(ps: PlatformStudy):
         name, sandbox = study.platform, bool(study.platform_sandbox)
     if not name:
         raise BarlowError(f"study {ps.spec.name!r} is not published on a crowd platform in this database; run 'barlow study publish' first")
-    return connect(name, sandbox)
+    return connect(name, sandbox, ps.crowd.prolific.workspace)
+
+
+def _verifier_factories() -> dict[str, Any]:
+    from study.platforms import mturk, prolific
+
+    return {"mturk": mturk.assignment_verifier, "prolific": prolific.assignment_verifier}
+
+
+def load_verifier(platform: str | None, settings: Any = None) -> AssignmentVerifier | None:
+    """The verifier of the named platform's adapter, made by its ``assignment_verifier(settings)``.
+
+    None when no platform is configured; a clear error when the platform has no adapter.
+    """
+    if not platform:
+        return None
+    factories = _verifier_factories()
+    factory = factories.get(platform)
+    if factory is None:
+        raise BarlowError(f"no adapter for crowd platform {platform!r}; Barlow has {', '.join(sorted(factories))}")
+    verifier = factory(settings)
+    if not isinstance(verifier, AssignmentVerifier):
+        raise BarlowError(f"the {platform!r} platform adapter's assignment_verifier did not return a verifier")
+    return verifier
+
+
+def study_verifier(study_dir, database_url: str | None = None) -> AssignmentVerifier | None:
+    """The verifier for the platform the study was published to (``studies.platform``), if any."""
+    from study.db import open_study_database
+    from study.models import Study
+
+    db = open_study_database(study_dir, database_url)
+    try:
+        with db.reads() as session:
+            study = session.get(Study, db.study_id)
+            platform = study.platform if study is not None else None
+            if platform:
+                session.expunge(study)
+    finally:
+        db.dispose()
+    return load_verifier(platform, study) if platform else None

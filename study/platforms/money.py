@@ -1,6 +1,9 @@
 """Money: what a publish costs, the effective hourly pay, the top-up that reaches a wage.
 
-Amounts are ``Decimal`` dollars (never floats) and are stored in the database as cents.
+Amounts are ``Decimal`` units of one currency (never floats), stored in the database as
+hundredths (cents, pence). A study's currency is the platform account's: MTurk pays in US
+dollars; a Prolific workspace pays in its own ``currency_code`` (GBP or USD), rewards and
+bonuses alike. Every amount Barlow prints names its currency ("GBP 0.50").
 """
 
 from __future__ import annotations
@@ -17,16 +20,25 @@ MTURK_FEE = Decimal("0.20")
 MTURK_FEE_LARGE = Decimal("0.40")
 MTURK_LARGE_HIT = 10
 MTURK_MIN_FEE = Decimal("0.01")
-# Prolific's service fee on rewards and bonuses (its published rate for most studies).
+MTURK_CURRENCY = "USD"
+# Prolific's service fee on rewards and bonuses (its published rate for most studies:
+# a third of what participants get; VAT comes on top where it applies, shown by Prolific).
 PROLIFIC_FEE = Decimal("0.3333")
+# Prolific's minimum reward per hour, by workspace currency (its researcher help pages).
+PROLIFIC_MIN_HOURLY = {"GBP": Decimal("6.00"), "USD": Decimal("8.00")}
 
 
-def dollars(value: str | Decimal | int | float) -> Decimal:
+def amount(value: str | Decimal | int | float) -> Decimal:
     return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def to_cents(amount: Decimal) -> int:
-    return int((amount / CENT).to_integral_value(rounding=ROUND_HALF_UP))
+def fmt(value: Decimal, currency: str) -> str:
+    """``GBP 0.50``: an amount with the currency it is in."""
+    return f"{currency} {value.quantize(CENT, rounding=ROUND_HALF_UP)}"
+
+
+def to_cents(value: Decimal) -> int:
+    return int((value / CENT).to_integral_value(rounding=ROUND_HALF_UP))
 
 
 def from_cents(cents: int) -> Decimal:
@@ -37,6 +49,17 @@ def mturk_fee_rate(assignments_per_hit: int) -> Decimal:
     return MTURK_FEE_LARGE if assignments_per_hit >= MTURK_LARGE_HIT else MTURK_FEE
 
 
+def reward_fee(platform: str | None, reward: Decimal, assignments_per_hit: int) -> Decimal:
+    """The platform's fee on one approved reward of ``reward``."""
+    if platform == "prolific":
+        return (reward * PROLIFIC_FEE).quantize(CENT, rounding=ROUND_HALF_UP)
+    return max(MTURK_MIN_FEE, (reward * mturk_fee_rate(assignments_per_hit)).quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+def bonus_fee_rate(platform: str | None) -> Decimal:
+    return PROLIFIC_FEE if platform == "prolific" else MTURK_FEE
+
+
 @dataclass(frozen=True)
 class CostEstimate:
     hits: int
@@ -45,6 +68,7 @@ class CostEstimate:
     fee_rate: Decimal
     rewards: Decimal
     fees: Decimal
+    currency: str = MTURK_CURRENCY
 
     @property
     def total(self) -> Decimal:
@@ -52,23 +76,22 @@ class CostEstimate:
 
     def lines(self) -> list[str]:
         n = self.hits * self.assignments_per_hit
+        c = self.currency
         return [
-            f"  {self.hits} HITs x {self.assignments_per_hit} assignments x ${self.reward} = ${self.rewards} to workers",
-            f"  platform fee {self.fee_rate * 100:.0f}% = ${self.fees}",
-            f"  total ${self.total} for {n} assignments",
+            f"  {self.hits} HITs x {self.assignments_per_hit} assignments x {fmt(self.reward, c)} = {fmt(self.rewards, c)} to workers",
+            f"  platform fee {self.fee_rate * 100:.0f}% = {fmt(self.fees, c)}",
+            f"  total {fmt(self.total, c)} for {n} assignments",
         ]
 
 
 def mturk_cost(hits: int, assignments_per_hit: int, reward: Decimal) -> CostEstimate:
-    rate = mturk_fee_rate(assignments_per_hit)
-    fee_each = max(MTURK_MIN_FEE, (reward * rate).quantize(CENT, rounding=ROUND_HALF_UP))
     n = hits * assignments_per_hit
-    return CostEstimate(hits, assignments_per_hit, reward, rate, reward * n, fee_each * n)
+    return CostEstimate(hits, assignments_per_hit, reward, mturk_fee_rate(assignments_per_hit), reward * n, reward_fee("mturk", reward, assignments_per_hit) * n)
 
 
-def prolific_cost(places: int, reward: Decimal) -> CostEstimate:
+def prolific_cost(places: int, reward: Decimal, currency: str) -> CostEstimate:
     rewards = reward * places
-    return CostEstimate(1, places, reward, PROLIFIC_FEE, rewards, (rewards * PROLIFIC_FEE).quantize(CENT, rounding=ROUND_HALF_UP))
+    return CostEstimate(1, places, reward, PROLIFIC_FEE, rewards, (rewards * PROLIFIC_FEE).quantize(CENT, rounding=ROUND_HALF_UP), currency)
 
 
 def median_seconds(seconds: Iterable[float | None]) -> float | None:

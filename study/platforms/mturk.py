@@ -1,5 +1,10 @@
 """Mechanical Turk through the boto3 ``mturk`` client (API 2017-01-17).
 
+Closed: AWS's MTurk API documentation says Amazon Mechanical Turk permanently closed
+on 2026-09-30 (new requesters were refused from 2026-07-30). The adapter stays for
+endpoints that speak the same API and for reading old batches; Prolific and local
+sessions are the live ways to run a study.
+
 Credentials come only from the standard AWS chain (environment, profile, SSO, instance
 role); nothing is written to the study folder. The endpoint follows boto3's configuration:
 an ``AWS_ENDPOINT_URL_MTURK`` or a ``[services]`` entry in the AWS config file wins;
@@ -14,7 +19,9 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Callable, Iterator
 
+from analysis_core.artifacts.errors import BarlowError
 from study.platforms.base import HitListing, HitToPublish, PlatformError, Recorder, RemoteAssignment
+from study.platforms.money import MTURK_CURRENCY
 from study.platforms.questions import parse_answers
 
 REGION = "us-east-1"
@@ -37,6 +44,12 @@ CREDENTIAL_ERRORS = {"UnrecognizedClientException", "InvalidSignatureException",
 _HIT_ID = re.compile(r"\b([A-Z0-9]{20,40})\b")
 _ANNOTATION = "barlow:{study}:{key}"
 PAGE = 100
+CLOSED = (
+    "Amazon Mechanical Turk permanently closed on 2026-09-30 (AWS's MTurk API documentation); this adapter "
+    "still talks to endpoints that speak the same API (AWS_ENDPOINT_URL_MTURK) and reads old batches. "
+    "Run new studies on Prolific (--platform prolific) or in local sessions ('barlow study serve')."
+)
+MAX_FEEDBACK = 1024
 
 
 def _utc(value: Any) -> datetime | None:
@@ -62,6 +75,11 @@ class MTurk:
     """The MTurk side of publish, status, collect, approve, reject, bonus, expire."""
 
     name = "mturk"
+    per_hit = True
+    answers_on_server = False
+    idempotent_payments = True  # SendBonus with the same UniqueRequestToken pays once
+    bonus_needs_assignment = True
+    rejection_categories: tuple[str, ...] = ()
     # GetAssignment knows an ExternalQuestion assignment only after the hand-off page has
     # posted it to MTurk, which happens after our server stored the answer: closed crowd
     # mode stores what it cannot confirm yet as unconfirmed and collect confirms it.
@@ -82,6 +100,15 @@ class MTurk:
 
     def remote_worker(self, external_id: str) -> str:
         return external_id
+
+    def review_unit(self, assignment_id: str) -> str:
+        return assignment_id
+
+    def check_access(self) -> None:
+        self.balance()
+
+    def currency(self) -> str:
+        return MTURK_CURRENCY
 
     @property
     def endpoint(self) -> str:
@@ -235,16 +262,27 @@ class MTurk:
 
     # ------------------------------------------------------------------ review and pay
 
-    def approve(self, assignment_id: str, feedback: str = "") -> None:
-        params = {"AssignmentId": assignment_id}
+    def check_rejection(self, message: str, category: str | None) -> None:
+        if not message.strip():
+            raise BarlowError("a rejection needs a reason: the worker sees it (--reason TEXT)")
+        if len(message) > MAX_FEEDBACK:
+            raise BarlowError(f"MTurk takes a rejection reason of at most {MAX_FEEDBACK} characters; this one has {len(message)}")
+        if category:
+            raise BarlowError("MTurk rejections have no category; leave --category out")
+
+    def approve(self, unit: str, feedback: str = "") -> None:
+        params = {"AssignmentId": unit}
         if feedback:
-            params["RequesterFeedback"] = feedback[:1024]
-        self._call("approve_assignment", f"for assignment {assignment_id}", **params)
+            params["RequesterFeedback"] = feedback[:MAX_FEEDBACK]
+        self._call("approve_assignment", f"for assignment {unit}", **params)
 
-    def reject(self, assignment_id: str, feedback: str) -> None:
-        self._call("reject_assignment", f"for assignment {assignment_id}", AssignmentId=assignment_id, RequesterFeedback=feedback[:1024])
+    def reject(self, unit: str, message: str, category: str | None = None) -> None:
+        self._call("reject_assignment", f"for assignment {unit}", AssignmentId=unit, RequesterFeedback=message)
 
-    def bonus(self, worker_id: str, assignment_id: str, amount: Decimal, reason: str, token: str, remote_id: str | None = None, record=None) -> str | None:
+    def prepare_bonus(self, worker_id: str, amount: Decimal, study_id: str | None) -> str | None:
+        return None  # SendBonus is one call
+
+    def pay_bonus(self, worker_id: str, assignment_id: str, amount: Decimal, reason: str, token: str, remote_id: str | None) -> None:
         self._call(
             "send_bonus",
             f"to worker {worker_id}",
@@ -254,7 +292,12 @@ class MTurk:
             Reason=reason,
             UniqueRequestToken=token,
         )
-        return None
+
+    def payment_check(self, worker_id: str, remote_id: str | None) -> str:
+        return f"MTurk's ListBonusPayments for the assignment of {worker_id} shows it"
+
+    def tell_worker(self, worker_id: str, study_id: str | None, message: str) -> None:
+        return None  # SendBonus carries the reason
 
     # ------------------------------------------------------------------ closed crowd mode
 
@@ -291,7 +334,7 @@ class MTurk:
 
 
 def assignment_verifier(settings: Any = None) -> MTurk:
-    """The closed-crowd-mode verifier (see ``study.verification.load_verifier``).
+    """The closed-crowd-mode verifier (see ``study.platforms.connect.load_verifier``).
 
     ``settings`` says which MTurk: anything with a ``sandbox`` attribute or key (the
     study's database row does); without one, production.

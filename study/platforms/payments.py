@@ -1,4 +1,19 @@
-"""Bonuses: recorded with a unique token before they are sent, so none is ever paid twice."""
+"""Bonuses, paid once: the intent is recorded before any call, and an unknown outcome waits for the user.
+
+The money rules:
+1. A bonus is written to the database (participant, amount, reason) before the platform
+   hears of it; its payment id (Prolific's bulk bonus payment) is written the moment the
+   platform gives it; ``pay_sent_at`` is written before the pay call, ``paid_at`` after it.
+2. A call the platform does not document as idempotent is never repeated automatically
+   (Prolific's pay: "Sending multiple requests with the same bulk bonus payment ID will
+   result in participants being paid multiple times").
+3. A payment whose answer was lost (a dropped connection, a 5xx, a killed process) has an
+   unknown outcome: Barlow does not pay it again by itself. It says so, names the payment
+   id and how to check it, and pays again only with ``--confirm-unpaid PAYMENT_ID``.
+4. A payment the platform refused outright (a 4xx answer) was not made: its record is removed
+   and the error is shown. MTurk's SendBonus is idempotent by its token, so an MTurk
+   bonus left unconfirmed is resent with the same token.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +23,52 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from analysis_core.errors import BarlowError
-from study.models import APPROVED, SUBMITTED, Assignment, Bonus, Hit, Study, Worker, utcnow
-from study.verification import confirmed
+from analysis_core.artifacts.errors import BarlowError
+from study.models import (
+    APPROVED,
+    SUBMITTED,
+    Assignment,
+    Bonus,
+    Hit,
+    Worker,
+    utcnow,
+)
 from study.platforms import money
+from study.platforms.base import CostRefused, OutcomeUnknown, PlatformError
 from study.platforms.reviewing import platform_rows
-from study.platforms.service import PlatformStudy
+from study.platforms.service import PlatformStudy, study_money
+from study.verification import confirmed
+
+
+@dataclass
+class UnknownPayment:
+    """A payment that was sent and never confirmed: it may have been paid."""
+
+    worker: str
+    amount: Decimal
+    payment_id: str | None
+    check: str
 
 
 @dataclass
 class BonusReport:
+    currency: str = money.MTURK_CURRENCY
     paid: list[tuple[str, Decimal]] = field(default_factory=list)
     resent: int = 0
     skipped: list[str] = field(default_factory=list)
+    unknown: list[UnknownPayment] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    # Reasons the payment call cannot carry and whose message could not be sent.
+    unsent_reasons: list[str] = field(default_factory=list)
+
+    def money(self, value: Decimal) -> str:
+        return money.fmt(value, self.currency)
+
+
+class PaymentUnknown(BarlowError):
+    def __init__(self, payment: UnknownPayment):
+        super().__init__(f"the payment to {payment.worker} (payment {payment.payment_id}) got no answer")
+        self.payment = payment
 
 
 def _bonus_assignment(session, ps: PlatformStudy, worker: Worker, platform_name: str) -> Assignment | None:
@@ -33,37 +81,99 @@ def _bonus_assignment(session, ps: PlatformStudy, worker: Worker, platform_name:
     )
 
 
-def _pay(ps: PlatformStudy, platform, bonus_id: int) -> Decimal:
-    """Send one recorded bonus with its token and mark it paid (safe to call again)."""
+def _update(ps: PlatformStudy, bonus_id: int, **values) -> None:
+    with ps.db.sessions.begin() as session:
+        b = session.get(Bonus, bonus_id)
+        for key, value in values.items():
+            setattr(b, key, value)
+
+
+def _drop(ps: PlatformStudy, bonus_id: int) -> None:
+    with ps.db.sessions.begin() as session:
+        session.delete(session.get(Bonus, bonus_id))
+
+
+def _unknown(platform, worker: str, amount: Decimal, payment_id: str | None) -> UnknownPayment:
+    return UnknownPayment(worker, amount, payment_id, platform.payment_check(worker, payment_id))
+
+
+def _pay(ps: PlatformStudy, platform, bonus_id: int, report: BonusReport) -> Decimal:
+    """Take one recorded bonus through set-up, pay-sent and paid; each step is written before the next."""
+    remote_study, _ = study_money(ps)
     with ps.db.sessions() as session:
         b = session.get(Bonus, bonus_id)
         worker = platform.remote_worker(b.worker.external_id)
         assignment = session.get(Assignment, b.assignment_id) if b.assignment_id else None
         remote_assignment = assignment.platform_assignment_id if assignment else ""
-        amount, reason, token, remote_id = money.from_cents(b.amount_cents), b.reason, b.token, b.remote_id
-        extra = {"study_id": session.get(Study, ps.db.study_id).platform_study_id} if platform.name == "prolific" else {}
-    remote = platform.bonus(worker, remote_assignment, amount, reason, token, remote_id=remote_id, record=lambda rid: _bonus_remote(ps, bonus_id, rid), **extra)
+        amount, reason, token, payment_id = money.from_cents(b.amount_cents), b.reason, b.token, b.remote_id
+    shown = report.money(amount)
+    if payment_id is None:
+        try:
+            payment_id = platform.prepare_bonus(worker, amount, remote_study)
+        except OutcomeUnknown as exc:
+            # A set-up pays nothing: the next run sets up afresh (an orphan set-up is never paid).
+            raise PlatformError(f"{exc}; nothing was paid to {worker}; run the command again") from None
+        except PlatformError as exc:
+            _drop(ps, bonus_id)
+            raise PlatformError(f"{exc}; the bonus of {shown} to {worker} was not paid and is no longer recorded") from None
+        if payment_id:
+            _update(ps, bonus_id, remote_id=payment_id)
+    _update(ps, bonus_id, pay_sent_at=utcnow())
+    try:
+        platform.pay_bonus(worker, remote_assignment, amount, reason, token, payment_id)
+    except OutcomeUnknown:
+        raise PaymentUnknown(_unknown(platform, worker, amount, payment_id)) from None
+    except PlatformError as exc:
+        if platform.idempotent_payments:
+            raise  # resent with the same token next time
+        _drop(ps, bonus_id)
+        raise PlatformError(f"{exc}; the bonus of {shown} to {worker} was not paid and is no longer recorded") from None
     with ps.db.sessions.begin() as session:
         b = session.get(Bonus, bonus_id)
         b.paid_at = utcnow()
-        b.remote_id = remote or b.remote_id
         if b.assignment_id:
             row = session.get(Assignment, b.assignment_id)
             row.bonus_cents = (row.bonus_cents or 0) + b.amount_cents
+    try:
+        platform.tell_worker(worker, remote_study, reason)
+    except PlatformError as exc:
+        report.unsent_reasons.append(f"{worker}: {exc}")
     return amount
 
 
-def _bonus_remote(ps: PlatformStudy, bonus_id: int, remote_id: str) -> None:
-    with ps.db.sessions.begin() as session:
-        session.get(Bonus, bonus_id).remote_id = remote_id
+def _try_pay(ps: PlatformStudy, platform, bonus_id: int, report: BonusReport) -> Decimal | None:
+    """The amount paid, or None for a payment whose outcome is unknown (listed in the report)."""
+    try:
+        return _pay(ps, platform, bonus_id, report)
+    except PaymentUnknown as exc:
+        report.unknown.append(exc.payment)
+        return None
 
 
-def resend_pending(ps: PlatformStudy, platform, report: BonusReport) -> None:
+def settle_pending(ps: PlatformStudy, platform, report: BonusReport, confirm_unpaid: str | None = None) -> None:
+    """Finish bonuses an earlier run left unpaid where that cannot pay twice; list the unknown ones."""
     with ps.db.sessions() as session:
-        ids = session.scalars(select(Bonus.id).where(Bonus.study_id == ps.db.study_id, Bonus.paid_at.is_(None)).order_by(Bonus.id)).all()
-    for bonus_id in ids:
-        _pay(ps, platform, bonus_id)
-        report.resent += 1
+        rows = session.scalars(select(Bonus).where(Bonus.study_id == ps.db.study_id, Bonus.paid_at.is_(None)).order_by(Bonus.id)).all()
+        pending = [(b.id, b.remote_id, b.pay_sent_at is not None, platform.remote_worker(b.worker.external_id), money.from_cents(b.amount_cents)) for b in rows]
+    if confirm_unpaid and not any(remote == confirm_unpaid and sent for _, remote, sent, _, _ in pending):
+        raise BarlowError(f"--confirm-unpaid {confirm_unpaid}: no payment with that id is waiting in study {ps.spec.name!r} (see 'barlow study status')")
+    for bonus_id, remote, sent, worker, amount in pending:
+        if sent and not platform.idempotent_payments:
+            if remote != confirm_unpaid:
+                report.unknown.append(_unknown(platform, worker, amount, remote))
+                continue
+            _update(ps, bonus_id, pay_sent_at=None)  # the user checked: not paid
+        if _try_pay(ps, platform, bonus_id, report) is not None:
+            report.resent += 1
+
+
+def check_funds(platform, cents: int, currency: str) -> None:
+    """Refuse before any call when the account cannot pay ``cents`` plus the platform's fee."""
+    need = money.from_cents(cents)
+    need += (need * money.bonus_fee_rate(platform.name)).quantize(money.CENT)
+    balance = platform.balance()
+    if balance is not None and balance < need:
+        raise CostRefused(f"these bonuses cost {money.fmt(need, currency)} with the platform's fee but the account holds {money.fmt(balance, currency)}; add funds first; nothing was paid")
 
 
 def _new_bonus(ps: PlatformStudy, worker: Worker, assignment: Assignment | None, cents: int, reason: str, kind: str) -> int:
@@ -74,43 +184,50 @@ def _new_bonus(ps: PlatformStudy, worker: Worker, assignment: Assignment | None,
         return b.id
 
 
-def bonus(ps: PlatformStudy, platform, worker_id: str, amount: Decimal, reason: str, again: bool = False) -> BonusReport:
-    """Pay one worker a bonus once; a rerun after a failure resends the same token."""
+def bonus(ps: PlatformStudy, platform, worker_id: str, amount: Decimal, reason: str, again: bool = False, confirm_unpaid: str | None = None) -> BonusReport:
+    """Pay one worker a bonus once, in the study's currency."""
+    _, currency = study_money(ps)
+    report = BonusReport(currency=currency)
     if amount <= 0 or amount != amount.quantize(money.CENT):
-        raise BarlowError(f"--amount must be a positive amount in dollars and cents, got {amount}")
+        raise BarlowError(f"--amount must be a positive amount in {currency} with at most two decimals, got {amount}")
     if not reason.strip():
         raise BarlowError("--reason is required: the worker sees it")
-    report = BonusReport()
     cents = money.to_cents(amount)
     with ps.db.sessions() as session:
         source, external = platform.worker_key(worker_id)
         worker = session.scalar(select(Worker).where(Worker.source == source, Worker.external_id == external))
         if worker is None:
             raise BarlowError(f"worker {worker_id!r} has no {platform.name} assignment in study {ps.spec.name!r}; run 'barlow study collect' first")
-        same = session.scalars(select(Bonus).where(Bonus.study_id == ps.db.study_id, Bonus.worker_id == worker.id, Bonus.amount_cents == cents, Bonus.reason == reason)).all()
+        same = session.scalars(select(Bonus.paid_at).where(Bonus.study_id == ps.db.study_id, Bonus.worker_id == worker.id, Bonus.amount_cents == cents, Bonus.reason == reason)).all()
         assignment = _bonus_assignment(session, ps, worker, platform.name)
-    if any(b.paid_at is None for b in same):
-        # The same bonus was started before and not confirmed: finish it with its token.
-        resend_pending(ps, platform, report)
-        return report
-    paid = [b for b in same if b.paid_at is not None]
+    if assignment is None and platform.bonus_needs_assignment:
+        raise BarlowError(f"worker {worker_id} has no submitted {platform.name} assignment in this study to attach the bonus to")
+    settle_pending(ps, platform, report, confirm_unpaid)
+    if confirm_unpaid or any(paid is None for paid in same):
+        return report  # the same bonus is waiting (listed as unknown) or was just finished
+    paid = [p for p in same if p is not None]
     if paid and not again:
-        raise BarlowError(f"worker {worker_id} was already paid a ${amount} bonus for {reason!r} on {paid[-1].paid_at:%Y-%m-%d %H:%M} UTC; pass --again to pay another")
-    if assignment is None and platform.name == "mturk":
-        raise BarlowError(f"worker {worker_id} has no submitted MTurk assignment in this study to attach the bonus to")
-    resend_pending(ps, platform, report)
+        raise BarlowError(f"worker {worker_id} was already paid a {report.money(amount)} bonus for {reason!r} on {paid[-1]:%Y-%m-%d %H:%M} UTC; pass --again to pay another")
+    check_funds(platform, cents, currency)
     bonus_id = _new_bonus(ps, worker, assignment, cents, reason, "manual")
-    report.paid.append((worker_id, _pay(ps, platform, bonus_id)))
+    paid_now = _try_pay(ps, platform, bonus_id, report)
+    if paid_now is not None:
+        report.paid.append((worker_id, paid_now))
     return report
 
 
-def top_up_to_wage(ps: PlatformStudy, platform, reason: str = "") -> BonusReport:
-    """Bonus each worker the difference between their approved pay and the target hourly wage."""
-    report = BonusReport()
-    resend_pending(ps, platform, report)
+def top_up_to_wage(ps: PlatformStudy, platform, reason: str = "", confirm_unpaid: str | None = None) -> BonusReport:
+    """Bonus each worker the difference between their approved pay and the target hourly wage.
+
+    Bonuses already recorded count as paid whatever their state, so a top-up whose
+    payment has an unknown outcome is never topped up a second time.
+    """
+    _, currency = study_money(ps)
+    report = BonusReport(currency=currency)
+    settle_pending(ps, platform, report, confirm_unpaid)
     wage = ps.crowd.target_hourly_wage
-    reward = money.dollars(ps.spec.settings.reward)
-    reason = reason or f"Top-up so that your work on this study pays ${wage} per hour."
+    reward = money.amount(ps.spec.settings.reward)
+    reason = reason or f"Top-up so that your work on this study pays {money.fmt(wage, currency)} per hour."
     with ps.db.sessions() as session:
         rows = [r for r in platform_rows(session, ps, platform.name) if r.platform_review == APPROVED]
         by_worker: dict[int, list[Assignment]] = {}
@@ -127,7 +244,15 @@ def top_up_to_wage(ps: PlatformStudy, platform, reason: str = "") -> BonusReport
                 plan.append((worker, latest, money.to_cents(top)))
             else:
                 report.skipped.append(platform.remote_worker(worker.external_id))
+    if plan:
+        check_funds(platform, sum(cents for *_, cents in plan), currency)
     for worker, assignment, cents in plan:
         bonus_id = _new_bonus(ps, worker, assignment, cents, reason, "wage")
-        report.paid.append((platform.remote_worker(worker.external_id), _pay(ps, platform, bonus_id)))
+        try:
+            paid_now = _try_pay(ps, platform, bonus_id, report)
+        except PlatformError as exc:
+            report.failed.append(str(exc))
+            continue
+        if paid_now is not None:
+            report.paid.append((platform.remote_worker(worker.external_id), paid_now))
     return report

@@ -4,8 +4,15 @@ One Prolific study carries the whole HIT set: a participant opens the study serv
 ``/prolific`` page with ``PROLIFIC_PID``, ``STUDY_ID`` and ``SESSION_ID``, answers
 ``crowd.prolific.hits_per_participant`` HITs and is sent back with the completion code.
 The token comes from ``PROLIFIC_TOKEN`` (``PROLIFIC_API_URL`` points elsewhere, e.g. a
-test double). Prolific pays per submission, so approval and rejection act on the
-participant's whole submission.
+test double); the workspace whose balance and currency pay for the study from
+``crowd.prolific.workspace`` or ``PROLIFIC_WORKSPACE_ID`` (needed only when the token
+sees more than one workspace).
+
+Prolific decides per submission: approving or rejecting acts on the participant's whole
+submission (every HIT they answered). Calls that Prolific does not document as
+idempotent (creating a study, publishing it, setting up and paying a bonus, messages)
+are sent once and never repeated by this client: when their answer is lost it raises
+``OutcomeUnknown`` and the caller checks the platform's state instead.
 """
 
 from __future__ import annotations
@@ -15,11 +22,21 @@ import time
 from decimal import Decimal
 from typing import Any, Callable, Iterator
 
-from analysis_core.errors import BarlowError
-from study.platforms.base import APPROVED, REJECTED, RETURNED, SUBMITTED, PlatformError, RemoteAssignment
+from analysis_core.artifacts.errors import BarlowError
+from study.platforms import money
+from study.platforms.base import (
+    APPROVED,
+    REJECTED,
+    RETURNED,
+    SUBMITTED,
+    OutcomeUnknown,
+    PlatformError,
+    RemoteAssignment,
+)
 
 API_URL = "https://api.prolific.com"
 TOKEN_VARIABLE = "PROLIFIC_TOKEN"
+WORKSPACE_VARIABLE = "PROLIFIC_WORKSPACE_ID"
 COMPLETE_URL = "https://app.prolific.com/submissions/complete?cc={code}"
 # Prolific submission states -> the words the database keeps.
 STATES = {
@@ -29,7 +46,15 @@ STATES = {
     "RETURNED": RETURNED,
     "TIMED-OUT": RETURNED,
 }
-RETRY_STATUS = {429, 502, 503, 504}
+DRAFT = "UNPUBLISHED"  # a study's status until PUBLISH went through
+# The rejection categories Prolific takes (its submission transition; the CLI lists the same).
+REJECTION_CATEGORIES = (
+    "TOO_QUICKLY", "TOO_SLOWLY", "FAILED_INSTRUCTIONS", "INCOMP_LONGITUDINAL", "FAILED_CHECK", "LOW_EFFORT",
+    "MALINGERING", "NO_CODE", "BAD_CODE", "NO_DATA", "UNSUPP_DEVICE", "OTHER",
+)
+MIN_REJECTION_MESSAGE = 100
+THROTTLED = 429  # refused before it was handled: safe to send again, whatever the call
+SERVER_ERRORS = {502, 503, 504}
 
 
 def study_url(base_url: str) -> str:
@@ -53,8 +78,14 @@ def submission_of(assignment_id: str) -> str:
 class Prolific:
     name = "prolific"
     sandbox = False
+    per_hit = False
+    answers_on_server = True
+    idempotent_payments = False  # "not idempotent": each pay call pays again
+    bonus_needs_assignment = False
+    rejection_categories = REJECTION_CATEGORIES
 
-    def __init__(self, token: str, base_url: str = API_URL, client: Any = None, retries: int = 5, sleep: Callable[[float], None] = time.sleep, backoff: float = 0.5):
+    def __init__(self, token: str, base_url: str = API_URL, workspace_id: str | None = None, client: Any = None,
+                 retries: int = 5, sleep: Callable[[float], None] = time.sleep, backoff: float = 0.5):
         import httpx
 
         self.base_url = base_url.rstrip("/")
@@ -62,17 +93,17 @@ class Prolific:
         self.retries = retries
         self.sleep = sleep
         self.backoff = backoff
-        self._approved: set[str] = set()
-        self._rejected: set[str] = set()
+        self.workspace_id = workspace_id
+        self._balance: dict | None = None
 
     @classmethod
-    def from_environment(cls) -> Prolific:
+    def from_environment(cls, workspace_id: str | None = None) -> Prolific:
         token = os.environ.get(TOKEN_VARIABLE, "").strip()
         if not token:
             raise BarlowError(f"set {TOKEN_VARIABLE} to a Prolific API token (https://app.prolific.com/researcher/tokens/); Barlow never stores it")
-        return cls(token, os.environ.get("PROLIFIC_API_URL", API_URL))
+        return cls(token, os.environ.get("PROLIFIC_API_URL", API_URL), workspace_id or os.environ.get(WORKSPACE_VARIABLE, "").strip() or None)
 
-    def unit(self, assignment_id: str) -> str:
+    def review_unit(self, assignment_id: str) -> str:
         return submission_of(assignment_id)
 
     def worker_key(self, participant_id: str) -> tuple[str, str]:
@@ -84,41 +115,89 @@ class Prolific:
 
     # ------------------------------------------------------------------ calls
 
-    def _call(self, method: str, path: str, what: str, json: Any = None) -> Any:
+    def _call(self, method: str, path: str, what: str, json: Any = None, repeatable: bool = True) -> Any:
+        """One API call; only ``repeatable`` ones are sent again after a lost answer or a 5xx."""
         import httpx
 
         for attempt in range(self.retries + 1):
+            last = attempt >= self.retries
             try:
                 response = self.client.request(method, path, json=json)
             except httpx.TransportError as exc:
-                if attempt < self.retries:
+                if not repeatable:
+                    raise OutcomeUnknown(f"Prolific {what}: the connection broke before Prolific answered ({type(exc).__name__}); it may have been done") from None
+                if not last:
                     self.sleep(self.backoff * 2**attempt)
                     continue
                 raise PlatformError(f"Prolific {what}: cannot reach {self.base_url}: {exc}") from None
-            if response.status_code in RETRY_STATUS and attempt < self.retries:
+            status = response.status_code
+            if status >= 500 and not repeatable:
+                # A server error may come after the work was done (or from a proxy after it).
+                raise OutcomeUnknown(f"Prolific {what}: HTTP {status} from Prolific or a proxy in front of it; it may have been done")
+            if (status == THROTTLED or status in SERVER_ERRORS) and not last:
                 wait = response.headers.get("Retry-After")
                 self.sleep(float(wait) if wait and wait.replace(".", "", 1).isdigit() else self.backoff * 2**attempt)
                 continue
-            if response.status_code in (401, 403):
-                raise PlatformError(f"Prolific refused the API token ({response.status_code}) for {what}; check {TOKEN_VARIABLE}")
-            if response.status_code >= 400:
-                raise PlatformError(f"Prolific {what}: HTTP {response.status_code}: {_detail(response)}")
+            if status in (401, 403):
+                raise PlatformError(f"Prolific refused the API token ({status}) for {what}; check {TOKEN_VARIABLE}")
+            if status >= 400:
+                raise PlatformError(f"Prolific {what}: HTTP {status}: {_detail(response)}")
             return response.json() if response.content else {}
         raise AssertionError("unreachable")
 
-    # ------------------------------------------------------------------ interface
+    def _paged(self, path: str, what: str) -> Iterator[dict]:
+        while path:
+            out = self._call("GET", path, what)
+            yield from out.get("results", [])
+            nxt = ((out.get("_links") or {}).get("next") or {}).get("href")
+            path = nxt[len(self.base_url):] if nxt and nxt.startswith(self.base_url) else nxt
+
+    # ------------------------------------------------------------------ account
+
+    def check_access(self) -> None:
+        self._call("GET", "/api/v1/users/me/", "checking the API token")
+
+    def workspace(self) -> str:
+        if self.workspace_id:
+            return self.workspace_id
+        spaces = list(self._paged("/api/v1/workspaces/", "listing workspaces"))
+        if len(spaces) != 1:
+            names = ", ".join(f"{w.get('id')} ({w.get('title', '')})" for w in spaces) or "none"
+            raise BarlowError(
+                f"the Prolific token sees {len(spaces)} workspaces ({names}); name the one that pays for this study "
+                f"in study.yaml (crowd.prolific.workspace) or {WORKSPACE_VARIABLE}"
+            )
+        self.workspace_id = spaces[0]["id"]
+        return self.workspace_id
+
+    def _balance_info(self) -> dict:
+        if self._balance is None:
+            ws = self.workspace()
+            self._balance = self._call("GET", f"/api/v1/workspaces/{ws}/balance/", f"the balance of workspace {ws}")
+        return self._balance
+
+    def currency(self) -> str:
+        code = self._balance_info().get("currency_code")
+        if not code:
+            raise PlatformError(f"Prolific did not say the currency of workspace {self.workspace()}")
+        return code
 
     def balance(self) -> Decimal | None:
-        # The API has no balance for a token alone (workspace funds are managed on the website).
-        return None
+        available = self._balance_info().get("available_balance")
+        return None if available is None else money.from_cents(available)
 
-    def find_study(self, internal_name: str) -> str | None:
+    # ------------------------------------------------------------------ studies
+
+    def find_study(self, internal_name: str) -> dict | None:
         for study in self._paged("/api/v1/studies/", "listing studies"):
             if study.get("internal_name") == internal_name:
-                return study["id"]
+                return study
         return None
 
-    def create_study(self, *, name: str, internal_name: str, description: str, url: str, completion_code: str, places: int, reward_cents: int, minutes: int) -> str:
+    def get_study(self, study_id: str) -> dict:
+        return self._call("GET", f"/api/v1/studies/{study_id}/", f"study {study_id}")
+
+    def create_study(self, *, name: str, internal_name: str, description: str, url: str, completion_code: str, places: int, reward_cents: int, minutes: int) -> dict:
         body = {
             "name": name,
             "internal_name": internal_name,
@@ -130,21 +209,15 @@ class Prolific:
             "estimated_completion_time": minutes,
             "reward": reward_cents,
             "device_compatibility": ["desktop"],
+            "filters": [],
         }
-        return self._call("POST", "/api/v1/studies/", f"creating study {internal_name}", json=body)["id"]
+        return self._call("POST", "/api/v1/studies/", f"creating study {internal_name}", json=body, repeatable=False)
 
     def publish_study(self, study_id: str) -> None:
-        self._call("POST", f"/api/v1/studies/{study_id}/transition/", f"publishing study {study_id}", json={"action": "PUBLISH"})
-
-    def _paged(self, path: str, what: str) -> Iterator[dict]:
-        while path:
-            out = self._call("GET", path, what)
-            yield from out.get("results", [])
-            nxt = ((out.get("_links") or {}).get("next") or {}).get("href")
-            path = nxt[len(self.base_url):] if nxt and nxt.startswith(self.base_url) else nxt
+        self._call("POST", f"/api/v1/studies/{study_id}/transition/", f"publishing study {study_id}", json={"action": "PUBLISH"}, repeatable=False)
 
     def status(self, remote_ids: list[str]) -> dict[str, str]:
-        return {sid: self._call("GET", f"/api/v1/studies/{sid}/", f"study {sid}")["status"] for sid in remote_ids}
+        return {sid: self.get_study(sid)["status"] for sid in remote_ids}
 
     def collect(self, remote_ids: list[str]) -> Iterator[RemoteAssignment]:
         """One record per submission (answers are on the study server, not on Prolific)."""
@@ -155,42 +228,48 @@ class Prolific:
                     continue  # still ACTIVE (or a state with nothing to collect yet)
                 yield RemoteAssignment(assignment_id=sub["id"], worker_id=sub["participant_id"], hit_id=sid, status=state, seconds=sub.get("time_taken"))
 
-    def approve(self, assignment_id: str, feedback: str = "") -> None:
-        sub = submission_of(assignment_id)
-        if sub not in self._approved:
-            self._call("POST", f"/api/v1/submissions/{sub}/transition/", f"approving submission {sub}", json={"action": "APPROVE"})
-            self._approved.add(sub)
-
-    def reject(self, assignment_id: str, feedback: str) -> None:
-        sub = submission_of(assignment_id)
-        if sub not in self._rejected:
-            body = {"action": "REJECT", "message": feedback, "rejection_category": "LOW_EFFORT"}
-            self._call("POST", f"/api/v1/submissions/{sub}/transition/", f"rejecting submission {sub}", json=body)
-            self._rejected.add(sub)
-
-    def bonus(self, worker_id: str, assignment_id: str, amount: Decimal, reason: str, token: str, remote_id: str | None = None, record: Callable[[str], None] | None = None, study_id: str | None = None) -> str | None:
-        """Set up a bonus payment (recorded at once by ``record``), then pay it.
-
-        Prolific has no request tokens: the payment id recorded between the two calls is
-        what keeps a rerun from setting up a second payment.
-        """
-        if remote_id is None:
-            if study_id is None:
-                raise PlatformError("a Prolific bonus needs the study id")
-            out = self._call("POST", "/api/v1/submissions/bulk-bonus-payments/", f"bonus for {worker_id}", json={"study_id": study_id, "csv_bonuses": f"{worker_id},{amount:.2f}\n"})
-            remote_id = out["id"]
-            if record:
-                record(remote_id)
-        try:
-            self._call("POST", f"/api/v1/bulk-bonus-payments/{remote_id}/pay/", f"paying bonus {remote_id} to {worker_id}")
-        except PlatformError as exc:
-            if "already been paid" not in str(exc):
-                raise
-        return remote_id
-
     def expire(self, remote_ids: list[str]) -> None:
         for sid in remote_ids:
-            self._call("POST", f"/api/v1/studies/{sid}/transition/", f"stopping study {sid}", json={"action": "STOP"})
+            self._call("POST", f"/api/v1/studies/{sid}/transition/", f"stopping study {sid}", json={"action": "STOP"}, repeatable=False)
+
+    # ------------------------------------------------------------------ review (idempotent transitions)
+
+    def check_rejection(self, message: str, category: str | None) -> None:
+        if category not in REJECTION_CATEGORIES:
+            raise BarlowError(f"a Prolific rejection needs a category (--category): one of {', '.join(REJECTION_CATEGORIES)}")
+        if len(message.strip()) < MIN_REJECTION_MESSAGE:
+            raise BarlowError(
+                f"Prolific needs a rejection message of at least {MIN_REJECTION_MESSAGE} characters (the participant reads it); "
+                f"this one has {len(message.strip())}: say what was wrong and what the instructions asked for"
+            )
+
+    def approve(self, unit: str, feedback: str = "") -> None:
+        self._call("POST", f"/api/v1/submissions/{unit}/transition/", f"approving submission {unit}", json={"action": "APPROVE"})
+
+    def reject(self, unit: str, message: str, category: str | None) -> None:
+        self.check_rejection(message, category)
+        body = {"action": "REJECT", "message": message.strip(), "rejection_category": category}
+        self._call("POST", f"/api/v1/submissions/{unit}/transition/", f"rejecting submission {unit}", json=body)
+
+    # ------------------------------------------------------------------ money (never repeated)
+
+    def prepare_bonus(self, worker_id: str, amount: Decimal, study_id: str | None) -> str | None:
+        """Set up a bulk bonus payment for one participant; pays nothing until ``pay_bonus``."""
+        if not study_id:
+            raise PlatformError("a Prolific bonus needs the study id; publish the study first")
+        body = {"study_id": study_id, "csv_bonuses": f"{worker_id},{amount:.2f}\n"}
+        return self._call("POST", "/api/v1/submissions/bonus-payments/", f"setting up a bonus for {worker_id}", json=body, repeatable=False)["id"]
+
+    def pay_bonus(self, worker_id: str, assignment_id: str, amount: Decimal, reason: str, token: str, remote_id: str | None) -> None:
+        self._call("POST", f"/api/v1/bulk-bonus-payments/{remote_id}/pay/", f"paying bonus {remote_id} to {worker_id}", repeatable=False)
+
+    def payment_check(self, worker_id: str, remote_id: str | None) -> str:
+        return (f"open the study on app.prolific.com and look at {worker_id}'s bonus payments, or ask Prolific support "
+                f"whether bulk bonus payment {remote_id} was paid")
+
+    def tell_worker(self, worker_id: str, study_id: str | None, message: str) -> None:
+        body = {"recipient_id": worker_id, "body": message, "study_id": study_id}
+        self._call("POST", "/api/v1/messages/", f"sending a message to {worker_id}", json=body, repeatable=False)
 
 
 def _detail(response) -> str:

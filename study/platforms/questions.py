@@ -15,8 +15,8 @@ from xml.sax.saxutils import escape
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader
 
-from analysis_core.errors import BarlowError
-from analysis_core.resources import hit_templates_dir, templates_dir
+from analysis_core.artifacts.errors import BarlowError
+from analysis_core.artifacts.resources import hit_templates_dir, templates_dir
 from study.hits import HitSpec
 from study.modes import ASSIGNMENT, PageMode
 from study.study_file import StudySpec

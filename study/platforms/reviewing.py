@@ -1,15 +1,22 @@
-"""Reviewing on the platform: approve what passed, send rejections, leave doubtful work to a person."""
+"""Reviewing on the platform: one decision per unit the platform pays (an MTurk assignment, a Prolific submission).
+
+A Prolific submission holds every HIT a participant answered: it is approved only when
+every one of them passed, rejected when any was marked rejected, and never approved
+after a rejection (or the other way round). Every rejection is checked against the
+platform's rules (Prolific: a category and a message of at least 100 characters)
+before any call is made, so a bad one is listed instead of stopping the run midway.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 from study.models import APPROVED, REJECTED, SUBMITTED, Assignment, Hit, utcnow
-from study.verification import UNCONFIRMED, confirmed
 from study.platforms.service import PlatformStudy
+from study.verification import UNCONFIRMED, confirmed
 
 
 @dataclass
@@ -18,6 +25,8 @@ class ReviewReport:
     rejected: int = 0
     failed_checks: list[str] = field(default_factory=list)
     invalid: list[str] = field(default_factory=list)
+    # Rejections marked in the dashboard that the platform would refuse as they stand.
+    needs_reason: list[str] = field(default_factory=list)
 
 
 def platform_rows(session, ps: PlatformStudy, platform_name: str):
@@ -29,64 +38,98 @@ def platform_rows(session, ps: PlatformStudy, platform_name: str):
     ).all()
 
 
-def approve_all_passing(ps: PlatformStudy, platform, feedback: str = "") -> ReviewReport:
-    """Approve every submitted assignment not yet decided that passed its checks; send dashboard rejections.
+def _label(row: Assignment) -> str:
+    return f"{row.public_id} (assignment {row.platform_assignment_id}, worker {row.worker.external_id}, HIT {row.hit.key})"
+
+
+def _decide(ps: PlatformStudy, row_ids: list[int], decision: str, note: str | None = None) -> None:
+    """Write the platform's decision on every row of one unit."""
+    with ps.db.sessions.begin() as session:
+        now = utcnow()
+        for row in (session.get(Assignment, i) for i in row_ids):
+            row.platform_review = decision
+            row.platform_status = "Approved" if decision == APPROVED else "Rejected"
+            if decision == APPROVED:
+                row.review = row.review or APPROVED
+            else:
+                row.review = REJECTED
+                if note is not None:
+                    row.review_note = note
+            row.reviewed_at = row.reviewed_at or now
+
+
+def approve_all_passing(ps: PlatformStudy, platform, feedback: str = "", category: str | None = None) -> ReviewReport:
+    """Approve every unit not yet decided whose work all passed; send the dashboard's rejections.
 
     Failed attention checks and answers that did not validate are left for a person: the
     report lists them (Prolific asks requesters to have such participants return the
-    submission rather than reject it). Where the platform pays per submission (Prolific),
-    one doubtful HIT holds its whole submission back.
+    submission rather than reject it); one doubtful HIT holds its whole unit back.
     """
     report = ReviewReport()
-    unit = getattr(platform, "unit", lambda assignment_id: assignment_id)
+    plan: list[tuple[str, str, list[int], str]] = []
     with ps.db.sessions() as session:
-        rows = [r for r in platform_rows(session, ps, platform.name) if r.platform_review is None and r.platform_status in (None, "Submitted")]
-        ids = [r.id for r in rows]
-        held = {unit(r.platform_assignment_id) for r in rows if r.attention_passed is False or not r.answers}
-    for row_id in ids:
-        with ps.db.sessions.begin() as session:
-            row = session.get(Assignment, row_id)
-            label = f"{row.public_id} (assignment {row.platform_assignment_id}, worker {row.worker.external_id}, HIT {row.hit.key})"
-            if row.review == REJECTED:
-                platform.reject(row.platform_assignment_id, row.review_note or "Rejected after review.")
-                row.platform_review, row.platform_status = REJECTED, "Rejected"
-                report.rejected += 1
-            elif row.attention_passed is False:
-                report.failed_checks.append(label)
-            elif not row.answers:
-                report.invalid.append(f"{label}: {row.review_note[:120] or 'no answers stored'}")
-            elif unit(row.platform_assignment_id) in held:
-                continue  # its submission is held back by the HIT listed above
+        units: dict[str, list[Assignment]] = {}
+        for r in platform_rows(session, ps, platform.name):
+            units.setdefault(platform.review_unit(r.platform_assignment_id), []).append(r)
+        for unit, rows in units.items():
+            if any(r.platform_review is not None or r.platform_status not in (None, "Submitted") for r in rows):
+                continue  # decided already (here or on the platform)
+            ids = [r.id for r in rows]
+            marked = [r for r in rows if r.review == REJECTED]
+            if marked:
+                message = max((r.review_note or "" for r in marked), key=len)
+                try:
+                    platform.check_rejection(message, category)
+                except BarlowError as exc:
+                    report.needs_reason.append(f"{_label(marked[0])}: {exc}; reject it with 'barlow study review --reject {unit} --reason ... --category ...'")
+                    continue
+                plan.append(("reject", unit, ids, message))
+            elif any(r.attention_passed is False for r in rows):
+                report.failed_checks += [_label(r) for r in rows if r.attention_passed is False]
+            elif any(not r.answers for r in rows):
+                report.invalid += [f"{_label(r)}: {r.review_note[:120] or 'no answers stored'}" for r in rows if not r.answers]
             else:
-                platform.approve(row.platform_assignment_id, feedback)
-                row.platform_review, row.platform_status = APPROVED, "Approved"
-                row.review = APPROVED
-                row.reviewed_at = utcnow()
-                report.approved += 1
+                plan.append(("approve", unit, ids, feedback))
+    for action, unit, ids, text in plan:
+        if action == "reject":
+            platform.reject(unit, text, category)
+            _decide(ps, ids, REJECTED)
+            report.rejected += 1
+        else:
+            platform.approve(unit, text)
+            _decide(ps, ids, APPROVED)
+            report.approved += 1
     return report
 
 
-def find_assignment(session, ps: PlatformStudy, ident: str) -> Assignment:
-    row = session.scalar(
-        select(Assignment).join(Hit).where(Hit.study_id == ps.db.study_id, (Assignment.public_id == ident) | (Assignment.platform_assignment_id == ident))
-    )
-    if row is None:
-        raise BarlowError(f"no assignment {ident!r} in study {ps.spec.name!r} (give the platform's assignment id or the dashboard's id)")
-    return row
+def find_unit(session, ps: PlatformStudy, platform, ident: str) -> list[Assignment]:
+    """Every row of the unit ``ident`` names: a dashboard id, the platform's assignment id or its submission id."""
+    rows = session.scalars(
+        select(Assignment).join(Hit).where(
+            Hit.study_id == ps.db.study_id,
+            or_(Assignment.public_id == ident, Assignment.platform_assignment_id == ident, Assignment.platform_assignment_id.startswith(ident + "/", autoescape=True)),
+        )
+    ).all()
+    if not rows:
+        raise BarlowError(f"no assignment or submission {ident!r} in study {ps.spec.name!r} (give the platform's assignment or submission id, or the dashboard's id)")
+    if any(r.mode != platform.name or not r.platform_assignment_id for r in rows):
+        raise BarlowError(f"{ident} was not done on {platform.name}")
+    unit = platform.review_unit(rows[0].platform_assignment_id)
+    return [r for r in platform_rows(session, ps, platform.name) if platform.review_unit(r.platform_assignment_id) == unit] or rows
 
 
-def reject(ps: PlatformStudy, platform, ident: str, reason: str) -> Assignment:
-    if not reason.strip():
-        raise BarlowError("--reason is required: the worker sees it")
-    with ps.db.sessions.begin() as session:
-        row = find_assignment(session, ps, ident)
-        if row.mode != platform.name or not row.platform_assignment_id:
-            raise BarlowError(f"assignment {ident} was not done on {platform.name}")
-        if row.platform_review is not None:
-            raise BarlowError(f"assignment {ident} was already {row.platform_review} on {platform.name}")
-        if row.platform_status == UNCONFIRMED:
-            raise BarlowError(f"assignment {ident} is not confirmed by {platform.name} (it never listed it); run 'barlow study collect' first")
-        platform.reject(row.platform_assignment_id, reason)
-        row.platform_review, row.platform_status, row.review = REJECTED, "Rejected", REJECTED
-        row.review_note, row.reviewed_at = reason, utcnow()
-        return row
+def reject(ps: PlatformStudy, platform, ident: str, reason: str, category: str | None = None) -> tuple[str, int]:
+    """Reject the unit ``ident`` belongs to; returns (unit, how many HITs it held)."""
+    platform.check_rejection(reason, category)
+    with ps.db.sessions() as session:
+        rows = find_unit(session, ps, platform, ident)
+        unit = platform.review_unit(rows[0].platform_assignment_id)
+        decided = [r for r in rows if r.platform_review is not None]
+        if decided:
+            raise BarlowError(f"{unit} was already {decided[0].platform_review} on {platform.name}; a decision cannot be changed there")
+        if any(r.platform_status == UNCONFIRMED for r in rows):
+            raise BarlowError(f"{ident} is not confirmed by {platform.name} (it never listed it); run 'barlow study collect' first")
+        ids = [r.id for r in rows]
+    platform.reject(unit, reason, category)
+    _decide(ps, ids, REJECTED, note=reason)
+    return unit, len(ids)

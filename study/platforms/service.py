@@ -14,7 +14,7 @@ from typing import Callable
 
 from sqlalchemy import select
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 from study.db import StudyDatabase, open_study_database
 from study.hits import HitSpec, load_hits
 from study.models import Hit, Study
@@ -61,7 +61,7 @@ def listing(spec: StudySpec) -> HitListing:
         title=s.title,
         description=s.description,
         keywords=list(s.keywords),
-        reward=money.dollars(s.reward),
+        reward=money.amount(s.reward),
         assignments_per_hit=s.assignments_per_hit,
         assignment_seconds=s.assignment_timeout_minutes * 60,
         lifetime_seconds=max(1, s.lifetime_days) * 86400,
@@ -79,15 +79,27 @@ def annotation(study: str, key: str) -> str:
     return f"barlow:{study}:{key}"[:255]
 
 
-def expire(ps: PlatformStudy, platform) -> int:
+def remote_ids(ps: PlatformStudy, platform) -> list[str]:
+    """The platform's ids of what the study published: every HIT, or the one remote study."""
     with ps.db.sessions() as session:
         study = session.get(Study, ps.db.study_id)
         if study.platform != platform.name:
             raise BarlowError(f"study {ps.spec.name!r} is not published on {platform.name}")
-        if platform.name == "mturk":
+        if platform.per_hit:
             ids = list(session.scalars(select(Hit.platform_hit_id).where(Hit.study_id == ps.db.study_id, Hit.platform == platform.name, Hit.platform_hit_id.is_not(None))))
         else:
             ids = [study.platform_study_id]
-    ids = [i for i in ids if i]
+    return [i for i in ids if i]
+
+
+def study_money(ps: PlatformStudy) -> tuple[str | None, str]:
+    """(remote study id, currency) of the published study, from the database."""
+    with ps.db.sessions() as session:
+        study = session.get(Study, ps.db.study_id)
+        return study.platform_study_id, study.platform_currency or money.MTURK_CURRENCY
+
+
+def expire(ps: PlatformStudy, platform) -> int:
+    ids = remote_ids(ps, platform)
     platform.expire(ids)
     return len(ids)

@@ -3,7 +3,9 @@
 Example::
 
     crowd:
-      target_hourly_wage: 12.00        # USD; publish warns below it, bonus --top-up-to-wage pays up to it
+      target_hourly_wage: 12.00        # per hour in the account's currency (USD on MTurk, the
+                                       # Prolific workspace's GBP or USD); publish warns below it,
+                                       # bonus --top-up-to-wage pays up to it
       mturk:
         approval_rate: 95              # PercentAssignmentsApproved >= 95
         min_approved: 1000             # NumberHITsApproved >= 1000
@@ -14,6 +16,7 @@ Example::
         places: 50
         hits_per_participant: 10
         completion_code: C1A2B3C4
+        workspace: 6123abcd...         # only when the token sees several workspaces
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 
 # System qualification type ids (MTurk documentation; Masters differs by environment).
 PERCENT_APPROVED = "000000000000000000L0"
@@ -59,6 +62,7 @@ class ProlificSettings:
     places: int | None = None
     hits_per_participant: int = 10
     completion_code: str = ""
+    workspace: str | None = None
 
 
 @dataclass
@@ -98,9 +102,9 @@ def crowd_settings(raw: dict[str, Any] | None) -> CrowdSettings:
     try:
         wage = Decimal(str(wage_raw))
     except InvalidOperation:
-        raise _fail("target_hourly_wage", f"expected US dollars per hour like 12.00, got {wage_raw!r}") from None
+        raise _fail("target_hourly_wage", f"expected an amount per hour like 12.00, got {wage_raw!r}") from None
     if isinstance(wage_raw, bool) or not wage.is_finite() or wage < 0:
-        raise _fail("target_hourly_wage", f"expected US dollars per hour like 12.00, got {wage_raw!r}")
+        raise _fail("target_hourly_wage", f"expected an amount per hour like 12.00, got {wage_raw!r}")
     m = _known(raw.get("mturk") or {}, {"approval_rate", "min_approved", "locales", "masters"}, "mturk")
     locales = m.get("locales") or []
     if not isinstance(locales, list) or not all(isinstance(c, str) and len(c) == 2 and c.isalpha() and c.isupper() for c in locales):
@@ -114,14 +118,18 @@ def crowd_settings(raw: dict[str, Any] | None) -> CrowdSettings:
         locales=list(locales),
         masters=masters,
     )
-    p = _known(raw.get("prolific") or {}, {"estimated_minutes", "places", "hits_per_participant", "completion_code"}, "prolific")
+    p = _known(raw.get("prolific") or {}, {"estimated_minutes", "places", "hits_per_participant", "completion_code", "workspace"}, "prolific")
     code = p.get("completion_code", "")
     if not isinstance(code, str) or (code and not code.isalnum()):
         raise _fail("prolific.completion_code", f"expected letters and digits, got {code!r}")
+    workspace = p.get("workspace")
+    if workspace is not None and (not isinstance(workspace, str) or not workspace.isalnum()):
+        raise _fail("prolific.workspace", f"expected a Prolific workspace id (letters and digits), got {workspace!r}")
     prolific = ProlificSettings(
         estimated_minutes=_int(p, "estimated_minutes", "prolific", 20, 1, 24 * 60),
         places=_int(p, "places", "prolific", None, 1, 100000),
         hits_per_participant=_int(p, "hits_per_participant", "prolific", 10, 1, 10000),
         completion_code=code,
+        workspace=workspace,
     )
     return CrowdSettings(target_hourly_wage=wage, mturk=mturk, prolific=prolific)

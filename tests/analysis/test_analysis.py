@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from analysis_core.artifacts.errors import BarlowError
 from analysis_core.failure_analysis import AnalysisConfig, run_analysis
-from analysis_core.errors import BarlowError
 
 
 def skip_table():

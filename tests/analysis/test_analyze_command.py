@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis_core.cli import main
-from analysis_core.failure_tree import assign_leaves
 from analysis_core.artifacts import load_features
+from analysis_core.failure_tree import assign_leaves
+from barlow.cli import main
 
 
 def analyze(features, metadata, out, *extra):

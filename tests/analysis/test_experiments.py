@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis_core.cli import main
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 from analysis_core.experiments import parse_run
+from barlow.cli import main
 
 
 @pytest.fixture

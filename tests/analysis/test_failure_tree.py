@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 from analysis_core.failure_tree import FailureTree, assign_leaves, leaf_is_valid
 
 

@@ -3,9 +3,14 @@
 import numpy as np
 import pytest
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 from analysis_core.failure_tree import FailureTree
-from analysis_core.mutual_info import mutual_info_fast, mutual_information, quantile_bins, top_features
+from analysis_core.mutual_info import (
+    mutual_info_fast,
+    mutual_information,
+    quantile_bins,
+    top_features,
+)
 
 
 def test_fast_and_knn_rank_the_planted_feature_first(planted):

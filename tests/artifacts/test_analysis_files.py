@@ -14,7 +14,7 @@ from analysis_core.artifacts import (
     write_analysis_files,
     write_trees,
 )
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 
 
 def test_trees_round_trip_is_lossless(analysis_dir, tmp_path):

@@ -6,8 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis_core.artifacts import Extraction, class_name, load_feature_table, load_metadata, read_manifest, write_manifest, write_metadata
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts import (
+    Extraction,
+    class_name,
+    load_feature_table,
+    load_metadata,
+    read_manifest,
+    write_manifest,
+    write_metadata,
+)
+from analysis_core.artifacts.errors import BarlowError
 
 
 def test_class_names_lose_surrounding_spaces_in_metadata(tmp_path):

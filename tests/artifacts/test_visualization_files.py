@@ -19,7 +19,7 @@ from analysis_core.artifacts import (
     write_descriptions,
     write_visualization_index,
 )
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 
 ENTRY = {"A": "feature_3/A.png", "B": "feature_3/B.png", "C": "feature_3/C.png", "top_rows": [1]}
 OWN = {"A": "groups/label-Shirt/feature_3/A.png", "B": "x", "C": "y", "group_rows": 10}

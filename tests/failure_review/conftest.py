@@ -80,11 +80,12 @@ def review_analysis(tmp_path_factory) -> Path:
 @pytest.fixture
 def review_study(review_analysis, tmp_path) -> Path:
     """Six valid leaves (one per group), two reviewers each, one attention check."""
+    from analysis_core.report.context import load_report_data
     from study.db import open_study_database
     from study.failure_review.create import ReviewOptions, create_review_study
 
     out = tmp_path / "review"
-    spec, _ = create_review_study(review_analysis, out, ReviewOptions(assignments=2, attention_checks=1))
+    spec, _ = create_review_study(review_analysis, out, ReviewOptions(assignments=2, attention_checks=1), load_report_data)
     open_study_database(out, spec=spec).dispose()
     return out
 

@@ -29,6 +29,7 @@ def _fixtures():
 
 
 def main(out_dir: str = "screenshots/review", analysis_dir: str | None = None, unit: str = "leaf") -> None:
+    from analysis_core.report.context import load_report_data
     from study.app import create_app
     from study.db import open_study_database
     from study.failure_review.create import ReviewOptions, create_review_study
@@ -38,7 +39,7 @@ def main(out_dir: str = "screenshots/review", analysis_dir: str | None = None, u
     work = Path(tempfile.mkdtemp(prefix="barlow-review-shots-"))
     try:
         analysis = Path(analysis_dir) if analysis_dir else _fixtures().make_review_analysis(work / "analysis")
-        spec, hits = create_review_study(analysis, work / "study", ReviewOptions(assignments=2, unit=unit))
+        spec, hits = create_review_study(analysis, work / "study", ReviewOptions(assignments=2, unit=unit), load_report_data)
         open_study_database(work / "study", spec=spec).dispose()
         app = create_app(work / "study", secret_key="shot")
         httpd = make_server("127.0.0.1", 0, app, threaded=True)

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from werkzeug.serving import make_server
 
-from analysis_core.cli import main
+from barlow.cli import main
 from study.app import create_app
 
 pytestmark = pytest.mark.browser

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from analysis_core.cli import main
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
+from analysis_core.report.context import load_report_data
+from barlow.cli import main
 from study.app import create_app
 from study.export import batch_results, long_table
 from study.failure_review.create import ReviewOptions, create_review_study
@@ -38,7 +39,7 @@ def test_one_hit_per_valid_leaf_with_what_it_shows(review_analysis, review_study
 
 
 def test_tree_unit_cuts_the_tree_at_max_depth(review_analysis, tmp_path):
-    spec, hits = create_review_study(review_analysis, tmp_path / "t", ReviewOptions(unit="tree", max_depth=1))
+    spec, hits = create_review_study(review_analysis, tmp_path / "t", ReviewOptions(unit="tree", max_depth=1), load_report_data)
     review = json.loads((tmp_path / "t" / "review.json").read_text())["hits"]
     ctx = review[hits[0].key]
     assert ctx["leaf"] is None and len(ctx["leaves"]) == 1
@@ -50,7 +51,7 @@ def test_tree_unit_cuts_the_tree_at_max_depth(review_analysis, tmp_path):
 def test_missing_pictures_are_named_with_the_command(tmp_path, review_analysis_factory):
     analysis = review_analysis_factory(tmp_path / "a", draw_correct=False)
     # Sample grids that were not drawn are reported and the HIT page says so.
-    spec, hits = create_review_study(analysis, tmp_path / "s", ReviewOptions())
+    spec, hits = create_review_study(analysis, tmp_path / "s", ReviewOptions(), load_report_data)
     assert "correct images of label Shirt" in spec.source["pictures_not_drawn"]
     client = create_app(tmp_path / "s", secret_key="k", testing=True).test_client()
     page = client.get(f"/hit/{hits[0].key}?assignmentId=ASSIGNMENT_ID_NOT_AVAILABLE&hitId=X").text
@@ -61,7 +62,7 @@ def test_missing_pictures_are_named_with_the_command(tmp_path, review_analysis_f
     del record["features"]["20"]
     index.write_text(json.dumps(record))
     with pytest.raises(BarlowError, match=r"A/B/C of feature 20.*barlow visualize --analysis"):
-        create_review_study(analysis, tmp_path / "s2", ReviewOptions())
+        create_review_study(analysis, tmp_path / "s2", ReviewOptions(), load_report_data)
     assert not (tmp_path / "s2" / "study.yaml").exists()
 
 
@@ -88,7 +89,7 @@ def _answers(token, judgement="background", actions=("data_collection",)):
 
 
 def test_local_session_asks_the_survey_once_at_the_end(review_analysis, tmp_path):
-    spec, hits = create_review_study(review_analysis, tmp_path / "s", ReviewOptions(assignments=1))
+    spec, hits = create_review_study(review_analysis, tmp_path / "s", ReviewOptions(assignments=1), load_report_data)
     app = create_app(tmp_path / "s", secret_key="k", testing=True)
     client = app.test_client()
     token = _start(client, "rev-1")
@@ -146,7 +147,7 @@ def test_crowd_worker_meets_the_survey_in_their_first_hit_only(review_study):
 
 
 def test_publishing_a_review_study_as_html_question_is_refused_with_the_way_out(review_study, capsys):
-    from analysis_core.cli import main
+    from barlow.cli import main
 
     code = main(["study", "publish", str(review_study), "--platform", "mturk", "--sandbox",
                  "--question", "html", "--image-bucket", "s3://bucket/prefix"])
@@ -162,7 +163,7 @@ def test_the_hit_states_the_cross_fitted_rates_when_the_analysis_has_them(tmp_pa
     table["honest_n_leaf"], table["honest_n_fail_leaf"] = table["n_leaf"], table["n_fail_leaf"]
     table["honest_er"], table["honest_ec"], table["honest_iv"] = 0.3125, 0.1875, 0.3125 * 0.1875
     table.to_csv(analysis / "failure_modes.csv", index=False)
-    spec, hits = create_review_study(analysis, tmp_path / "s", ReviewOptions())
+    spec, hits = create_review_study(analysis, tmp_path / "s", ReviewOptions(), load_report_data)
     client = create_app(tmp_path / "s", secret_key="k", testing=True).test_client()
     page = client.get(f"/hit/{hits[0].key}?assignmentId=ASSIGNMENT_ID_NOT_AVAILABLE&hitId=X").text
     assert re.search(r'id="rate-er">31\.2%<', page) and re.search(r'id="rate-ec">18\.8%<', page)

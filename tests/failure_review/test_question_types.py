@@ -5,8 +5,13 @@ from __future__ import annotations
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from analysis_core.errors import BarlowError
-from study.study_file import dump_study_file, load_study_file, parse_study_text, validate_answers
+from analysis_core.artifacts.errors import BarlowError
+from study.study_file import (
+    dump_study_file,
+    load_study_file,
+    parse_study_text,
+    validate_answers,
+)
 
 YAML = """
 name: s

@@ -6,8 +6,8 @@ import shutil
 
 import pandas as pd
 
-from analysis_core.cli import main
 from analysis_core.report import build_report
+from barlow.cli import main
 
 
 def _judgements(path, rows):

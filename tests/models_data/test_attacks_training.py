@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from analysis_core.attacks import l2_pgd, project_l2, random_l2
-from analysis_core.cli import main
 from analysis_core.datasets import load_dataset
 from analysis_core.models import SmallCNN, load_model
+from barlow.cli import main
 
 
 def test_projection_and_random_start_stay_in_the_ball():

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from analysis_core.artifacts.errors import BarlowError
 from analysis_core.datasets import FASHION_MNIST_CLASSES, ImageTransform, load_dataset
-from analysis_core.errors import BarlowError
 
 SMALL = ImageTransform(resize=16, crop=12, channels=3)
 

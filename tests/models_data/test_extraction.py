@@ -8,12 +8,12 @@ import pytest
 import torch
 from PIL import Image
 
-from analysis_core.cli import main
+from analysis_core.artifacts.errors import BarlowError
 from analysis_core.datasets import load_dataset
 from analysis_core.datasets.base import ImageDataset
-from analysis_core.errors import BarlowError
 from analysis_core.extraction import extract
 from analysis_core.models import SmallCNN, load_model, save_checkpoint
+from barlow.cli import main
 
 N = 600
 CHUNK = 100

@@ -53,7 +53,7 @@ def setup(tmp_path):
 
 
 def command(data, out):
-    return [sys.executable, "-m", "analysis_core.cli", "extract", "--dataset", f"barlow-csv:{data}",
+    return [sys.executable, "-m", "barlow.cli", "extract", "--dataset", f"barlow-csv:{data}",
             "--features-model", "entrypoint:slow_model:slow", "--inspect-model", "entrypoint:slow_model:slow",
             "--out", str(out), "--batch-size", "8"]
 

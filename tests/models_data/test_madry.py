@@ -8,7 +8,7 @@ import pytest
 import torch
 import torchvision
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 from analysis_core.models import load_model
 
 MEAN = torch.tensor([0.4, 0.5, 0.6]).view(3, 1, 1)

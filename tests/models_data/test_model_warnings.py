@@ -9,10 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
-from analysis_core.cli import main
 from analysis_core.datasets.transforms import ImageTransform, input_mismatch
 from analysis_core.feature_provenance import random_weights, random_weights_warning
 from analysis_core.models import load_model
+from barlow.cli import main
 
 
 def test_torchvision_without_weights_warns_loudly_and_says_so_in_its_source(capsys):
@@ -102,7 +102,7 @@ def test_entrypoint_module_in_the_current_folder_is_found(tmp_path, monkeypatch)
 def test_entrypoint_with_a_wrong_return_value_says_what_to_return(tmp_path, monkeypatch):
     import sys
 
-    from analysis_core.errors import BarlowError
+    from analysis_core.artifacts.errors import BarlowError
 
     (tmp_path / "bad_model.py").write_text("def build():\n    return 1, 2\n")
     monkeypatch.chdir(tmp_path)

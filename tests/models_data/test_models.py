@@ -3,9 +3,15 @@
 import pytest
 import torch
 
+from analysis_core.artifacts.errors import BarlowError
 from analysis_core.datasets import load_dataset
-from analysis_core.errors import BarlowError
-from analysis_core.models import FeatureModel, ModelOutput, SmallCNN, load_model, save_checkpoint
+from analysis_core.models import (
+    FeatureModel,
+    ModelOutput,
+    SmallCNN,
+    load_model,
+    save_checkpoint,
+)
 
 
 def test_small_cnn_features_are_the_pooled_spatial_map():

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -37,18 +38,25 @@ def test_wheel_carries_the_shipped_folders(wheel):
 
 
 def test_installed_wheel_finds_data_models_and_templates(wheel, tmp_path):
-    # The venv sees the test machine's torch & co. but imports Barlow from the wheel: its
-    # own site-packages come before the system's on sys.path.
+    # The venv borrows the test interpreter's torch & co. through a .pth line placed after its
+    # own site-packages, so Barlow comes from the wheel. (A --system-site-packages venv made
+    # from inside a venv sees the base interpreter's packages, not the outer venv's.) Only the
+    # borrowed folder is added: its own .pth files, such as an editable install's, are not run.
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
     subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", str(wheel)], check=True)
+    own = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    borrowed = dict.fromkeys(sysconfig.get_paths()[key] for key in ("purelib", "platlib"))
+    (Path(own) / "zz_borrowed_test_packages.pth").write_text("".join(f"{path}\n" for path in borrowed))
     probe = """
 import analysis_core
-from analysis_core.resources import data_dir, templates_dir, hit_templates_dir
+import barlow.cli
+from analysis_core.artifacts.resources import data_dir, templates_dir, hit_templates_dir
 from analysis_core.datasets.fashion_mnist import search_dirs
 from analysis_core.models.loading import load_model
-print(analysis_core.__file__)
+print(analysis_core.__file__); print(barlow.cli.__file__)
 print(data_dir()); print(templates_dir()); print(hit_templates_dir()); print(search_dirs()[0])
 load_model("fmnist-robust")
 """
@@ -59,4 +67,4 @@ load_model("fmnist-robust")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.split()
     assert all(line.startswith(str(venv)) for line in lines), lines
-    assert (Path(lines[2]) / "report" / "index.html").is_file()
+    assert (Path(lines[3]) / "report" / "index.html").is_file()

@@ -18,7 +18,7 @@ import boto3
 import pytest
 from werkzeug.serving import make_server
 
-from analysis_core.cli import main
+from barlow.cli import main
 from study.app import create_app
 from tests.platforms.test_mturk_cli import db_state
 
@@ -171,7 +171,7 @@ def closed_server(pstudy, tls, aws_env):
     The socket is bound first (publish needs its URL); the app is made after publish, with
     the verifier `serve` finds for the study's platform.
     """
-    from study.verification import study_verifier
+    from study.platforms.connect import study_verifier
 
     holder = {}
 
@@ -284,7 +284,7 @@ def test_closed_crowd_mode_on_external_questions_confirms_at_collect(pstudy, aws
     assert "approved 4" in capsys.readouterr().out
     assert all(aws_env.assignments[a].status == "Approved" for a in genuine)
     assert main(["study", "bonus", str(pstudy), "--worker", "AFORGERONE", "--amount", "0.30", "--reason", "x"]) == 2
-    assert "no submitted MTurk assignment" in capsys.readouterr().err
+    assert "no submitted mturk assignment" in capsys.readouterr().err
     assert aws_env.bonuses == []
 
     with app.test_client() as client:

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from analysis_core.cli import main
+from barlow.cli import main
 from study.db import open_study_database
 from study.models import SUBMITTED, Assignment, Bonus, Hit, Study
 
@@ -70,7 +70,7 @@ def test_publish_external_sandbox_creates_each_hit_once(pstudy, aws_env, capsys)
     assert quals["00000000000000000071"]["LocaleValues"] == [{"Country": "US"}, {"Country": "GB"}]
     assert "2ARFPLSP75KLA8M8DH1HTEQVJT3SY6" in quals  # the sandbox Masters id, not production's
     assert "published 13 HITs on MTurk sandbox" in out
-    assert "13 HITs x 2 assignments x $0.50 = $13.00" in out and "sandbox" in out
+    assert "13 HITs x 2 assignments x USD 0.50 = USD 13.00" in out and "sandbox" in out
     assert publish(pstudy) == 0
     assert len(aws_env.hits) == 13 and "nothing to publish" in capsys.readouterr().out
 
@@ -86,14 +86,14 @@ def test_production_needs_yes_and_stays_under_max_cost(pstudy, aws_env, capsys):
     base = ["study", "publish", str(pstudy), "--platform", "mturk", "--url", URL]
     assert main(base) == 2
     captured = capsys.readouterr()
-    assert "--yes" in captured.err and "$15.60" in captured.err
-    assert "platform fee 20% = $2.60" in captured.out and "account balance $10000.00" in captured.out
+    assert "--yes" in captured.err and "USD 15.60" in captured.err
+    assert "platform fee 20% = USD 2.60" in captured.out and "account balance USD 10000.00" in captured.out
     assert main([*base, "--yes", "--max-cost", "15"]) == 2
-    assert "above --max-cost $15" in capsys.readouterr().err
+    assert "above --max-cost USD 15" in capsys.readouterr().err
     assert not aws_env.hits and "CreateHITWithHITType" not in aws_env.calls
     aws_env.balance = Decimal("10.00")
     assert main([*base, "--yes"]) == 2
-    assert "holds $10.00" in capsys.readouterr().err and not aws_env.hits
+    assert "holds USD 10.00" in capsys.readouterr().err and not aws_env.hits
     aws_env.balance = Decimal("100.00")
     assert main([*base, "--yes", "--max-cost", "20"]) == 0
     assert len(aws_env.hits) == 13
@@ -104,7 +104,7 @@ def test_fee_is_40_percent_from_ten_assignments(pstudy, aws_env, capsys):
     path.write_text(path.read_text().replace("assignments_per_hit: 2", "assignments_per_hit: 10"))
     assert main(["study", "publish", str(pstudy), "--platform", "mturk", "--url", URL]) == 2
     out = capsys.readouterr().out
-    assert "13 HITs x 10 assignments x $0.50 = $65.00" in out and "platform fee 40% = $26.00" in out and "total $91.00" in out
+    assert "13 HITs x 10 assignments x USD 0.50 = USD 65.00" in out and "platform fee 40% = USD 26.00" in out and "total USD 91.00" in out
 
 
 def test_wrong_credentials_give_one_clear_line(pstudy, aws_env, monkeypatch, capsys):
@@ -164,7 +164,7 @@ def test_sandbox_endpoint_unless_the_user_configured_one(monkeypatch, tmp_path):
 def test_publish_killed_midway_then_rerun_creates_no_duplicates(pstudy, aws_env):
     aws_env.pause_after_creates = 5
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-m", "analysis_core.cli", "study", "publish", str(pstudy), *PUBLISH], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, "-m", "barlow.cli", "study", "publish", str(pstudy), *PUBLISH], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert aws_env.paused.wait(60), "the publisher never reached the 5th HIT"
         proc.kill()  # mid-publish: the 5th HIT exists on MTurk, its id never reached the database
@@ -231,8 +231,8 @@ def test_collect_review_bonus_expire_status(pstudy, aws_env, answers_for, capsys
     assert main(["study", "status", str(pstudy), "--balance"]) == 0
     out = capsys.readouterr().out
     assert "mturk sandbox" in out and "HITs published:  13 of 13" in out and "pending review:  26 (1 failed an attention check)" in out
-    assert "median 10.0 min -> $3.00/hour at $0.50 per HIT (target $12.00/hour)" in out and "WARNING" in out
-    assert "balance:         $10000.00" in out
+    assert "median 10.0 min -> USD 3.00/hour at USD 0.50 per HIT (target USD 12.00/hour)" in out and "WARNING" in out
+    assert "balance:         USD 10000.00" in out
 
     assert main(["study", "review", str(pstudy), "--approve-all-passing"]) == 0
     out = capsys.readouterr().out
@@ -266,7 +266,7 @@ def test_collect_review_bonus_expire_status(pstudy, aws_env, answers_for, capsys
     assert main(["study", "status", str(pstudy)]) == 0
     out = capsys.readouterr().out
     # rewards 25 x $0.60 = $15.00; bonuses $37.75 + 20% = $45.30
-    assert "cost so far:     $60.30" in out and "pending review:  0" in out
+    assert "cost so far:     USD 60.30" in out and "pending review:  0" in out
 
     assert main(["study", "expire", str(pstudy)]) == 0
     assert "expired 13 HITs on mturk sandbox" in capsys.readouterr().out
@@ -346,8 +346,8 @@ def test_dashboard_shows_platform_remote_ids_cost_and_pending(pstudy, aws_env, a
     section = page.split('id="platform"')[1].split("</section>")[0]
     assert '<div class="value">13 / 13</div>' in section
     assert '<div class="value">1</div><div class="label">pending review' in section
-    assert "$0.00" in section  # nothing approved yet
-    assert "$3.00/h" in section and "target $12.00/h" in section and "wage-warning" in page
+    assert "USD 0.00" in section  # nothing approved yet
+    assert "USD 3.00/h" in section and "target USD 12.00/h" in section and "wage-warning" in page
 
 
 def test_verifier_for_closed_crowd_mode(pstudy, aws_env, answers_for):
@@ -374,7 +374,7 @@ def test_collect_lets_mturk_decide_whose_unconfirmed_answer_counts(pstudy, aws_e
     import re
 
     from study.app import create_app
-    from study.verification import study_verifier
+    from study.platforms.connect import study_verifier
 
     assert publish(pstudy) == 0
     hits, _, _, _ = db_state(pstudy)

@@ -7,9 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 from study.platforms import money
-from study.platforms.questions import MAX_QUESTION_BYTES, check_study_url, external_question, hit_url, html_question, parse_answers
+from study.platforms.questions import (
+    MAX_QUESTION_BYTES,
+    check_study_url,
+    external_question,
+    hit_url,
+    html_question,
+    parse_answers,
+)
 from study.platforms.settings import MASTERS, crowd_settings
 
 
@@ -46,7 +53,12 @@ def test_crowd_settings_read_and_explained():
 
 
 def test_study_yaml_keeps_the_crowd_section(tmp_path: Path):
-    from study.study_file import STUDY_FILE, default_spec, load_study_file, write_study_file
+    from study.study_file import (
+        STUDY_FILE,
+        default_spec,
+        load_study_file,
+        write_study_file,
+    )
 
     spec = default_spec("s")
     spec.crowd = {"target_hourly_wage": 14.5, "prolific": {"places": 3}}
@@ -81,3 +93,26 @@ def test_question_form_answers_are_parsed():
     assert parse_answers(xml) == {"description": "café & stripes", "ease": "4"}
     with pytest.raises(ValueError, match="not QuestionFormAnswers XML"):
         parse_answers("<Question")
+
+
+def test_prolific_costs_name_the_workspace_currency():
+    cost = money.prolific_cost(4, Decimal("1.50"), "GBP")
+    assert cost.total == Decimal("8.00") and cost.lines()[-1] == "  total GBP 8.00 for 4 assignments"
+    assert money.fmt(Decimal("0.5"), "USD") == "USD 0.50"
+
+
+def test_prolific_rejections_are_checked_before_any_call():
+    from study.platforms.prolific import Prolific
+
+    platform = Prolific("token", base_url="http://127.0.0.1:9")  # nothing listens: a call would fail
+    with pytest.raises(BarlowError, match="at least 100 characters"):
+        platform.check_rejection("The description does not describe the images.", "LOW_EFFORT")
+    with pytest.raises(BarlowError, match="--category"):
+        platform.check_rejection("x" * 100, "SLOPPY")
+    platform.check_rejection("x" * 100, "FAILED_INSTRUCTIONS")
+
+
+def test_prolific_workspace_setting():
+    assert crowd_settings({"prolific": {"workspace": "64a1f0c2e4b0"}}).prolific.workspace == "64a1f0c2e4b0"
+    with pytest.raises(BarlowError, match="crowd.prolific.workspace"):
+        crowd_settings({"prolific": {"workspace": "not an id"}})

@@ -2,7 +2,7 @@
 
 import pytest
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 from analysis_core.reproduction.config import load_config
 from analysis_core.reproduction.data import missing_files, subset_rows
 

@@ -15,7 +15,7 @@ import torch
 import torchvision
 from PIL import Image
 
-from analysis_core.cli import main
+from barlow.cli import main
 from tests.models_data.test_madry import madry_layout
 
 WNIDS = ["n01440764", "n01443537", "n01484850"]

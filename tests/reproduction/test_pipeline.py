@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from analysis_core.reproduction.execution import InProcessExecutor, make_executor
-from analysis_core.reproduction.pipeline import run_reproduction
+from barlow.reproduce import run_reproduction
 
 NUMBER_FILES = [
     "section7/table.csv", "section7/per_class.csv", "section7/honest_per_class.csv", "section7/honest_table.csv",
@@ -146,7 +146,7 @@ def test_rerun_reuses_every_step(in_process):
 def test_published_results_hold_every_file_the_report_links_and_no_matrices(in_process, tmp_path):
     import re
 
-    from analysis_core.reproduction.pipeline import publish_results
+    from barlow.reproduce import publish_results
 
     _, out, _, _ = in_process
     publish_results(out, tmp_path)

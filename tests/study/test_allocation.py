@@ -175,7 +175,7 @@ def test_concurrent_workers_never_overfill_a_hit(study_dir, clock, database_url)
 def test_editing_assignments_per_hit_in_study_yaml_changes_what_the_allocator_uses(study_dir, clock):
     import re
 
-    from analysis_core.errors import BarlowError
+    from analysis_core.artifacts.errors import BarlowError
 
     def set_assignments(n):
         path = study_dir / "study.yaml"

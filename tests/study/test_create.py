@@ -4,8 +4,8 @@ import json
 import pytest
 
 from analysis_core.artifacts import GroupTree
-from analysis_core.cli import main
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
+from barlow.cli import main
 from study.create import CreateOptions, create_study, tiers
 from study.hits import load_hits
 from study.study_file import load_study_file

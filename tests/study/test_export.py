@@ -3,8 +3,8 @@ import json
 import pandas as pd
 import pytest
 
-from analysis_core.cli import main
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
+from barlow.cli import main
 from study.allocation import Allocator
 from study.db import open_study_database
 from study.export import batch_results, long_table, write_export

@@ -9,7 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, func, inspect, select, text
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 from study.db import make_engine, open_study_database
 from study.models import Answer, Base
 from study.schema import BASELINE, current_revision, head_revision, upgrade_database

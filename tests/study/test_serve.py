@@ -23,7 +23,7 @@ def free_port() -> int:
 def start_server(study_dir, *extra):
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "analysis_core.cli", "study", "serve", str(study_dir), "--port", str(port), "--admin-token", "tok-1", *extra],
+        [sys.executable, "-m", "barlow.cli", "study", "serve", str(study_dir), "--port", str(port), "--admin-token", "tok-1", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ | {"PYTHONUNBUFFERED": "1"},
     )
     lines = []
@@ -110,14 +110,14 @@ def test_serve_with_several_workers_survives_a_killed_process(study_dir):
 
 
 def test_serve_bad_study_is_a_clear_error(tmp_path, capsys):
-    from analysis_core.cli import main
+    from barlow.cli import main
 
     assert main(["study", "serve", str(tmp_path / "none")]) == 2
     assert "no study file" in capsys.readouterr().err
 
 
 def test_serve_refuses_closed_crowd_mode_without_a_verifier(study_dir, capsys):
-    from analysis_core.cli import main
+    from barlow.cli import main
 
     assert main(["study", "serve", str(study_dir), "--crowd", "closed", "--port", str(free_port())]) == 2
     assert "closed crowd mode needs a platform adapter" in capsys.readouterr().err
@@ -149,7 +149,8 @@ def test_a_published_study_verifies_crowd_answers(study_dir):
     """`barlow study publish` records the platform in the database; serving then uses its verifier."""
     from study.db import open_study_database
     from study.models import Study
-    from study.verification import AssignmentVerifier, resolve_crowd_mode, study_verifier
+    from study.platforms.connect import study_verifier
+    from study.verification import AssignmentVerifier, resolve_crowd_mode
 
     assert study_verifier(study_dir) is None
     db = open_study_database(study_dir)

@@ -1,6 +1,6 @@
 import pytest
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 from study.study_file import (
     STUDY_FILE,
     check_passed,

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis_core.cli import main
+from barlow.cli import main
 from study.analysis.simulate import simulate_batch
 
 

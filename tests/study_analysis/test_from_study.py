@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from analysis_core.cli import main
+from barlow.cli import main
 
 CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal"]
 

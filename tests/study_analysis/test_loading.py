@@ -2,7 +2,7 @@
 
 import pytest
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 from study.analysis.loading import load_csv
 
 ROLES = dict(

@@ -2,7 +2,7 @@
 
 import pytest
 
-from analysis_core.cli import main
+from barlow.cli import main
 
 
 @pytest.mark.browser

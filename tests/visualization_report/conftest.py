@@ -191,9 +191,9 @@ def fmnist_run(tmp_path_factory):
 def demo_run(tmp_path_factory):
     """'barlow demo' through its Python API on the real Fashion-MNIST test split, with two
     small untrained models standing in for the shipped ones (which take minutes)."""
-    from analysis_core.demo import DemoConfig, run_demo
     from analysis_core.models import SmallCNN, save_checkpoint
-    from analysis_core.visualization import VisualizationConfig
+    from analysis_core.visualization.config import VisualizationConfig
+    from barlow.demo import DemoConfig, run_demo
 
     root = tmp_path_factory.mktemp("demo_run")
     models = []

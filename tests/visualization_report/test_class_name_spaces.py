@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from analysis_core.artifacts import load_metadata, read_trees, read_visualization_index
-from analysis_core.cli import main
+from barlow.cli import main
 
 NAMES = [" Shirt", "Bag ", " Ankle boot "]
 

@@ -2,7 +2,7 @@ import json
 import shutil
 from dataclasses import replace
 
-from analysis_core.demo import run_demo
+from barlow.demo import run_demo
 
 
 def test_demo_runs_every_step_on_fashion_mnist(demo_run):

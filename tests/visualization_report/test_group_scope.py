@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis_core.cli import main
 from analysis_core.report import build_report
-from analysis_core.visualization import VisualizationConfig, visualize_analysis
+from analysis_core.visualization.config import VisualizationConfig
+from analysis_core.visualization.pipeline import visualize_analysis
 from analysis_core.visualization.selection import split_features, top_mi_features
+from barlow.cli import main
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,8 @@ import json
 import numpy as np
 from PIL import Image
 
-from analysis_core.visualization import VisualizationConfig, visualize_analysis
+from analysis_core.visualization.config import VisualizationConfig
+from analysis_core.visualization.pipeline import visualize_analysis
 from analysis_core.visualization.selection import split_features
 
 

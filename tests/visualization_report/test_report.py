@@ -5,11 +5,12 @@ import shutil
 import pandas as pd
 import pytest
 
-from analysis_core.cli import main
 from analysis_core.report import build_report
 from analysis_core.report.sentences import Condition, leaf_sentence
 from analysis_core.report.server import create_app
-from analysis_core.visualization import VisualizationConfig, visualize_analysis
+from analysis_core.visualization.config import VisualizationConfig
+from analysis_core.visualization.pipeline import visualize_analysis
+from barlow.cli import main
 
 
 @pytest.fixture(scope="module")

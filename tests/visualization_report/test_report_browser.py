@@ -1,7 +1,8 @@
 import pytest
 
 from analysis_core.report import build_report
-from analysis_core.visualization import VisualizationConfig, visualize_analysis
+from analysis_core.visualization.config import VisualizationConfig
+from analysis_core.visualization.pipeline import visualize_analysis
 
 
 @pytest.fixture(scope="module")

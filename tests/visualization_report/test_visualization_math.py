@@ -2,17 +2,12 @@ import numpy as np
 import pytest
 import torch
 
-from analysis_core.visualization import (
-    AttackParams,
-    channel_maps,
-    default_attack_params,
-    feature_attack,
-    shared_normalize,
-    top_k_rows,
-)
+from analysis_core.visualization.attack import feature_attack
+from analysis_core.visualization.config import AttackParams, default_attack_params
+from analysis_core.visualization.heatmap import channel_maps, shared_normalize
 from analysis_core.visualization.pipeline import top_k_for_features
 from analysis_core.visualization.render import display_scale, to_rgb_uint8
-
+from analysis_core.visualization.topk import top_k_rows
 
 
 def features_of(model, dataset) -> np.ndarray:

@@ -1,9 +1,20 @@
-"""A local Prolific API for tests: the documented endpoints the adapter uses, held in memory.
+"""A local Prolific API for tests, checked against the published reference (``prolific_api``).
 
-Token authentication (``Authorization: Token ...``), JSON bodies checked field by field
-(400 with Prolific's ``{"error": {"detail": ...}}`` shape), paginated submissions with
-``_links.next.href``, submission transitions that only apply to submissions awaiting
-review, and bulk bonus payments that are set up once and paid once.
+Every request must carry ``Authorization: Token ...`` and match a documented operation
+(method and path), and its JSON body must fit that operation's schema; anything else is
+answered 400/404 *and* kept in ``problems``, so a test can assert the client never sent
+one. State follows the reference: studies are drafts until PUBLISH (which needs the
+workspace's funds), submissions are paginated with ``_links.next.href``, a submission is
+decided once (APPROVE repeated is ignored, as documented), a REJECT needs a message of at
+least 100 characters and a category, and a bulk bonus payment is paid again on every
+pay call, as the reference warns. ``payments`` counts pay calls per bulk id and
+``paid`` the money each participant received.
+
+Faults (``fault(...)``) hit the next matching call: ``drop`` (the call is handled, then the
+connection is closed without an answer), ``502`` (handled, then a 502 as from a proxy),
+``hang`` (handled, then held until ``release`` is set or the client dies; ``reached`` is
+set when it is handled), ``refuse`` (not handled; answered with the given 4xx); with
+``before=True`` a ``drop`` or ``502`` comes instead of handling the call.
 """
 
 from __future__ import annotations
@@ -11,11 +22,18 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import socket
 import threading
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from decimal import Decimal
 from urllib.parse import parse_qs
 
 from werkzeug.wrappers import Request, Response
+
+from tests.platforms.fakes import prolific_api as api
+
+FEE = Decimal("0.3333")
 
 
 def _oid() -> str:
@@ -30,16 +48,47 @@ class ApiError(Exception):
 
 
 @dataclass
+class Fault:
+    method: str
+    path: str  # a regular expression over the path
+    kind: str  # drop, 502, hang, refuse
+    status: int = 400
+    detail: str = ""
+    before: bool = False  # drop / 502 without handling the call
+
+
+@dataclass
 class FakeProlific:
     token: str = "prolific-test-token"
+    currency: str = "GBP"
+    balance_cents: int = 1_000_000
+    workspaces: dict[str, dict] = field(default_factory=dict)
     studies: dict[str, dict] = field(default_factory=dict)
     submissions: dict[str, dict] = field(default_factory=dict)
     bonuses: dict[str, dict] = field(default_factory=dict)
+    messages: list[dict] = field(default_factory=list)
+    payments: Counter = field(default_factory=Counter)
+    paid: dict = field(default_factory=lambda: defaultdict(Decimal))
     calls: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
     page_size: int = 2
-    fail_next: int = 0
+    throttle_next: int = 0
+    reached: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
     lock: threading.RLock = field(default_factory=threading.RLock)
     url: str = ""
+
+    def __post_init__(self):
+        if not self.workspaces:
+            wid = _oid()
+            self.workspaces[wid] = {"id": wid, "title": "Lab", "currency_code": self.currency, "balance": self.balance_cents}
+
+    def fault(self, method: str, path: str, kind: str, **kw) -> None:
+        self.faults.append(Fault(method, path, kind, **kw))
+
+    def count(self, operation: str) -> int:
+        return sum(c == operation for c in self.calls)
 
     # ---- the participant's side
 
@@ -50,8 +99,10 @@ class FakeProlific:
             if study["status"] != "ACTIVE":
                 raise ValueError(f"study {study_id} is {study['status']}")
             session_id = _oid()
-            sub_id = _oid()
-            self.submissions[sub_id] = {"id": sub_id, "study_id": study_id, "participant_id": pid, "session_id": session_id, "status": "ACTIVE", "started_at": "2026-11-29T10:00:00Z", "completed_at": None, "time_taken": None, "study_code": None}
+            self.submissions[session_id] = {
+                "id": session_id, "study_id": study_id, "participant_id": pid, "status": "ACTIVE",
+                "started_at": "2026-11-29T10:00:00Z", "completed_at": None, "time_taken": None, "reward": study["reward"], "study_code": None,
+            }
             return session_id
 
     def complete(self, study_id: str, pid: str, code: str, seconds: int) -> None:
@@ -68,31 +119,43 @@ class FakeProlific:
             raise ApiError(404, "Not found.")
         return self.studies[sid]
 
+    def _workspace(self, wid: str) -> dict:
+        if wid not in self.workspaces:
+            raise ApiError(404, "Not found.")
+        return self.workspaces[wid]
+
+    def _page(self, path: str, rows: list[dict], query: dict) -> dict:
+        page = int(query.get("page", ["1"])[0])
+        chunk = rows[(page - 1) * self.page_size : page * self.page_size]
+        nxt = f"{self.url}{path}?page={page + 1}" if page * self.page_size < len(rows) else None
+        return {"results": chunk, "_links": {"next": {"href": nxt}, "previous": {"href": None}}, "meta": {"count": len(rows)}}
+
+    def balance(self, wid: str) -> dict:
+        ws = self._workspace(wid)
+        assigned = sum(s["reward"] * s["total_available_places"] for s in self.studies.values() if s["status"] != "UNPUBLISHED")
+        assigned += round(assigned * FEE)
+        available = ws["balance"] - assigned
+        return {
+            "currency_code": ws["currency_code"], "total_balance": ws["balance"], "balance_breakdown": {"rewards": ws["balance"], "fees": 0, "vat": 0},
+            "available_balance": available, "available_balance_breakdown": {"rewards": available, "fees": 0, "vat": 0},
+        }
+
     def create_study(self, body: dict) -> tuple[int, dict]:
-        problems = {}
-        for name, kind in [("name", str), ("internal_name", str), ("description", str), ("external_study_url", str), ("prolific_id_option", str), ("completion_codes", list), ("total_available_places", int), ("estimated_completion_time", int), ("reward", int)]:
-            value = body.get(name)
-            if not isinstance(value, kind) or isinstance(value, bool) or (kind is int and value < 1) or (kind is str and not value.strip()):
-                problems[name] = [f"A valid {kind.__name__} is required."]
-        url = body.get("external_study_url", "")
-        if isinstance(url, str) and not url.startswith("https://"):
-            problems["external_study_url"] = ["Enter a valid HTTPS URL."]
-        if body.get("prolific_id_option") == "url_parameters" and "{{%PROLIFIC_PID%}}" not in str(url):
-            problems["external_study_url"] = ["The URL must carry {{%PROLIFIC_PID%}} when prolific_id_option is url_parameters."]
-        for code in body.get("completion_codes") or []:
-            if not isinstance(code, dict) or not code.get("code") or code.get("code_type") not in ("COMPLETED", "FAILED_ATTENTION_CHECK", "OTHER"):
-                problems["completion_codes"] = ["Each completion code needs a code and a code_type."]
-        if problems:
-            raise ApiError(400, problems)
+        url = body["external_study_url"]
+        if body["prolific_id_option"] == "url_parameters" and "{{%PROLIFIC_PID%}}" not in url:
+            raise ApiError(400, {"external_study_url": ["The URL must carry {{%PROLIFIC_PID%}} when prolific_id_option is url_parameters."]})
+        ws = next(iter(self.workspaces.values()))
         sid = _oid()
-        study = {**body, "id": sid, "status": "UNPUBLISHED"}
-        self.studies[sid] = study
-        return 201, study
+        self.studies[sid] = {**body, "id": sid, "status": "UNPUBLISHED", "currency_code": ws["currency_code"], "workspace": ws["id"]}
+        return 201, self.studies[sid]
 
     def transition_study(self, sid: str, body: dict) -> tuple[int, dict]:
         study = self._study(sid)
-        action = body.get("action")
+        action = body["action"]
         if action == "PUBLISH" and study["status"] == "UNPUBLISHED":
+            cost = study["reward"] * study["total_available_places"]
+            if self.balance(study["workspace"])["available_balance"] < cost + round(cost * FEE):
+                raise ApiError(400, "You do not have enough funds in your workspace to publish this study.")
             study["status"] = "ACTIVE"
         elif action == "STOP" and study["status"] in ("ACTIVE", "PAUSED"):
             study["status"] = "AWAITING REVIEW"
@@ -100,92 +163,142 @@ class FakeProlific:
             raise ApiError(400, f"Cannot {action} a study that is {study['status']}.")
         return 200, study
 
-    def list_submissions(self, sid: str, query: dict) -> tuple[int, dict]:
+    def list_submissions(self, sid: str, path: str, query: dict) -> tuple[int, dict]:
         self._study(sid)
-        rows = [s for s in self.submissions.values() if s["study_id"] == sid]
-        page = int(query.get("page", ["1"])[0])
-        chunk = rows[(page - 1) * self.page_size : page * self.page_size]
-        nxt = f"{self.url}/api/v1/studies/{sid}/submissions/?page={page + 1}" if page * self.page_size < len(rows) else None
-        out = [{k: v for k, v in s.items() if k not in ("study_id", "session_id")} for s in chunk]
-        return 200, {"results": out, "_links": {"next": {"href": nxt}, "previous": {"href": None}}, "meta": {"count": len(rows)}}
+        rows = [{k: v for k, v in s.items() if k != "study_id"} for s in self.submissions.values() if s["study_id"] == sid]
+        return 200, self._page(path, rows, query)
 
     def transition_submission(self, sub_id: str, body: dict) -> tuple[int, dict]:
         sub = self.submissions.get(sub_id)
         if sub is None:
             raise ApiError(404, "Not found.")
+        action = body["action"]
+        target = {"APPROVE": "APPROVED", "REJECT": "REJECTED"}.get(action)
+        if target is None:
+            raise ApiError(400, {"action": [f"{action} is not used by this fake."]})
+        if sub["status"] == target:
+            return 200, {"id": sub_id, "status": sub["status"]}  # documented as idempotent
         if sub["status"] != "AWAITING REVIEW":
-            raise ApiError(400, f"Submission {sub_id} is {sub['status']}; only submissions awaiting review can be approved or rejected.")
-        if body.get("action") == "APPROVE":
-            sub["status"] = "APPROVED"
-        elif body.get("action") == "REJECT":
-            if not body.get("message") or len(body["message"]) < 10 or not body.get("rejection_category"):
-                raise ApiError(400, {"message": ["Give the participant a reason of at least 10 characters and a rejection_category."]})
-            sub["status"] = "REJECTED"
-        else:
-            raise ApiError(400, {"action": ["Unknown action."]})
+            raise ApiError(400, f"Submission {sub_id} is {sub['status']}; a status once changed cannot be restored.")
+        if action == "REJECT":
+            message, category = body.get("message", ""), body.get("rejection_category")
+            if len(message) < api.MIN_REJECTION_MESSAGE or not category:
+                self.problems.append(f"REJECT {sub_id}: message of {len(message)} characters, category {category!r}")
+                raise ApiError(400, {"message": [f"Give a message of at least {api.MIN_REJECTION_MESSAGE} characters and a rejection_category."]})
+            sub["rejection"] = (message, category)
+        sub["status"] = target
         return 200, {"id": sub_id, "status": sub["status"]}
 
     def setup_bonus(self, body: dict) -> tuple[int, dict]:
-        sid = body.get("study_id")
-        self._study(sid)
-        total = 0
-        for line in (body.get("csv_bonuses") or "").strip().splitlines():
-            m = re.fullmatch(r"([A-Za-z0-9]+),(\d+\.\d{2})", line.strip())
+        sid = body["study_id"]
+        study = self._study(sid)
+        lines, total = [], 0
+        for line in body["csv_bonuses"].strip().splitlines():
+            m = re.fullmatch(r"([A-Za-z0-9]+),(\d+(?:\.\d{1,2})?)", line.strip())
             if not m:
                 raise ApiError(400, {"csv_bonuses": [f"Invalid line {line!r}: use participant_id,amount"]})
-            if not any(s["participant_id"] == m.group(1) and s["study_id"] == sid for s in self.submissions.values()):
-                raise ApiError(400, {"csv_bonuses": [f"Participant {m.group(1)} has no submission in this study."]})
-            total += round(float(m.group(2)) * 100)
+            who = m.group(1)
+            took_part = [s for s in self.submissions.values() if s["study_id"] == sid and who in (s["participant_id"], s["id"])]
+            if not took_part:
+                raise ApiError(400, {"csv_bonuses": [f"{who} has not taken part in this study."]})
+            amount = Decimal(m.group(2))
+            lines.append((took_part[0]["participant_id"], amount))
+            total += int(amount * 100)
         bid = _oid()
-        self.bonuses[bid] = {"id": bid, "study": sid, "amount": total, "fees": round(total * 0.3333), "total_amount": total + round(total * 0.3333), "csv": body["csv_bonuses"], "paid": False}
-        return 201, {k: v for k, v in self.bonuses[bid].items() if k not in ("csv", "paid")}
+        fees = float(round(total * FEE, 2))
+        self.bonuses[bid] = {"id": bid, "study": sid, "amount": total, "fees": fees, "vat": 0, "total_amount": total + fees, "lines": lines, "currency": study["currency_code"]}
+        return 201, {k: v for k, v in self.bonuses[bid].items() if k not in ("lines", "currency")}
 
-    def pay_bonus(self, bid: str) -> tuple[int, dict]:
+    def pay_bonus(self, bid: str) -> tuple[int, object]:
         bonus = self.bonuses.get(bid)
         if bonus is None:
             raise ApiError(404, "Not found.")
-        if bonus["paid"]:
-            raise ApiError(400, "This bonus has already been paid.")
-        bonus["paid"] = True
-        return 202, {}
+        # "Not idempotent": every call pays the participants again.
+        self.payments[bid] += 1
+        for pid, amount in bonus["lines"]:
+            self.paid[(pid, bonus["currency"])] += amount
+        return 202, f"Bulk bonus payment with ID {bid} is being processed asynchronously. Payments will be completed shortly."
 
-    def route(self, method: str, path: str, body: dict, query: dict) -> tuple[int, dict]:
-        routes = [
-            ("GET", r"/api/v1/users/me/", lambda m: (200, {"id": "researcher1", "email": "r@example.org"})),
-            ("POST", r"/api/v1/studies/", lambda m: self.create_study(body)),
-            ("GET", r"/api/v1/studies/", lambda m: (200, {"results": list(self.studies.values()), "_links": {"next": {"href": None}}})),
-            ("GET", r"/api/v1/studies/(\w+)/", lambda m: (200, self._study(m.group(1)))),
-            ("POST", r"/api/v1/studies/(\w+)/transition/", lambda m: self.transition_study(m.group(1), body)),
-            ("GET", r"/api/v1/studies/(\w+)/submissions/", lambda m: self.list_submissions(m.group(1), query)),
-            ("POST", r"/api/v1/submissions/bulk-bonus-payments/", lambda m: self.setup_bonus(body)),
-            ("POST", r"/api/v1/submissions/(\w+)/transition/", lambda m: self.transition_submission(m.group(1), body)),
-            ("POST", r"/api/v1/bulk-bonus-payments/(\w+)/pay/", lambda m: self.pay_bonus(m.group(1))),
-        ]
-        for verb, pattern, handler in routes:
-            m = re.fullmatch(pattern, path)
-            if m and verb == method:
-                return handler(m)
-        raise ApiError(404, "Not found.")
+    def send_message(self, body: dict) -> tuple[int, dict]:
+        self._study(body["study_id"])
+        self.messages.append(body)
+        return 204, {}
+
+    def handle(self, op: api.Operation, args: tuple, path: str, body, query: dict):
+        n = op.name
+        if n == "get-user":
+            return 200, {"id": "researcher1", "email": "r@example.org"}
+        if n == "get-workspaces":
+            return 200, self._page(path, [{"id": w["id"], "title": w["title"]} for w in self.workspaces.values()], query)
+        if n == "get-workspace-balance":
+            return 200, self.balance(args[0])
+        if n == "get-studies":
+            return 200, self._page(path, list(self.studies.values()), query)
+        if n == "create-study":
+            return self.create_study(body)
+        if n == "get-study":
+            return 200, self._study(args[0])
+        if n == "transition-study":
+            return self.transition_study(args[0], body)
+        if n == "get-submissions":
+            return self.list_submissions(args[0], path, query)
+        if n == "create-bonus-payments":
+            return self.setup_bonus(body)
+        if n == "transition-submission":
+            return self.transition_submission(args[0], body)
+        if n == "pay-bonus-payments":
+            return self.pay_bonus(args[0])
+        return self.send_message(body)
+
+    def _fault_for(self, method: str, path: str) -> Fault | None:
+        for f in self.faults:
+            if f.method == method and re.search(f.path, path):
+                self.faults.remove(f)
+                return f
+        return None
 
     def __call__(self, environ, start_response):
         request = Request(environ)
+        fault = None
         try:
             if request.headers.get("Authorization") != f"Token {self.token}":
                 raise ApiError(401, "Invalid token.")
-            body = {}
-            if request.method == "POST" and request.data:
+            found = api.match(request.method, request.path)
+            if found is None:
+                self.problems.append(f"{request.method} {request.path}: no such operation in the API reference")
+                raise ApiError(404, "Not found.")
+            op, args = found
+            body = None
+            if request.data:
                 if request.mimetype != "application/json":
                     raise ApiError(415, "Send JSON.")
                 body = json.loads(request.data)
+            problems = api.validate(op.body, body)
+            if problems:
+                self.problems += [f"{op.name}: {p}" for p in problems]
+                raise ApiError(400, problems)
             with self.lock:
-                self.calls.append(f"{request.method} {request.path}")
-                if self.fail_next:
-                    self.fail_next -= 1
+                self.calls.append(op.name)
+                if self.throttle_next:
+                    self.throttle_next -= 1
                     raise ApiError(429, "Request was throttled.")
-                status, out = self.route(request.method, request.path, body, parse_qs(request.query_string.decode()))
-            response = Response(json.dumps(out), status=status, mimetype="application/json")
+                fault = self._fault_for(request.method, request.path)
+                if fault and fault.kind == "refuse":
+                    raise ApiError(fault.status, fault.detail or "Refused.")
+                if fault and fault.before:
+                    status, out = 0, None
+                else:
+                    status, out = self.handle(op, args, request.path, body, parse_qs(request.query_string.decode()))
+            response = Response(json.dumps(out), status=status or 500, mimetype="application/json")
         except ApiError as exc:
             response = Response(json.dumps({"error": {"status": exc.status, "detail": exc.detail}}), status=exc.status, mimetype="application/json")
             if exc.status == 429:
                 response.headers["Retry-After"] = "0"
+        if fault and fault.kind == "hang":
+            self.reached.set()
+            self.release.wait(60)
+        if fault and fault.kind in ("drop", "hang"):
+            environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
+        if fault and fault.kind == "502":
+            response = Response("<html>502 Bad Gateway</html>", status=502, mimetype="text/html")
         return response(environ, start_response)

@@ -81,7 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     review.add_argument("--survey-range", metavar="MIN,MAX", default="1,5", help="survey scale end points (default: %(default)s)")
     review.add_argument("--leaf", metavar="COL", default="Input.leaf", help="column with the leaf id, for the report (default: %(default)s)")
 
-    from analysis_core.options import add_options
+    from analysis_core.artifacts.options import add_options
     from study.analysis.pipeline import StudyAnalysisOptions
 
     checks = parser.add_argument_group("checks and statistics")
@@ -101,7 +101,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _pairs(values: list[str], flag: str) -> dict[str, str]:
-    from analysis_core.errors import BarlowError
+    from analysis_core.artifacts.errors import BarlowError
 
     out = {}
     for value in values:
@@ -113,7 +113,7 @@ def _pairs(values: list[str], flag: str) -> dict[str, str]:
 
 
 def _likert_range(value: str) -> tuple[int, int]:
-    from analysis_core.errors import BarlowError
+    from analysis_core.artifacts.errors import BarlowError
 
     try:
         low, high = (int(part) for part in value.split(","))
@@ -125,7 +125,7 @@ def _likert_range(value: str) -> tuple[int, int]:
 
 
 def load_table(args: argparse.Namespace):
-    from analysis_core.errors import BarlowError
+    from analysis_core.artifacts.errors import BarlowError
     from study.analysis.loading import load_csv, split_columns
 
     common = {"min_raters": args.raters, "include_rejected": args.include_rejected}
@@ -170,7 +170,7 @@ def review_roles(args: argparse.Namespace):
         return study_roles(args.study)
     if args.kind != "failure-review":
         return None
-    from analysis_core.errors import BarlowError
+    from analysis_core.artifacts.errors import BarlowError
     from study.analysis.loading import split_columns
     from study.analysis.review import DEFAULT_SPELLINGS, ReviewRoles
 
@@ -197,9 +197,13 @@ def run(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    from analysis_core.artifacts import DESCRIPTIONS_FILE, AnalysisFolder, write_descriptions
-    from analysis_core.errors import BarlowError
-    from analysis_core.options import from_args
+    from analysis_core.artifacts import (
+        DESCRIPTIONS_FILE,
+        AnalysisFolder,
+        write_descriptions,
+    )
+    from analysis_core.artifacts.errors import BarlowError
+    from analysis_core.artifacts.options import from_args
     from study.analysis.outputs import write_outputs
     from study.analysis.pipeline import StudyAnalysisOptions, analyze
 
@@ -265,7 +269,7 @@ def _hand_judgements(args: argparse.Namespace, table) -> int:
     import shutil
     from pathlib import Path
 
-    from analysis_core.atomic import atomic_path
+    from analysis_core.artifacts.atomic import atomic_path
     from study.analysis.review import FAILURE_JUDGEMENTS_FILE
 
     judgements = Path(args.out) / FAILURE_JUDGEMENTS_FILE

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from analysis_core.options import DATASET_SPEC_HELP, QUIET_HELP
+from analysis_core.artifacts.options import DATASET_SPEC_HELP, QUIET_HELP
 
 HELP = "train a small CNN on Fashion-MNIST, standard or L2 PGD adversarial (robust)"
 DESCRIPTION = """\
@@ -49,9 +49,9 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from analysis_core import __version__
-    from analysis_core.atomic import atomic_path
+    from analysis_core.artifacts.atomic import atomic_path
+    from analysis_core.artifacts.errors import BarlowError
     from analysis_core.datasets import load_dataset
-    from analysis_core.errors import BarlowError
     from analysis_core.models import save_checkpoint
     from analysis_core.training import TrainConfig, config_dict, train_model
 

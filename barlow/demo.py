@@ -11,19 +11,16 @@ fingerprint is unchanged, so only what changed is recomputed.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from analysis_core import __version__
 from analysis_core.artifacts import DESCRIPTIONS_FILE, AnalysisFolder, Extraction
-from analysis_core.atomic import atomic_path
-from analysis_core.errors import BarlowError
-from analysis_core.options import QUIET_HELP, option
+from analysis_core.artifacts.errors import BarlowError
+from analysis_core.artifacts.options import QUIET_HELP, option
+from analysis_core.fingerprints import model_fingerprint
 from analysis_core.visualization.config import VisualizationConfig
+from barlow.steps import StepOutcome, StepRunner
 
 
 @dataclass
@@ -57,64 +54,6 @@ class DemoConfig:
     @property
     def report_dir(self) -> Path:
         return self.out / "report"
-
-
-@dataclass
-class StepOutcome:
-    name: str
-    seconds: float
-    reused: bool
-
-
-def _file_fingerprint(path: Path) -> str:
-    digest = hashlib.sha1()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _model_fingerprint(spec: str) -> str:
-    """The checkpoint's content hash for shipped models and paths, else the spec itself."""
-    from analysis_core.models.loading import SHIPPED, shipped_model_path
-
-    path = shipped_model_path(spec) if spec in SHIPPED else Path(spec)
-    return _file_fingerprint(path) if path.is_file() else spec
-
-
-def fingerprint(params: dict, inputs: list[Path]) -> str:
-    payload = {"barlow": __version__, "params": params, "inputs": {str(p.name): _file_fingerprint(p) for p in inputs if p.is_file()}}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
-
-
-class StepRunner:
-    """Run named steps, skipping those whose outputs exist with a matching fingerprint."""
-
-    def __init__(self, out: Path, force: bool = False, log: Callable[[str], None] = print):
-        self.records = out / ".steps"
-        self.force = force
-        self.log = log
-        self.outcomes: list[StepOutcome] = []
-
-    def run(self, name: str, params: dict, inputs: list[Path], outputs: list[Path], action: Callable[[], None]) -> None:
-        key = fingerprint(params, inputs)
-        record = self.records / f"{name}.json"
-        previous = json.loads(record.read_text()).get("key") if record.is_file() else None
-        start = time.perf_counter()
-        if not self.force and previous == key and all(p.exists() for p in outputs):
-            self.log(f"[{name}] up to date, reused")
-            self.outcomes.append(StepOutcome(name, 0.0, True))
-            return
-        self.log(f"[{name}] running")
-        action()
-        missing = [str(p) for p in outputs if not p.exists()]
-        if missing:
-            raise BarlowError(f"step {name} finished without writing {missing[0]}")
-        seconds = time.perf_counter() - start
-        with atomic_path(record) as tmp:
-            tmp.write_text(json.dumps({"key": key, "params": params, "seconds": round(seconds, 2)}, indent=1, default=str))
-        self.log(f"[{name}] done in {seconds:.1f} s")
-        self.outcomes.append(StepOutcome(name, seconds, False))
 
 
 def _extract(config: DemoConfig) -> None:
@@ -165,8 +104,8 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> tuple[Pa
 
     steps.run(
         "extract",
-        {"dataset": config.dataset, "features_model": config.features_model, "features_model_sha1": _model_fingerprint(config.features_model),
-         "inspect_model": config.inspect_model, "inspect_model_sha1": _model_fingerprint(config.inspect_model)},
+        {"dataset": config.dataset, "features_model": config.features_model, "features_model_sha1": model_fingerprint(config.features_model),
+         "inspect_model": config.inspect_model, "inspect_model_sha1": model_fingerprint(config.inspect_model)},
         [],
         [*extraction_files, ext.manifest_path],
         lambda: _extract(config),

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "pull submitted assignments from MTurk / Prolific into the study's answer tables"
+HELP = "pull submissions from Prolific (or an MTurk-compatible endpoint) into the study's answer tables"
 DESCRIPTION = """\
-Fetch every submitted assignment of the published HITs (MTurk: ListAssignmentsForHIT,
-page by page) and store its answers in the same tables local sessions use, once per
-assignment id; answers that came in through the study server are matched, not doubled.
+Prolific: list the study's submissions (page by page) and match each to the answers its
+participant gave on the study server; Prolific's status (awaiting review, approved,
+rejected, returned) and its time for the submission are kept with every HIT it holds.
+MTurk-compatible endpoints: fetch every submitted assignment (ListAssignmentsForHIT)
+and store its answers in the same tables local sessions use, once per assignment id.
 Attention checks are scored as in local sessions. Safe to run as often as you like.
 
 example:
@@ -24,8 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import time
 
-    from study.platforms.connect import published_platform
     from study.platforms.collecting import collect
+    from study.platforms.connect import published_platform
     from study.platforms.service import open_platform_study
 
     with open_platform_study(args.study, args.database_url) as ps:

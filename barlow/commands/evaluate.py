@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from analysis_core.options import DATASET_SPEC_HELP as DATASET_HELP
-from analysis_core.options import MODEL_SPEC_HELP as MODEL_HELP
-from analysis_core.options import QUIET_HELP
+from analysis_core.artifacts.options import DATASET_SPEC_HELP as DATASET_HELP
+from analysis_core.artifacts.options import MODEL_SPEC_HELP as MODEL_HELP
+from analysis_core.artifacts.options import QUIET_HELP
 
 HELP = "measure a model's clean accuracy and L2 PGD robust accuracy"
 DESCRIPTION = """\
@@ -43,10 +43,10 @@ def run(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    from analysis_core.atomic import atomic_path
+    from analysis_core.artifacts.atomic import atomic_path
+    from analysis_core.artifacts.errors import BarlowError
+    from analysis_core.artifacts.json_files import read_json
     from analysis_core.datasets import ImageTransform, load_dataset
-    from analysis_core.errors import BarlowError
-    from analysis_core.json_files import read_json
     from analysis_core.models import load_model
     from analysis_core.training import evaluate_model
 

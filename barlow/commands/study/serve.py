@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     import secrets
 
     from study.server import ServeOptions, serve
-    from study.verification import study_verifier
+    from study.platforms.connect import study_verifier
 
     token = args.admin_token or secrets.token_urlsafe(16)
     # Published studies (barlow study publish records the platform) verify crowd answers.

@@ -20,9 +20,9 @@ example: barlow demo --out barlow-demo && xdg-open barlow-demo/report/index.html
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from analysis_core.demo import DemoConfig
-    from analysis_core.options import add_options
+    from analysis_core.artifacts.options import add_options
     from analysis_core.visualization.config import VisualizationConfig
+    from barlow.demo import DemoConfig
 
     add_options(parser, DemoConfig)
     # The demo's own drawing defaults (group scope), shown as such.
@@ -34,9 +34,9 @@ def run(args: argparse.Namespace) -> int:
     import time
     from dataclasses import replace
 
-    from analysis_core.demo import DemoConfig, run_demo
-    from analysis_core.options import values_from_args
+    from analysis_core.artifacts.options import values_from_args
     from analysis_core.visualization.config import VisualizationConfig
+    from barlow.demo import DemoConfig, run_demo
 
     start = time.perf_counter()
     defaults = DemoConfig()

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from analysis_core.reproduction.data import check_inputs
     from analysis_core.reproduction.estimate import check_disk, estimate
     from analysis_core.reproduction.execution import make_executor
-    from analysis_core.reproduction.pipeline import extraction_done, publish_results, run_reproduction
+    from barlow.reproduce import extraction_done, publish_results, run_reproduction
 
     overrides = list(args.set)
     if args.scheduler:

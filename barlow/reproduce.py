@@ -19,7 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 from analysis_core.reproduction.cells import cell_name, combine, plan_cells, run_cell
 from analysis_core.reproduction.config import ReproductionConfig
 
@@ -31,18 +31,9 @@ def _extraction_outputs(config: ReproductionConfig, out: Path) -> list[Path]:
 
 
 def _model_keys(config: ReproductionConfig) -> dict:
-    from analysis_core.demo import _model_fingerprint
+    from analysis_core.fingerprints import model_fingerprint
 
-    return {m.spec: _model_fingerprint(m.spec) for m in [config.features_model, *config.inspected_models]}
-
-
-def robust_and_standard(config: ReproductionConfig) -> tuple[str | None, str | None]:
-    """Which inspected models the section 7 claims compare: the one named like the features model is 'robust'."""
-    names = [m.name for m in config.inspected_models]
-    robust = next((m.name for m in config.inspected_models if m.spec == config.features_model.spec), None)
-    robust = robust or ("robust" if "robust" in names else None)
-    standard = "standard" if "standard" in names else next((n for n in names if n != robust), None)
-    return standard, robust
+    return {m.spec: model_fingerprint(m.spec) for m in [config.features_model, *config.inspected_models]}
 
 
 def _move_aside(folder: Path) -> Path | None:
@@ -58,7 +49,7 @@ def run_reproduction(config: ReproductionConfig, out: Path, executor, *, force: 
                      log: Callable[[str], None] = print, commit: str | None = None,
                      command: str | None = None) -> dict:
     """Run (or resume) every step; returns the step timings and where the report is."""
-    from analysis_core.demo import StepRunner
+    from barlow.demo import StepRunner
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(config.to_dict(), indent=1, default=str) + "\n")
@@ -125,19 +116,16 @@ def run_reproduction(config: ReproductionConfig, out: Path, executor, *, force: 
 
     s9_analysis = analysis_root / cell_name(config.section9.inspected, config.section9.depth)
     s9_study = out / "section9" / "study"
-    if section9_available():
-        try:
-            steps.run("section9", {"section9": params["section9"]},
-                      [s9_analysis / "trees.json", s9_analysis / "visualizations" / "index.json"],
-                      [s9_study / "study.yaml"], lambda: write_section9(config, s9_analysis, s9_study, log))
-            (out / "section9" / "left_out.txt").unlink(missing_ok=True)
-        except BarlowError as exc:
-            # Nothing to review (no valid failure mode) is a result, not a reason to stop the run.
-            (out / "section9").mkdir(parents=True, exist_ok=True)
-            (out / "section9" / "left_out.txt").write_text(f"{exc}\n", encoding="utf-8")
-            log(f"[section9] left out: {exc}")
-    else:
-        log("[section9] left out: this installation has no failure-review study kind (study create --kind failure-review)")
+    try:
+        steps.run("section9", {"section9": params["section9"]},
+                  [s9_analysis / "trees.json", s9_analysis / "visualizations" / "index.json"],
+                  [s9_study / "study.yaml"], lambda: write_section9(config, s9_analysis, s9_study, log))
+        (out / "section9" / "left_out.txt").unlink(missing_ok=True)
+    except BarlowError as exc:
+        # Nothing to review (no valid failure mode) is a result, not a reason to stop the run.
+        (out / "section9").mkdir(parents=True, exist_ok=True)
+        (out / "section9" / "left_out.txt").write_text(f"{exc}\n", encoding="utf-8")
+        log(f"[section9] left out: {exc}")
 
     from analysis_core.reproduction.report import write_report
 
@@ -152,7 +140,7 @@ def run_reproduction(config: ReproductionConfig, out: Path, executor, *, force: 
 
 
 def write_section7(config: ReproductionConfig, outcomes: list[dict], folder: Path) -> None:
-    from analysis_core.atomic import staged_dir
+    from analysis_core.artifacts.atomic import staged_dir
     from analysis_core.experiments import plot_experiments
     from analysis_core.reproduction.figures import section7_figures
 
@@ -175,9 +163,12 @@ def write_section7(config: ReproductionConfig, outcomes: list[dict], folder: Pat
 def write_section6(analysis_dir: Path, folder: Path) -> None:
     import pandas as pd
 
-    from analysis_core.atomic import staged_dir
-    from analysis_core.reproduction.figures import failure_mode_examples, failure_mode_figure
     from analysis_core.artifacts import slugify
+    from analysis_core.artifacts.atomic import staged_dir
+    from analysis_core.reproduction.figures import (
+        failure_mode_examples,
+        failure_mode_figure,
+    )
 
     examples = failure_mode_examples(analysis_dir)
     rows = []
@@ -211,18 +202,9 @@ def write_section8(config: ReproductionConfig, analysis_dir: Path, study_dir: Pa
     log(f"[section8] {len(hits)} HITs in {study_dir}; serve with: barlow study serve {study_dir}")
 
 
-def section9_available() -> bool:
-    """Whether this installation has the failure-review study kind ('study create --kind failure-review')."""
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec("study.failure_review.create") is not None
-    except ImportError:
-        return False
-
-
 def write_section9(config: ReproductionConfig, analysis_dir: Path, study_dir: Path, log) -> None:
     """The practitioner protocol: one HIT per group's failure tree (depth 2 in the paper)."""
+    from analysis_core.report.context import load_report_data
     from study.db import open_study_database
     from study.failure_review.create import ReviewOptions, create_review_study
 
@@ -233,7 +215,7 @@ def write_section9(config: ReproductionConfig, analysis_dir: Path, study_dir: Pa
     options = ReviewOptions(unit="tree", max_depth=config.section9.depth, assignments=config.section8.assignments,
                             reward=config.section8.reward, name=f"{config.name}-section9",
                             extra={"reproduction": config.name}).validate()
-    spec, hits = create_review_study(analysis_dir, study_dir, options)
+    spec, hits = create_review_study(analysis_dir, study_dir, options, load_report_data)
     open_study_database(study_dir, spec=spec).dispose()
     log(f"[section9] {len(hits)} review HITs in {study_dir}; serve with: barlow study serve {study_dir}")
 

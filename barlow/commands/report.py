@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from analysis_core.options import QUIET_HELP
+from analysis_core.artifacts.options import QUIET_HELP
 
 HELP = "write (and optionally serve) the HTML failure report of an analysis"
 DESCRIPTION = """\

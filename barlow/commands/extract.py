@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from analysis_core.options import DATASET_SPEC_HELP as DATASET_HELP
-from analysis_core.options import MODEL_SPEC_HELP as MODEL_HELP
-from analysis_core.options import QUIET_HELP
+from analysis_core.artifacts.options import DATASET_SPEC_HELP as DATASET_HELP
+from analysis_core.artifacts.options import MODEL_SPEC_HELP as MODEL_HELP
+from analysis_core.artifacts.options import QUIET_HELP
 
 HELP = "extract robust features and predictions of a data set into features.npy + metadata.csv"
 DESCRIPTION = """\
@@ -52,8 +52,8 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
+    from analysis_core.artifacts.errors import BarlowError
     from analysis_core.datasets import ImageTransform, load_dataset
-    from analysis_core.errors import BarlowError
     from analysis_core.extraction import extract
     from analysis_core.models import load_model
 

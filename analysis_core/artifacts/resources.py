@@ -9,9 +9,9 @@ layouts working without the caller knowing which one it runs from.
 from importlib.resources import files
 from pathlib import Path
 
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 
-_SOURCE_ROOT = Path(__file__).resolve().parent.parent
+_SOURCE_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _shipped(name: str) -> Path:

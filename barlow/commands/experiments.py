@@ -21,8 +21,8 @@ example:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from analysis_core.artifacts.options import add_options, add_quiet
     from analysis_core.failure_analysis import AnalysisConfig
-    from analysis_core.options import add_options, add_quiet
 
     parser.add_argument("--run", action="append", required=True, metavar="NAME=PATH",
                         help="a feature matrix to evaluate: NAME=DIR (extraction folder with features.npy and "
@@ -38,9 +38,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from analysis_core.artifacts.options import from_args
+    from analysis_core.experiments import (
+        format_experiments,
+        parse_run,
+        run_experiments,
+        write_experiments,
+    )
     from analysis_core.failure_analysis import GROUPINGS, AnalysisConfig
-    from analysis_core.experiments import format_experiments, parse_run, run_experiments, write_experiments
-    from analysis_core.options import from_args
 
     base = from_args(AnalysisConfig, args, grouping="both").validate()
     runs = [parse_run(text, args.metadata) for text in args.run]

@@ -31,8 +31,7 @@ background), give their confidence and action items, and answer a closing survey
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from analysis_core.options import add_options
-    from study.create import CreateOptions
+    from analysis_core.artifacts.options import add_options
 
     parser.add_argument("--analysis", required=True, metavar="DIR", help="analysis folder (trees.json and visualizations/)")
     parser.add_argument("--out", required=True, metavar="STUDY", help="new study folder to create")
@@ -48,16 +47,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from analysis_core.options import from_args
+    from analysis_core.artifacts.options import from_args
     from study.create import CreateOptions, create_study
     from study.db import DB_FILE, open_study_database
     from study.study_file import load_questions_file
 
     questions = load_questions_file(args.questions) if args.questions else None
     if args.kind == "failure-review":
+        from analysis_core.report.context import load_report_data
         from study.failure_review.create import ReviewOptions, create_review_study
 
-        spec, hits = create_review_study(args.analysis, args.out, from_args(ReviewOptions, args, questions=questions))
+        spec, hits = create_review_study(args.analysis, args.out, from_args(ReviewOptions, args, questions=questions), load_report_data)
     else:
         spec, hits = create_study(args.analysis, args.out, from_args(CreateOptions, args, questions=questions))
     db = open_study_database(args.out, spec=spec)

@@ -8,7 +8,7 @@ HELP = "show a study's platform, published HITs, pending reviews, cost so far an
 DESCRIPTION = """\
 Summarize a study from its database: platform and remote ids, HITs published, assignments
 submitted / approved / rejected, what is pending review (and failed attention checks),
-bonuses, cost so far, the median time per HIT and the effective hourly pay against the
+bonuses (and any whose payment has an unknown outcome), cost so far in the account's currency, the median time per HIT and the effective hourly pay against the
 target wage in study.yaml (crowd.target_hourly_wage). Run 'barlow study collect' first to
 pull the newest submissions. With --balance, also asks the platform for the balance.
 
@@ -36,6 +36,9 @@ def run(args: argparse.Namespace) -> int:
         if args.balance and summary.platform:
             from study.platforms.connect import published_platform
 
-            balance = published_platform(ps).balance()
-            print(f"balance:         {'unknown (see the platform website)' if balance is None else f'${balance}'}")
+            from study.platforms.money import fmt
+
+            platform = published_platform(ps)
+            balance = platform.balance()
+            print(f"balance:         {'unknown (see the platform website)' if balance is None else fmt(balance, platform.currency())}")
     return 0

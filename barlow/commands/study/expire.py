@@ -26,5 +26,5 @@ def run(args: argparse.Namespace) -> int:
     with service.open_platform_study(args.study, args.database_url) as ps:
         platform = published_platform(ps)
         n = service.expire(ps, platform)
-    print(f"expired {n} {'HITs' if platform.name == 'mturk' else 'study'} on {platform.name}{' sandbox' if platform.sandbox else ''}")
+    print(f"expired {n} {'HITs' if platform.per_hit else 'study'} on {platform.name}{' sandbox' if platform.sandbox else ''}")
     return 0

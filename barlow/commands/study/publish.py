@@ -1,15 +1,28 @@
-"""barlow study publish: put a study's HITs on Mechanical Turk (sandbox first) or Prolific."""
+"""barlow study publish: put a study on Prolific (or on an MTurk-compatible endpoint; MTurk itself closed)."""
 
 from __future__ import annotations
 
 import argparse
 
-HELP = "publish a study's HITs on Mechanical Turk (--sandbox to try it free) or Prolific"
+HELP = "publish a study on Prolific (Mechanical Turk closed on 2026-09-30)"
 DESCRIPTION = """\
-Publish every HIT of a study that is not yet on the platform. Safe to run again: HITs
-already published (or created by a run that was interrupted) are never created twice.
+Publish a study on a crowd platform. Safe to run again: what was created before (also
+by a run that was interrupted) is found and never created twice.
 
-Mechanical Turk (boto3; credentials from the standard AWS chain, e.g. AWS_PROFILE):
+Prolific (token in PROLIFIC_TOKEN): one Prolific study whose participants answer
+crowd.prolific.hits_per_participant HITs on the study server at --url, then return to
+Prolific with crowd.prolific.completion_code. Amounts are in the workspace's currency
+(GBP or USD; crowd.prolific.workspace picks the workspace when the token sees several).
+Publishing is resumable: a draft is created once (looked up by its internal name before
+creating), and a draft whose publishing failed (e.g. for want of funds) is published by
+the next run after the cost check; --yes confirms the spend. Neither call is repeated
+automatically after a lost answer: the next run asks Prolific what happened.
+
+Mechanical Turk: Amazon Mechanical Turk permanently closed on 2026-09-30 (AWS's MTurk
+API documentation; new requesters were refused from 2026-07-30). --platform mturk stays
+for endpoints that speak the same API (AWS_ENDPOINT_URL_MTURK) and for old batches; run
+new studies on Prolific or in local sessions ('barlow study serve'). Credentials come
+from the standard AWS chain (boto3), e.g. AWS_PROFILE:
   --question external  MTurk frames the study server's HIT page; needs a public HTTPS --url
                        (e.g. 'barlow study serve --behind-proxy' behind an HTTPS proxy)
   --question html      a self-contained page per HIT (no server needed); images are uploaded
@@ -17,26 +30,21 @@ Mechanical Turk (boto3; credentials from the standard AWS chain, e.g. AWS_PROFIL
   Production costs reward x assignments plus MTurk's fee (20%, 40% for 10+ assignments per
   HIT): the cost and balance are printed and --yes is required. The sandbox is free.
 
-Prolific (token in PROLIFIC_TOKEN): one Prolific study whose participants answer
-crowd.prolific.hits_per_participant HITs on the study server at --url, then return to
-Prolific with crowd.prolific.completion_code.
-
 examples:
+  barlow study publish studies/fmnist --platform prolific --url https://study.example.org/ --max-cost 150 --yes
   barlow study publish studies/fmnist --platform mturk --sandbox --question html --image-bucket s3://my-bucket/barlow
-  barlow study publish studies/fmnist --platform mturk --question external --url https://study.example.org/ --max-cost 150 --yes
-  barlow study publish studies/fmnist --platform prolific --url https://study.example.org/ --yes
 """
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("study", metavar="STUDY", help="study folder")
-    parser.add_argument("--platform", required=True, choices=["mturk", "prolific"], help="crowd platform")
-    parser.add_argument("--sandbox", action="store_true", help="MTurk's requester sandbox: free, for trying the HITs as a worker")
+    parser.add_argument("--platform", required=True, choices=["prolific", "mturk"], help="crowd platform (mturk: closed on 2026-09-30; API-compatible endpoints only)")
+    parser.add_argument("--sandbox", action="store_true", help="MTurk-compatible endpoints: the requester sandbox")
     parser.add_argument("--question", choices=["external", "html"], default="external", help="MTurk: how the HIT is shown (default: %(default)s)")
     parser.add_argument("--url", metavar="URL", help="public HTTPS address of 'barlow study serve' (external questions, Prolific)")
     parser.add_argument("--image-bucket", metavar="S3URL", help="--question html: s3://BUCKET/PREFIX for the HIT images")
     parser.add_argument("--public-images", action="store_true", help="--question html: link images by plain public URL instead of presigned (bucket must allow public reads)")
-    parser.add_argument("--max-cost", type=str, metavar="USD", help="refuse to publish if the cost would exceed this many dollars")
+    parser.add_argument("--max-cost", type=str, metavar="AMOUNT", help="refuse to publish if the cost would exceed this amount (in the account's currency)")
     parser.add_argument("--yes", action="store_true", help="confirm spending real money (production)")
     parser.add_argument("--database-url", help="SQLAlchemy URL of the study database (default: STUDY/study.sqlite)")
 
@@ -45,19 +53,19 @@ def run(args: argparse.Namespace) -> int:
     import time
     from decimal import Decimal, InvalidOperation
 
-    from analysis_core.errors import BarlowError
+    from analysis_core.artifacts.errors import BarlowError
     from study.platforms import publishing
-    from study.platforms.service import open_platform_study
     from study.platforms.connect import connect
+    from study.platforms.service import open_platform_study
 
     max_cost = None
     if args.max_cost is not None:
         try:
             max_cost = Decimal(args.max_cost)
         except InvalidOperation:
-            raise BarlowError(f"--max-cost {args.max_cost!r} is not an amount in dollars") from None
+            raise BarlowError(f"--max-cost {args.max_cost!r} is not an amount like 150.00") from None
     with open_platform_study(args.study, args.database_url) as ps:
-        platform = connect(args.platform, args.sandbox)
+        platform = connect(args.platform, args.sandbox, ps.crowd.prolific.workspace)
         start = time.perf_counter()
         if args.platform == "prolific":
             from study.platforms.prolific import study_url
@@ -69,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
             if report.published:
                 print(f"Prolific study {report.platform_study_id} is published" + (" (found from an interrupted run)" if report.reconciled else ""))
             return 0
+        from study.platforms.mturk import CLOSED
+
+        print(f"note: {CLOSED}")
         question_for = _question_builder(args, ps, platform.sandbox)
         report = publishing.publish_mturk(ps, platform, question_for, max_cost=max_cost, yes=args.yes)
         elapsed = time.perf_counter() - start
@@ -83,8 +94,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _question_builder(args, ps, sandbox: bool):
-    from analysis_core.errors import BarlowError
-    from study.platforms.questions import check_study_url, external_question, hit_url, html_question, render_standalone_hit
+    from analysis_core.artifacts.errors import BarlowError
+    from study.platforms.questions import (
+        check_study_url,
+        external_question,
+        hit_url,
+        html_question,
+        render_standalone_hit,
+    )
 
     if args.question == "external":
         if not args.url:

@@ -9,54 +9,61 @@ modules import heavy libraries (torch, pandas, flask) inside ``run`` so that
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
+from types import ModuleType
 
 from analysis_core import __version__
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
+from barlow.commands import (
+    analyze,
+    demo,
+    evaluate,
+    experiments,
+    extract,
+    report,
+    reproduce,
+    train,
+    visualize,
+)
+from barlow.commands.study import analyze as study_analyze
+from barlow.commands.study import bonus as study_bonus
+from barlow.commands.study import collect as study_collect
+from barlow.commands.study import create as study_create
+from barlow.commands.study import expire as study_expire
+from barlow.commands.study import export as study_export
+from barlow.commands.study import publish as study_publish
+from barlow.commands.study import review as study_review
+from barlow.commands.study import serve as study_serve
+from barlow.commands.study import status as study_status
 
 COMMANDS = {
-    "demo": "analysis_core.commands.demo",
-    "analyze": "analysis_core.commands.analyze",
-    "extract": "analysis_core.commands.extract",
-    "train": "analysis_core.commands.train",
-    "evaluate": "analysis_core.commands.evaluate",
-    "visualize": "analysis_core.commands.visualize",
-    "report": "analysis_core.commands.report",
-    "experiments": "analysis_core.commands.experiments",
-    "reproduce": "analysis_core.commands.reproduce",
+    "demo": demo,
+    "analyze": analyze,
+    "extract": extract,
+    "train": train,
+    "evaluate": evaluate,
+    "visualize": visualize,
+    "report": report,
+    "experiments": experiments,
+    "reproduce": reproduce,
 }
 
 STUDY_COMMANDS = {
-    "create": "study.commands.create",
-    "serve": "study.commands.serve",
-    "export": "study.commands.export",
-    "analyze": "study.commands.analyze",
-    "publish": "study.commands.publish",
-    "status": "study.commands.status",
-    "collect": "study.commands.collect",
-    "review": "study.commands.review",
-    "bonus": "study.commands.bonus",
-    "expire": "study.commands.expire",
+    "create": study_create,
+    "serve": study_serve,
+    "export": study_export,
+    "analyze": study_analyze,
+    "publish": study_publish,
+    "status": study_status,
+    "collect": study_collect,
+    "review": study_review,
+    "bonus": study_bonus,
+    "expire": study_expire,
 }
 
 
-def _load(module_name: str):
-    try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        # A command whose module is not part of this installation is left out; any
-        # other missing import is a real error and must show.
-        if exc.name == module_name:
-            return None
-        raise
-
-
-def _add_commands(subparsers, table: dict[str, str]) -> None:
-    for name, module_name in table.items():
-        module = _load(module_name)
-        if module is None:
-            continue
+def _add_commands(subparsers, table: dict[str, ModuleType]) -> None:
+    for name, module in table.items():
         parser = subparsers.add_parser(
             name,
             help=module.HELP,

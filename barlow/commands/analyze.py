@@ -28,8 +28,8 @@ example:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from analysis_core.artifacts.options import add_options, add_quiet
     from analysis_core.failure_analysis import AnalysisConfig
-    from analysis_core.options import add_options, add_quiet
 
     parser.add_argument("--features", required=True, metavar="FEATURES.npy",
                         help="feature matrix, rows = images in metadata order (.npy, memory-mapped)")
@@ -41,9 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from analysis_core.artifacts.options import from_args
     from analysis_core.failure_analysis import AnalysisConfig, analyze_files
     from analysis_core.failure_analysis_outputs import format_summary, write_analysis
-    from analysis_core.options import from_args
 
     config = from_args(AnalysisConfig, args).validate()
     result = analyze_files(args.features, args.metadata, config, progress=not args.quiet)

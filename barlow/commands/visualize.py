@@ -33,7 +33,12 @@ example: barlow visualize --analysis runs/analysis --top-mi 5
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from analysis_core.options import DATASET_SPEC_HELP, MODEL_SPEC_HELP, add_options, add_quiet
+    from analysis_core.artifacts.options import (
+        DATASET_SPEC_HELP,
+        MODEL_SPEC_HELP,
+        add_options,
+        add_quiet,
+    )
     from analysis_core.visualization.config import VisualizationConfig
 
     parser.add_argument("--analysis", required=True, metavar="DIR", help="analysis folder written by 'barlow analyze'")
@@ -57,9 +62,10 @@ def run(args: argparse.Namespace) -> int:
     import re
 
     from analysis_core.artifacts import AnalysisFolder
-    from analysis_core.errors import BarlowError
-    from analysis_core.options import from_args
-    from analysis_core.visualization import VisualizationConfig, visualize_analysis
+    from analysis_core.artifacts.errors import BarlowError
+    from analysis_core.artifacts.options import from_args
+    from analysis_core.visualization.config import VisualizationConfig
+    from analysis_core.visualization.pipeline import visualize_analysis
     from analysis_core.visualization.selection import parse_feature_list
 
     if args.features and re.fullmatch(r"[\d,\s-]+", args.features):

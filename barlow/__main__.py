@@ -1,0 +1,5 @@
+import sys
+
+from barlow.cli import main
+
+sys.exit(main())
