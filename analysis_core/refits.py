@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from analysis_core.binned_kernels import aler_minus_ber_many, count_by_bin, grow_tree, mi_from_counts, stable_argsort_rows, transpose, tree_tables
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 from analysis_core.mutual_info import auto_bins, binned_mi, column_bins_of_transposed, xlogx_table
 
 CPU = "cpu"

@@ -7,7 +7,7 @@ import pytest
 
 from analysis_core import binned_kernels as kernels
 from analysis_core.compiled import python_version
-from analysis_core.errors import BarlowError
+from analysis_core.artifacts.errors import BarlowError
 from analysis_core.failure_analysis import AnalysisConfig
 from analysis_core.failure_tree import FailureTree
 from analysis_core.mutual_info import auto_bins, binned_mi, column_bins, mutual_info_fast, top_features, xlogx_table
