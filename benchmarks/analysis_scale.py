@@ -114,12 +114,16 @@ def time_sample(features, labels, predictions, classes, args):
 class PeakMemory:
     """Peak memory of this process and its workers, sampled every 0.2 s while a block runs: resident
     set (which counts the pages of the memory-mapped features that were read, shared and reclaimable)
-    and anonymous memory (what the analysis itself allocates). Needs psutil (else reports nothing)."""
+    and private memory (USS: what the analysis itself allocates); also the CPU seconds the workers
+    used meanwhile, which says how many cores the machine actually gave them. Needs psutil (else
+    reports nothing)."""
 
     def __enter__(self):
         import threading
 
         self.rss = self.anon = 0
+        self.cpu: dict[int, float] = {}
+        self._cpu_start: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -135,6 +139,10 @@ class PeakMemory:
             rss = anon = 0
             for proc in [me] + me.children(recursive=True):
                 try:
+                    times = proc.cpu_times()
+                    used = times.user + times.system
+                    self._cpu_start.setdefault(proc.pid, used)
+                    self.cpu[proc.pid] = used - self._cpu_start[proc.pid]
                     info = proc.memory_full_info() if hasattr(proc, "memory_full_info") else proc.memory_info()
                     rss += info.rss
                     anon += getattr(info, "uss", info.rss - getattr(info, "shared", 0))
@@ -150,7 +158,8 @@ class PeakMemory:
         if not self.rss:
             return "peak memory not measured (psutil not installed)"
         return (f"peak memory, main process + workers: {self.rss / 2**30:.2f} GiB resident (includes read pages "
-                f"of the memory-mapped features), {self.anon / 2**30:.2f} GiB private (USS)")
+                f"of the memory-mapped features), {self.anon / 2**30:.2f} GiB private (USS); "
+                f"CPU used by them meanwhile: {sum(self.cpu.values()):.0f} s")
 
 
 def main() -> None:
@@ -227,6 +236,9 @@ def main() -> None:
               f"in {default_recovery:.1%} of {args.classes} label groups; permutation test significant (BH q <= 0.05) "
               f"in {significant:.1%} of label groups")
         print(memory.describe())
+        if memory.cpu:
+            print(f"cores busy on average during the run: {sum(memory.cpu.values()) / wall:.2f} "
+                  f"(CPU {sum(memory.cpu.values()) / max(n_groups, 1):.3f} s/group)")
         print(f"sequential permutation test: {np.mean([g.permutation['n_permutations'] for g in result.groups]):.1f} "
               f"shuffles per group on average (at most {args.permutations})")
         print(f"speed ratio per group, original vs default run:   {orig_sec / all_sec:.1f}x")
