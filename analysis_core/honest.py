@@ -18,6 +18,12 @@ leaf it was credited to, nor that leaf's rank. ``stability`` says how much the r
 rank-r leaves overlap the displayed one (mean Jaccard index over folds): near 1 when the rule
 the user reads is the one the refits find, low when the tree changes with the data (a sign
 that the in-sample leaf is noise).
+
+With the binned estimator the K refits run together (``analysis_core.refits``): feature
+selection is redone on each fold's training rows (their failure flags only), on quantile bins
+cut once for the whole group from the feature values (which carry no failure flag, so no
+held-out flag reaches a refit), and each fold's tree is grown by ``binned_kernels.grow_tree``,
+scikit-learn's split rule on the same settings (ties between equally good splits aside).
 """
 
 from __future__ import annotations
