@@ -113,10 +113,10 @@ def time_sample(features, labels, predictions, classes, args):
 
 class PeakMemory:
     """Peak memory of this process and its workers, sampled every 0.2 s while a block runs: resident
-    set (which counts the pages of the memory-mapped features that were read, shared and reclaimable)
-    and private memory (USS: what the analysis itself allocates); also the CPU seconds the workers
-    used meanwhile, which says how many cores the machine actually gave them. Needs psutil (else
-    reports nothing)."""
+    set (which counts the pages of the memory-mapped features that were read: page cache, shared
+    and reclaimable) and anonymous memory (``RssAnon`` of /proc/PID/status: what the analysis itself
+    allocates); also the CPU seconds the workers used meanwhile, which says how many cores the
+    machine actually gave them. Needs psutil and Linux's /proc (else reports nothing)."""
 
     def __enter__(self):
         import threading
@@ -128,6 +128,14 @@ class PeakMemory:
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
         return self
+
+    @staticmethod
+    def _status_kib(pid: int, field: str) -> int:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+        return 0
 
     def _sample(self):
         try:
@@ -143,10 +151,9 @@ class PeakMemory:
                     used = times.user + times.system
                     self._cpu_start.setdefault(proc.pid, used)
                     self.cpu[proc.pid] = used - self._cpu_start[proc.pid]
-                    info = proc.memory_full_info() if hasattr(proc, "memory_full_info") else proc.memory_info()
-                    rss += info.rss
-                    anon += getattr(info, "uss", info.rss - getattr(info, "shared", 0))
-                except psutil.Error:
+                    rss += proc.memory_info().rss
+                    anon += self._status_kib(proc.pid, "RssAnon") * 1024
+                except (psutil.Error, OSError):
                     continue
             self.rss, self.anon = max(self.rss, rss), max(self.anon, anon)
 
@@ -156,9 +163,9 @@ class PeakMemory:
 
     def describe(self) -> str:
         if not self.rss:
-            return "peak memory not measured (psutil not installed)"
+            return "peak memory not measured (needs psutil)"
         return (f"peak memory, main process + workers: {self.rss / 2**30:.2f} GiB resident (includes read pages "
-                f"of the memory-mapped features), {self.anon / 2**30:.2f} GiB private (USS); "
+                f"of the memory-mapped features), {self.anon / 2**30:.2f} GiB anonymous (allocated by the analysis); "
                 f"CPU used by them meanwhile: {sum(self.cpu.values()):.0f} s")
 
 
