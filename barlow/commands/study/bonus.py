@@ -71,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"paid {report.money(amount)} to {worker}")
     if args.top_up_to_wage:
         print(f"{len(report.paid)} workers topped up to {report.money(ps.crowd.target_hourly_wage)}/hour; {len(report.skipped)} already at or above it")
+    if report.elsewhere:
+        print(f"left {report.elsewhere} bonus(es) to another barlow run that is paying them now; see 'barlow study status' when it is done")
     for line in report.failed:
         print(f"  not paid: {line}")
     for line in report.unsent_reasons:

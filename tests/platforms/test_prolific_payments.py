@@ -1,0 +1,37 @@
+"""Prolific money paths under stress: two runs at once, amounts at the edges, currencies checked before paying."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from decimal import Decimal
+
+from barlow.cli import main
+from tests.platforms.test_prolific import REPO, prolific, run_study, unknown_line  # noqa: F401 (fixture)
+
+
+def barlow_process(*args: str) -> subprocess.Popen:
+    """``barlow ARGS`` in a second process (a second terminal), on this checkout."""
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.Popen([sys.executable, "-c", "import sys; from barlow.cli import main; sys.exit(main(sys.argv[1:]))", *args],
+                            env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_two_top_up_runs_at_once_pay_each_participant_once(pstudy, prolific, answers_for, capsys):
+    run_study(pstudy, prolific, answers_for, pids=("PARTICIPANT1", "PARTICIPANT2"))
+    assert main(["study", "review", str(pstudy), "--approve-all-passing"]) == 0
+    prolific.fault("POST", "/pay/$", "hang")  # the first run's first payment is held mid-call
+    first = barlow_process("study", "bonus", str(pstudy), "--top-up-to-wage")
+    try:
+        assert prolific.reached.wait(120), "the first run never reached the pay call"
+        capsys.readouterr()
+        # A second terminal runs the same top-up while the first is still paying.
+        assert main(["study", "bonus", str(pstudy), "--top-up-to-wage"]) == 1
+        assert "NOT PAID AGAIN" in capsys.readouterr().out  # the held payment is the first run's
+    finally:
+        prolific.release.set()
+    out, _ = first.communicate(timeout=120)
+    # 15 min at GBP 1.50 to reach GBP 12/hour: GBP 1.50 each, whichever run paid it.
+    assert prolific.paid == {("PARTICIPANT1", "GBP"): Decimal("1.50"), ("PARTICIPANT2", "GBP"): Decimal("1.50")}, out
+    assert set(prolific.payments.values()) == {1}
