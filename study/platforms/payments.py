@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -200,8 +201,16 @@ def settle_pending(ps: PlatformStudy, platform, report: BonusReport, confirm_unp
     with ps.db.sessions() as session:
         rows = session.scalars(select(Bonus).where(Bonus.study_id == ps.db.study_id, Bonus.paid_at.is_(None)).order_by(Bonus.id)).all()
         pending = [(b.id, b.remote_id, b.pay_sent_at, platform.remote_worker(b.worker.external_id), money.from_cents(b.amount_cents)) for b in rows]
-    if confirm_unpaid and not any(remote == confirm_unpaid and sent for _, remote, sent, _, _ in pending):
-        raise BarlowError(f"--confirm-unpaid {confirm_unpaid}: no payment with that id is waiting in study {ps.spec.name!r} (see 'barlow study status')")
+    if confirm_unpaid:
+        sent_at = [sent for _, remote, sent, _, _ in pending if remote == confirm_unpaid and sent]
+        if not sent_at:
+            raise BarlowError(f"--confirm-unpaid {confirm_unpaid}: no payment with that id is waiting in study {ps.spec.name!r} (see 'barlow study status')")
+        ready = sent_at[0] + timedelta(seconds=platform.payment_settle_seconds)
+        if utcnow() < ready:
+            raise BarlowError(
+                f"--confirm-unpaid {confirm_unpaid}: that payment was sent at {sent_at[0]:%H:%M} UTC and {platform.name} may still be making it; "
+                f"check again after {ready:%H:%M} UTC and confirm only then; nothing was paid"
+            )
     for bonus_id, remote, sent, worker, amount in pending:
         seen_sent = None
         if sent and not platform.idempotent_payments:

@@ -35,3 +35,25 @@ def test_two_top_up_runs_at_once_pay_each_participant_once(pstudy, prolific, ans
     # 15 min at GBP 1.50 to reach GBP 12/hour: GBP 1.50 each, whichever run paid it.
     assert prolific.paid == {("PARTICIPANT1", "GBP"): Decimal("1.50"), ("PARTICIPANT2", "GBP"): Decimal("1.50")}, out
     assert set(prolific.payments.values()) == {1}
+
+
+def test_bad_amounts_are_refused_before_any_call(pstudy, prolific, answers_for, capsys):
+    run_study(pstudy, prolific, answers_for, pids=("PARTICIPANT1",))
+    assert main(["study", "review", str(pstudy), "--approve-all-passing"]) == 0
+    capsys.readouterr()
+    calls = len(prolific.calls)
+    for amount in ("0", "-0.50", "0.005", "NaN", "Infinity", "sNaN", "1,50", "£1"):
+        assert main(["study", "bonus", str(pstudy), "--worker", "PARTICIPANT1", "--amount", amount, "--reason", "Thanks"]) == 2, amount
+        assert "--amount" in capsys.readouterr().err, amount
+    assert prolific.calls[calls:].count("create-bonus-payments") == 0 and not prolific.paid
+
+
+def test_a_throttled_pay_is_sent_again_and_pays_once(pstudy, prolific, answers_for, capsys):
+    """Prolific answers 429 when payments contend for the workspace's wallet, before paying, and asks for a retry."""
+    run_study(pstudy, prolific, answers_for, pids=("PARTICIPANT1",))
+    assert main(["study", "review", str(pstudy), "--approve-all-passing"]) == 0
+    prolific.fault("POST", "/pay/$", "refuse", status=429, detail="Request was throttled.")
+    assert main(["study", "bonus", str(pstudy), "--worker", "PARTICIPANT1", "--amount", "0.50", "--reason", "Thanks"]) == 0
+    (bid,) = prolific.bonuses
+    assert prolific.count("pay-bonus-payments") == 2 and prolific.payments == {bid: 1}
+    assert prolific.paid == {("PARTICIPANT1", "GBP"): Decimal("0.50")}
