@@ -251,14 +251,33 @@ def _same_bonuses(session, ps: PlatformStudy, worker: Worker, cents: int, reason
     return session.scalars(select(Bonus.paid_at).where(Bonus.study_id == ps.db.study_id, Bonus.worker_id == worker.id, Bonus.amount_cents == cents, Bonus.reason == reason)).all()
 
 
+def paying_currency(ps: PlatformStudy, platform) -> str:
+    """The study's currency, refused unless the account about to pay pays in it too."""
+    _, currency = study_money(ps)
+    account = platform.currency()
+    if account != currency:
+        raise BarlowError(
+            f"study {ps.spec.name!r} was published in {currency} but the {platform.name} account Barlow reaches now pays in {account}; "
+            f"use the account (Prolific: crowd.prolific.workspace or PROLIFIC_WORKSPACE_ID) that published it; nothing was paid"
+        )
+    return currency
+
+
+def settle(ps: PlatformStudy, platform, confirm_unpaid: str | None = None) -> BonusReport:
+    """Only finish (or list) what earlier runs left unpaid."""
+    report = BonusReport(currency=paying_currency(ps, platform))
+    settle_pending(ps, platform, report, confirm_unpaid)
+    return report
+
+
 def bonus(ps: PlatformStudy, platform, worker_id: str, amount: Decimal, reason: str, again: bool = False, confirm_unpaid: str | None = None) -> BonusReport:
     """Pay one worker a bonus once, in the study's currency."""
     _, currency = study_money(ps)
-    report = BonusReport(currency=currency)
     if not amount.is_finite() or amount <= 0 or amount != amount.quantize(money.CENT):
         raise BarlowError(f"--amount must be a positive amount in {currency} with at most two decimals, got {amount}")
     if not reason.strip():
         raise BarlowError("--reason is required: the worker sees it")
+    report = BonusReport(currency=paying_currency(ps, platform))
     cents = money.to_cents(amount)
     with ps.db.sessions() as session:
         source, external = platform.worker_key(worker_id)
@@ -318,7 +337,7 @@ def top_up_to_wage(ps: PlatformStudy, platform, reason: str = "", confirm_unpaid
     The whole plan is recorded in one transaction that holds the study's row before any
     of it is paid, so a second run at the same time sees it (and pays none of it twice).
     """
-    _, currency = study_money(ps)
+    currency = paying_currency(ps, platform)
     report = BonusReport(currency=currency)
     settle_pending(ps, platform, report, confirm_unpaid)
     wage = ps.crowd.target_hourly_wage

@@ -129,6 +129,7 @@ def platform_summary(session: Session, study_id: int, spec: StudySpec) -> Platfo
         target_wage=crowd.target_hourly_wage,
         reward=reward,
         unconfirmed=sum(r.platform_status == UNCONFIRMED for r in submitted),
-        currency=(study.platform_currency if study else None) or money.MTURK_CURRENCY,
+        # A Prolific study published before currencies were stored shows "?" until the next collect reads it.
+        currency=(study.platform_currency if study else None) or ("?" if platform == "prolific" else money.MTURK_CURRENCY),
         bonuses_unknown=unknown,
     )

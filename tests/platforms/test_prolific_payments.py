@@ -57,3 +57,34 @@ def test_a_throttled_pay_is_sent_again_and_pays_once(pstudy, prolific, answers_f
     (bid,) = prolific.bonuses
     assert prolific.count("pay-bonus-payments") == 2 and prolific.payments == {bid: 1}
     assert prolific.paid == {("PARTICIPANT1", "GBP"): Decimal("0.50")}
+
+
+def test_a_bonus_is_refused_when_the_paying_workspace_has_another_currency(pstudy, prolific, answers_for, monkeypatch, capsys):
+    run_study(pstudy, prolific, answers_for, pids=("PARTICIPANT1",))  # published from the GBP workspace
+    assert main(["study", "review", str(pstudy), "--approve-all-passing"]) == 0
+    prolific.workspaces["usdspace"] = {"id": "usdspace", "title": "US lab", "currency_code": "USD", "balance": 100_000}
+    monkeypatch.setenv("PROLIFIC_WORKSPACE_ID", "usdspace")
+    capsys.readouterr()
+    for cmd in (["--worker", "PARTICIPANT1", "--amount", "0.50", "--reason", "Thanks"], ["--top-up-to-wage"]):
+        assert main(["study", "bonus", str(pstudy), *cmd]) == 2
+        err = capsys.readouterr().err
+        assert "published in GBP" in err and "pays in USD" in err and "nothing was paid" in err
+    assert not prolific.bonuses and not prolific.paid
+
+
+def test_a_prolific_study_from_before_currencies_reads_its_workspace_currency(pstudy, prolific, answers_for, capsys):
+    from study.db import open_study_database
+    from study.models import Study
+
+    run_study(pstudy, prolific, answers_for, pids=("PARTICIPANT1",))
+    db = open_study_database(pstudy, create=False)
+    with db.sessions.begin() as s:
+        s.get(Study, db.study_id).platform_currency = None  # as revision 0003 leaves an older Prolific study
+    assert main(["study", "status", str(pstudy)]) == 0
+    assert "USD" not in capsys.readouterr().out
+    assert main(["study", "review", str(pstudy), "--approve-all-passing"]) == 0
+    with db.sessions() as s:
+        assert s.get(Study, db.study_id).platform_currency == "GBP"
+    db.dispose()
+    assert main(["study", "bonus", str(pstudy), "--worker", "PARTICIPANT1", "--amount", "0.50", "--reason", "Thanks"]) == 0
+    assert "paid GBP 0.50 to PARTICIPANT1" in capsys.readouterr().out

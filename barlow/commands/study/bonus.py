@@ -63,8 +63,7 @@ def run(args: argparse.Namespace) -> int:
                 raise BarlowError(f"--amount {args.amount!r} is not an amount like 0.50") from None
             report = payments.bonus(ps, platform, args.worker, amount, args.reason, again=args.again, confirm_unpaid=args.confirm_unpaid)
         else:
-            report = payments.BonusReport(currency=payments.study_money(ps)[1])
-            payments.settle_pending(ps, platform, report, args.confirm_unpaid)
+            report = payments.settle(ps, platform, args.confirm_unpaid)
     if report.resent:
         print(f"finished {report.resent} bonus(es) an earlier run left unpaid (never sent, or resent with the same MTurk token)")
     for worker, amount in report.paid:
