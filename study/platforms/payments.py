@@ -313,7 +313,7 @@ def _wage_plan(session, ps: PlatformStudy, platform, wage: Decimal) -> tuple[lis
     Every wage bonus recorded counts as paid whatever its state, so a top-up whose
     payment has an unknown outcome is never topped up a second time.
     """
-    reward = money.amount(ps.spec.settings.reward)
+    reward = money.unit_reward(money.amount(ps.spec.settings.reward), platform.per_hit, ps.crowd.prolific.hits_per_participant, len(ps.hits))
     by_worker: dict[int, list[Assignment]] = {}
     for r in platform_rows(session, ps, platform.name):
         if r.platform_review == APPROVED:
@@ -322,7 +322,8 @@ def _wage_plan(session, ps: PlatformStudy, platform, wage: Decimal) -> tuple[lis
     for worker_id, items in by_worker.items():
         seconds = sum(r.work_time_seconds or 0.0 for r in items)
         already = sum(session.scalars(select(Bonus.amount_cents).where(Bonus.study_id == ps.db.study_id, Bonus.worker_id == worker_id, Bonus.kind == "wage")).all())
-        top = money.wage_top_up(reward * len(items) + money.from_cents(already), seconds, wage)
+        units = {platform.review_unit(r.platform_assignment_id) for r in items}
+        top = money.wage_top_up(reward * len(units) + money.from_cents(already), seconds, wage)
         name = platform.remote_worker(items[0].worker.external_id)
         if top >= money.CENT:
             plan.append((worker_id, name, max(items, key=lambda r: r.submitted_at).id, money.to_cents(top)))

@@ -164,7 +164,7 @@ def _prolific_plan(ps: PlatformStudy) -> tuple[int, Decimal]:
     """(places, reward per participant) the study file asks for."""
     p = ps.crowd.prolific
     places = p.places or max(1, -(-len(ps.hits) * ps.spec.settings.assignments_per_hit // p.hits_per_participant))
-    return places, money.amount(ps.spec.settings.reward) * min(p.hits_per_participant, len(ps.hits))
+    return places, money.unit_reward(money.amount(ps.spec.settings.reward), False, p.hits_per_participant, len(ps.hits))
 
 
 def _check_minimum_pay(reward: Decimal, minutes: int, currency: str) -> None:

@@ -98,7 +98,7 @@ def platform_summary(session: Session, study_id: int, spec: StudySpec) -> Platfo
     # however many HITs it holds, at the study's reward per participant (Prolific).
     if platform == "prolific":
         approved_units = len({(r.platform_assignment_id or "").split("/", 1)[0] for r in submitted if r.platform_review == APPROVED or r.platform_status == "Approved"})
-        unit_reward = reward * min(crowd.prolific.hits_per_participant, hits_total or 1)
+        unit_reward = money.unit_reward(reward, False, crowd.prolific.hits_per_participant, hits_total)
     else:
         approved_units, unit_reward = approved, reward
     reward_fee = money.reward_fee(platform, unit_reward, spec.settings.assignments_per_hit)

@@ -60,7 +60,7 @@ def participant(client, fake, study_id, pid, answers_for):
     session_id = fake.start(study_id, pid)
     response = client.get(f"/prolific?PROLIFIC_PID={pid}&STUDY_ID={study_id}&SESSION_ID={session_id}")
     answered = []
-    for _ in range(30):
+    for _ in range(200):
         if response.status_code == 200:
             # The thank-you page between two HITs: go on to the next one.
             response = client.get("/next")

@@ -88,3 +88,26 @@ def test_a_prolific_study_from_before_currencies_reads_its_workspace_currency(ps
     db.dispose()
     assert main(["study", "bonus", str(pstudy), "--worker", "PARTICIPANT1", "--amount", "0.50", "--reason", "Thanks"]) == 0
     assert "paid GBP 0.50 to PARTICIPANT1" in capsys.readouterr().out
+
+
+def test_the_wage_top_up_counts_the_reward_prolific_paid_per_submission(pstudy, prolific, answers_for, capsys):
+    from study.app import create_app
+    from tests.platforms.test_mturk_cli import set_crowd
+    from tests.platforms.test_prolific import CODE, participant, publish
+
+    # 13 HITs x 2 answers, 10 HITs per participant: the third participant finds only 6 HITs
+    # left and is sent back with the code, and Prolific pays them the whole reward (GBP 5.00).
+    set_crowd(pstudy, {"target_hourly_wage": 40, "prolific": {"places": 3, "hits_per_participant": 10, "completion_code": CODE, "estimated_minutes": 15}})
+    assert publish(pstudy, "--yes") == 0
+    (study_id,) = prolific.studies
+    app = create_app(pstudy, secret_key="prolific-test")
+    answered = {}
+    for pid in ("PARTICIPANT1", "PARTICIPANT2", "PARTICIPANT3"):
+        with app.test_client() as client:
+            answered[pid] = len(participant(client, prolific, study_id, pid, answers_for))
+    assert answered == {"PARTICIPANT1": 10, "PARTICIPANT2": 10, "PARTICIPANT3": 6}
+    assert main(["study", "collect", str(pstudy)]) == 0
+    assert main(["study", "review", str(pstudy), "--approve-all-passing"]) == 0
+    # 15 min at GBP 40/hour is GBP 10.00; each was paid GBP 5.00: GBP 5.00 more each.
+    assert main(["study", "bonus", str(pstudy), "--top-up-to-wage"]) == 0
+    assert prolific.paid == {(pid, "GBP"): Decimal("5.00") for pid in answered}
