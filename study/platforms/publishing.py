@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import Callable
 
 from sqlalchemy import select
@@ -169,8 +169,9 @@ def _prolific_plan(ps: PlatformStudy) -> tuple[int, Decimal]:
 
 def _check_minimum_pay(reward: Decimal, minutes: int, currency: str) -> None:
     minimum = money.PROLIFIC_MIN_HOURLY.get(currency)
-    hourly = (reward * 60 / Decimal(minutes)).quantize(money.CENT)
-    if minimum is not None and hourly < minimum:
+    hourly = (reward * 60 / Decimal(minutes)).quantize(money.CENT, rounding=ROUND_FLOOR)
+    # Compared unrounded: GBP 11.99 for 120 min is GBP 5.995/hour, under the GBP 6.00 minimum.
+    if minimum is not None and reward * 60 < minimum * minutes:
         raise BarlowError(
             f"Prolific pays at least {money.fmt(minimum, currency)} per hour: {money.fmt(reward, currency)} for "
             f"{minutes} min is {money.fmt(hourly, currency)}/hour; raise hit.reward or lower crowd.prolific.estimated_minutes; nothing was published"

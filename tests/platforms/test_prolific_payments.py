@@ -111,3 +111,16 @@ def test_the_wage_top_up_counts_the_reward_prolific_paid_per_submission(pstudy, 
     # 15 min at GBP 40/hour is GBP 10.00; each was paid GBP 5.00: GBP 5.00 more each.
     assert main(["study", "bonus", str(pstudy), "--top-up-to-wage"]) == 0
     assert prolific.paid == {(pid, "GBP"): Decimal("5.00") for pid in answered}
+
+
+def test_the_minimum_hourly_rate_is_checked_unrounded():
+    import pytest
+
+    from analysis_core.artifacts.errors import BarlowError
+    from study.platforms.publishing import _check_minimum_pay
+
+    with pytest.raises(BarlowError, match=r"at least GBP 6.00 per hour: GBP 11.99 for 120 min is GBP 5.99/hour"):
+        _check_minimum_pay(Decimal("11.99"), 120, "GBP")  # GBP 5.995/hour
+    _check_minimum_pay(Decimal("12.00"), 120, "GBP")
+    with pytest.raises(BarlowError, match="at least USD 8.00"):
+        _check_minimum_pay(Decimal("12.00"), 120, "USD")
