@@ -50,6 +50,7 @@ class UnknownPayment:
     amount: Decimal
     payment_id: str | None
     check: str
+    note: str = ""  # what else is known (e.g. a refused second call)
 
 
 @dataclass
@@ -163,6 +164,11 @@ def _pay(ps: PlatformStudy, platform, bonus_id: int, report: BonusReport, seen_s
     except PlatformError as exc:
         if platform.idempotent_payments:
             raise  # resent with the same token next time
+        if seen_sent is not None:
+            # A second call for a payment whose first call may have paid: its refusal proves nothing.
+            unknown = _unknown(platform, worker, amount, payment_id)
+            unknown.note = f"{platform.name} refused paying it again ({exc}), which does not show that the first call paid nothing"
+            raise PaymentUnknown(unknown) from None
         _drop(ps, bonus_id)
         raise PlatformError(f"{exc}; the bonus of {shown} to {worker} was not paid and is no longer recorded") from None
     with ps.db.sessions.begin() as session:

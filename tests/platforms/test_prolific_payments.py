@@ -124,3 +124,45 @@ def test_the_minimum_hourly_rate_is_checked_unrounded():
     _check_minimum_pay(Decimal("12.00"), 120, "GBP")
     with pytest.raises(BarlowError, match="at least USD 8.00"):
         _check_minimum_pay(Decimal("12.00"), 120, "USD")
+
+
+def test_a_refused_second_pay_after_confirm_unpaid_stays_unknown(pstudy, prolific, answers_for, capsys):
+    """The first call may have paid (the user's check can be wrong): a refusal of the second is no proof of 'not paid'."""
+    from tests.platforms.test_prolific import sent_minutes_ago
+
+    run_study(pstudy, prolific, answers_for, pids=("PARTICIPANT1",))
+    assert main(["study", "review", str(pstudy), "--approve-all-passing"]) == 0
+    prolific.fault("POST", "/pay/$", "drop")  # paid, the answer lost
+    assert main(["study", "bonus", str(pstudy), "--top-up-to-wage"]) == 1
+    (bid,) = prolific.bonuses
+    sent_minutes_ago(pstudy, 20)
+    prolific.fault("POST", "/pay/$", "refuse", status=400, detail="This bulk bonus payment has already been paid.")
+    capsys.readouterr()
+    assert main(["study", "bonus", str(pstudy), "--confirm-unpaid", bid]) == 1
+    out = capsys.readouterr()
+    assert "refused paying it again" in unknown_line(out.out) and "already been paid" in unknown_line(out.out) and bid in unknown_line(out.out)
+    # Still of unknown outcome, so still counted: the top-up pays nobody a second time.
+    assert main(["study", "bonus", str(pstudy), "--top-up-to-wage"]) == 1
+    assert len(prolific.bonuses) == 1 and prolific.payments == {bid: 1}
+    assert prolific.paid == {("PARTICIPANT1", "GBP"): Decimal("1.50")}
+
+
+def test_a_run_killed_while_setting_up_a_bonus_pays_it_once(pstudy, prolific, answers_for, capsys):
+    run_study(pstudy, prolific, answers_for, pids=("PARTICIPANT1",))
+    assert main(["study", "review", str(pstudy), "--approve-all-passing"]) == 0
+    prolific.fault("POST", "/bonus-payments/$", "hang")  # set up on Prolific, the id never reaches Barlow
+    cmd = ["study", "bonus", str(pstudy), "--worker", "PARTICIPANT1", "--amount", "0.50", "--reason", "Clear descriptions"]
+    run = barlow_process(*cmd)
+    try:
+        assert prolific.reached.wait(120), "the run never reached the set-up call"
+        run.kill()
+        run.wait(30)
+    finally:
+        prolific.release.set()
+    (orphan,) = prolific.bonuses
+    capsys.readouterr()
+    assert main(cmd) == 0  # recorded, never sent: set up afresh and paid
+    assert "finished 1 bonus" in capsys.readouterr().out
+    (paid,) = set(prolific.bonuses) - {orphan}
+    assert prolific.payments == {paid: 1} and prolific.paid == {("PARTICIPANT1", "GBP"): Decimal("0.50")}
+    assert main(cmd) == 2  # and it is not paid again

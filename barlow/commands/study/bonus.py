@@ -78,6 +78,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"  paid, but the reason could not be sent: {line}")
     for u in report.unknown:
         print(f"NOT PAID AGAIN: the payment of {report.money(u.amount)} to {u.worker} (payment {u.payment_id}) was sent and Barlow never "
-              f"learned whether it went through. Check it ({u.check}); only if it was not paid, run: "
+              f"learned whether it went through{'; ' + u.note if u.note else ''}. Check it ({u.check}); only if it was not paid, run: "
               f"barlow study bonus {args.study} --confirm-unpaid {u.payment_id}")
     return 1 if report.unknown or report.failed else 0
