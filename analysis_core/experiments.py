@@ -19,8 +19,9 @@ import numpy as np
 from analysis_core.artifacts import FEATURES_FILE, METADATA_FILE
 from analysis_core.artifacts.atomic import staged_dir
 from analysis_core.artifacts.errors import BarlowError
-from analysis_core.failure_analysis import GROUPINGS, AnalysisConfig, run_analysis
-from analysis_core.failure_tree import check_depth, leaf_is_valid
+from analysis_core.artifacts.parameters import GROUPINGS, MAX_DEPTH, MIN_DEPTH, check_choice, check_depth
+from analysis_core.failure_analysis import AnalysisConfig, run_analysis
+from analysis_core.failure_tree import leaf_is_valid
 
 SUMMARY_COLUMNS = [
     "model", "grouping", "depth", "n_classes", "n_skipped", "mean_aler_minus_ber", "sem_aler_minus_ber",
@@ -95,22 +96,29 @@ def reduce_analysis(result, model: str, groupings, delta: float, tau: float) -> 
                 "top_leaf_valid": leaf_is_valid(top["er"], top["ec"], tree.ber_, delta, tau, strict=True),
                 "any_leaf_valid": any(strict),
             })
-        gains = np.array([g.tree.aler_minus_ber_ for g in groups])
         summary.append({
             "model": model, "grouping": grouping, "depth": depth, "n_classes": len(groups),
             "n_skipped": sum(1 for s in result.skipped if s.grouping == grouping),
-            "mean_aler_minus_ber": float(gains.mean()) if len(gains) else float("nan"),
-            "sem_aler_minus_ber": float(gains.std(ddof=1) / np.sqrt(len(gains))) if len(gains) > 1 else float("nan"),
-            "fraction_top_leaf_valid": float(np.mean([r["top_leaf_valid"] for r in mine])) if mine else float("nan"),
+            **gain_summary(np.array([g.tree.aler_minus_ber_ for g in groups]), mine),
             "fraction_any_leaf_valid": float(np.mean([r["any_leaf_valid"] for r in mine])) if mine else float("nan"),
         })
         rows += mine
     return rows, summary
 
 
+def gain_summary(gains: np.ndarray, rows: list[dict]) -> dict[str, float]:
+    """Mean and standard error of ALER - BER over a grouping's classes, and the share of classes
+    whose top leaf is valid (``rows[i]["top_leaf_valid"]``); NaN where there are too few classes."""
+    return {
+        "mean_aler_minus_ber": float(gains.mean()) if len(gains) else float("nan"),
+        "sem_aler_minus_ber": float(gains.std(ddof=1) / np.sqrt(len(gains))) if len(gains) > 1 else float("nan"),
+        "fraction_top_leaf_valid": float(np.mean([r["top_leaf_valid"] for r in rows])) if rows else float("nan"),
+    }
+
+
 def run_experiments(
     runs: list[RunSpec],
-    depths=(1, 2, 3),
+    depths=tuple(range(MIN_DEPTH, MAX_DEPTH + 1)),
     groupings=GROUPINGS,
     base: AnalysisConfig | None = None,
     progress: bool = True,
@@ -129,8 +137,7 @@ def run_experiments(
     depths = sorted({check_depth(d) for d in depths})
     groupings = list(dict.fromkeys(groupings))
     for grouping in groupings:
-        if grouping not in GROUPINGS:
-            raise BarlowError(f"grouping must be label or prediction, got '{grouping}'")
+        check_choice(grouping, GROUPINGS, "grouping")
     base = base or AnalysisConfig()
     grouping_option = "both" if len(groupings) == 2 else groupings[0]
 

@@ -27,14 +27,16 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from analysis_core.artifacts import parameters as p
 from analysis_core.artifacts.errors import BarlowError
 from analysis_core.artifacts.options import option
-from analysis_core.failure_tree import FailureTree, check_depth
-from analysis_core.honest import DEFAULT_FOLDS, HonestLeaves, cross_fit
+from analysis_core.artifacts.parameters import GROUPINGS
+from analysis_core.artifacts.trees import GroupTree
+from analysis_core.failure_tree import FailureTree
+from analysis_core.honest import HonestLeaves, cross_fit
 from analysis_core.mutual_info import METHODS
 
-GROUPINGS = ("label", "prediction")
-GROUPING_CHOICES = ("label", "prediction", "both")
+GROUPING_CHOICES = (*GROUPINGS, "both")
 
 
 @dataclass
@@ -44,14 +46,14 @@ class AnalysisConfig:
     # Each default and help text is declared here only; 'barlow analyze' and 'barlow
     # experiments' generate their options from these fields (analysis_core.artifacts.options).
     grouping: str = option("both", "group rows by true label, by prediction, or both", choices=GROUPING_CHOICES)
-    depth: int = option(1, "tree depth, 1 to 3")
-    top_k: int = option(20, "features kept per group by mutual information with failure")
-    delta: float = option(0.1, "a valid leaf's error rate exceeds BER by delta (ER >= BER + delta)")
-    tau: float = option(0.2, "a valid leaf holds at least a fraction tau of the group's failures (EC >= tau)")
-    min_leaf: int = option(1, "minimum rows per tree leaf")
-    min_rows: int = option(10, "groups with fewer rows are skipped")
+    depth: int = option(p.DEPTH, f"tree depth, {p.MIN_DEPTH} to {p.MAX_DEPTH}")
+    top_k: int = option(p.TOP_K, "features kept per group by mutual information with failure")
+    delta: float = option(p.DELTA, "a valid leaf's error rate exceeds BER by delta (ER >= BER + delta)")
+    tau: float = option(p.TAU, "a valid leaf holds at least a fraction tau of the group's failures (EC >= tau)")
+    min_leaf: int = option(p.MIN_LEAF, "minimum rows per tree leaf")
+    min_rows: int = option(p.MIN_ROWS, "groups with fewer rows are skipped")
     mi: str = option(
-        "fast",
+        p.MI,
         "mutual-information estimator: 'fast' (vectorized quantile bins) or 'knn' (scikit-learn's k-NN values, "
         "as in the original code, computed for all features at once; ~10x slower than 'fast')",
         choices=METHODS,
@@ -61,44 +63,33 @@ class AnalysisConfig:
         metavar="FRAC", default_text="0.0 = off",
     )
     folds: int = option(
-        DEFAULT_FOLDS,
+        p.FOLDS,
         "cross-fitting folds for the honest leaf estimates; 0 = off, and then valid falls back to the in-sample numbers",
     )
     permutations: int = option(
-        100,
+        p.PERMUTATIONS,
         "shuffles per group for the test of 'any failure mode here?'; 0 = no test; "
         "costs about 1-3 s per 100 shuffles for a 1300 x 2048 group",
     )
-    alpha: float = option(0.05, "q-value threshold for calling a leaf or a group significant")
-    seed: int = option(0, "random seed for the split and estimators")
+    alpha: float = option(p.ALPHA, "q-value threshold for calling a leaf or a group significant")
+    seed: int = option(p.SEED, "random seed for the split and estimators")
     jobs: int = option(1, "worker processes; -1 = all cores")
 
     def validate(self) -> "AnalysisConfig":
-        if self.grouping not in GROUPING_CHOICES:
-            raise BarlowError(f"grouping must be one of {', '.join(GROUPING_CHOICES)}, got '{self.grouping}'")
-        check_depth(self.depth)
-        if self.mi not in METHODS:
-            raise BarlowError(f"unknown mutual-information estimator '{self.mi}' (choose from {', '.join(METHODS)})")
-        if self.top_k < 1:
-            raise BarlowError(f"--top-k must be at least 1, got {self.top_k}")
-        if not 0 <= self.delta <= 1:
-            raise BarlowError(f"--delta must be between 0 and 1, got {self.delta}")
-        if not 0 <= self.tau <= 1:
-            raise BarlowError(f"--tau must be between 0 and 1, got {self.tau}")
-        if self.min_leaf < 1:
-            raise BarlowError(f"--min-leaf must be at least 1, got {self.min_leaf}")
-        if self.min_rows < 2:
-            raise BarlowError(f"--min-rows must be at least 2, got {self.min_rows}")
-        if not 0 <= self.holdout < 1:
-            raise BarlowError(f"--holdout must be a fraction in [0, 1), got {self.holdout}")
-        if self.folds < 0 or self.folds == 1:
-            raise BarlowError(f"--folds must be 0 (no honest estimates) or at least 2, got {self.folds}")
-        if self.permutations < 0:
-            raise BarlowError(f"--permutations must be 0 (no test) or a positive number, got {self.permutations}")
-        if not 0 < self.alpha < 1:
-            raise BarlowError(f"--alpha must be between 0 and 1, got {self.alpha}")
-        if self.jobs == 0 or self.jobs < -1:
-            raise BarlowError(f"--jobs must be a positive number of processes or -1 for all cores, got {self.jobs}")
+        """Check every option; raises :class:`~analysis_core.artifacts.parameters.ParameterError` naming the flag."""
+        p.check_choice(self.grouping, GROUPING_CHOICES, "--grouping")
+        p.check_tree_parameters(
+            depth=self.depth, top_k=self.top_k, mi=self.mi, min_leaf=self.min_leaf, delta=self.delta, tau=self.tau,
+            names={"depth": "--depth", "top_k": "--top-k", "mi": "--mi (mutual-information estimator)", "min_leaf": "--min-leaf", "delta": "--delta", "tau": "--tau"},
+        )
+        p.check_at_least(self.min_rows, 2, "--min-rows")
+        p.check_fraction(self.holdout, "--holdout", open_high=True)
+        if self.folds != 0:
+            p.check_at_least(self.folds, 2, "--folds (0 = no honest estimates)")
+        p.check_at_least(self.permutations, 0, "--permutations")
+        p.check_fraction(self.alpha, "--alpha", open_low=True, open_high=True)
+        if self.jobs != -1:
+            p.check_at_least(self.jobs, 1, "--jobs (-1 = all cores)")
         return self
 
     @property
@@ -141,12 +132,12 @@ class GroupResult:
             for r, leaf in enumerate(self.tree.leaves_by_iv())
         }
 
-    def to_dict(self) -> dict[str, Any]:
-        record = self.tree.to_dict(self.grouping, self.class_name)
-        if self.holdout is not None:
-            record["holdout"] = self.holdout
+    def to_group(self) -> GroupTree:
+        """This group's record of trees.json: the tree with its held-out, honest and permutation results."""
+        group = self.tree.to_group(self.grouping, self.class_name)
+        group.holdout = self.holdout
         if self.honest is not None:
-            record["honest"] = {
+            group.honest = {
                 "method": "cross-fitting",
                 "folds": self.honest.n_folds,
                 "aler": self.honest.aler,
@@ -154,8 +145,11 @@ class GroupResult:
                 "leaves": [{"leaf": leaf, **values} for leaf, values in self.honest_by_leaf().items()],
             }
         if self.permutation is not None:
-            record["permutation"] = dict(self.permutation)
-        return record
+            group.permutation = dict(self.permutation)
+        return group
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.to_group().to_dict()
 
 
 @dataclass
@@ -396,7 +390,38 @@ def analyze_files(
     config: AnalysisConfig | None = None,
     progress: bool = True,
 ) -> AnalysisResult:
-    """Load and check a features .npy and metadata CSV, then run the analysis."""
+    """Load and check a features .npy and metadata CSV, then fit a failure tree per class group.
+
+    Parameters
+    ----------
+    features_path : path-like
+        ``features.npy`` of ``barlow extract``: one row per image, one column per feature.
+    metadata_path : path-like
+        ``metadata.csv`` with a ``label`` and a ``prediction`` per row (as text).
+    config : AnalysisConfig, optional
+        The options of ``barlow analyze`` (default: ``AnalysisConfig()``); validated first.
+    progress : bool, default=True
+        Show a progress bar on stderr.
+
+    Returns
+    -------
+    AnalysisResult
+        Per group its fitted :class:`~analysis_core.failure_tree.FailureTree` with honest and
+        permutation results (``groups``), the groups skipped and why (``skipped``) and the
+        per-leaf table (``failure_modes``, a DataFrame); write it with
+        :func:`analysis_core.failure_analysis_outputs.write_analysis`.
+
+    Raises
+    ------
+    BarlowError
+        A file is missing or malformed, or an option is out of range
+        (:class:`~analysis_core.artifacts.parameters.ParameterError`).
+
+    Examples
+    --------
+    >>> result = analyze_files("features.npy", "metadata.csv", AnalysisConfig(depth=2))  # doctest: +SKIP
+    >>> result.group("label", "Shirt").tree.rules()  # doctest: +SKIP
+    """
     from analysis_core.artifacts import load_feature_table
 
     config = (config or AnalysisConfig()).validate()

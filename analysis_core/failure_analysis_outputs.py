@@ -8,43 +8,42 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from analysis_core.artifacts.analysis_folder import write_analysis_files
 from analysis_core.artifacts.errors import BarlowError
 from analysis_core.artifacts.tables import skipped_frame
-from analysis_core.artifacts.trees import clean_json
+from analysis_core.artifacts.trees import GroupTree, TreesDocument
 from analysis_core.failure_analysis import AnalysisResult, config_dict
 
 
-def trees_document(result: AnalysisResult) -> dict[str, Any]:
-    return {
-        "version": 1,
-        "params": config_dict(result.config),
-        "inputs": {
+def trees_document(result: AnalysisResult) -> TreesDocument:
+    """The typed trees.json of an analysis."""
+    return TreesDocument(
+        groups=[_table_validity(group.to_group(), result.failure_modes) for group in result.groups],
+        params=config_dict(result.config),
+        inputs={
             "features": str(result.features_path) if result.features_path else None,
             "metadata": str(result.metadata_path) if result.metadata_path else None,
         },
-        "n_rows": result.n_rows,
-        "n_features": result.n_features,
-        "total_failures": result.total_failures,
-        "summary": result.summary(),
-        "groups": [clean_json(_table_validity(group.to_dict(), result.failure_modes)) for group in result.groups],
-    }
+        n_rows=result.n_rows,
+        n_features=result.n_features,
+        total_failures=result.total_failures,
+        summary=result.summary(),
+    )
 
 
-def _table_validity(record: dict, table) -> dict:
+def _table_validity(group: GroupTree, table) -> GroupTree:
     """Leaf nodes carry the table's ``valid`` (honest when cross-fitted) and the paper's ``valid_in_sample``,
     so readers of trees.json (e.g. ``visualize --leaves valid``) pick the same leaves as the table."""
     if table is None or not len(table):
-        return record
-    rows = table[(table["grouping"] == record["grouping"]) & (table["class"] == record["class"])]
+        return group
+    rows = table[(table["grouping"] == group.grouping) & (table["class"] == group.class_name)]
     valid = dict(zip(rows["leaf"].astype(int), rows["valid"].astype(bool)))
-    for node in record["nodes"]:
-        if node["is_leaf"] and node["id"] in valid:
-            node["valid_in_sample"] = bool(node["valid"])
-            node["valid"] = bool(valid[node["id"]])
-    return record
+    for node in group.nodes:
+        if node.is_leaf and node.id in valid:
+            node.extra["valid_in_sample"] = bool(node.valid)
+            node.valid = bool(valid[node.id])
+    return group
 
 
 def skipped_table(result: AnalysisResult):

@@ -196,7 +196,7 @@ def write_section8(config: ReproductionConfig, analysis_dir: Path, study_dir: Pa
         log(f"[section8] the earlier study folder (and any answers in it) is kept at {moved}")
     study_dir.parent.mkdir(parents=True, exist_ok=True)
     spec, hits = create_study(analysis_dir, study_dir, CreateOptions(
-        top_n=s.top_n, top_m=s.top_m, assignments=s.assignments, reward=s.reward,
+        top_n=s.top_n, top_m=s.top_m, assignments_per_hit=s.assignments_per_hit, reward=s.reward,
         name=f"{config.name}-section8", extra={"reproduction": config.name}))
     open_study_database(study_dir, spec=spec).dispose()
     log(f"[section8] {len(hits)} HITs in {study_dir}; serve with: barlow study serve {study_dir}")
@@ -212,7 +212,7 @@ def write_section9(config: ReproductionConfig, analysis_dir: Path, study_dir: Pa
     if moved:
         log(f"[section9] the earlier study folder (and any answers in it) is kept at {moved}")
     study_dir.parent.mkdir(parents=True, exist_ok=True)
-    options = ReviewOptions(unit="tree", max_depth=config.section9.depth, assignments=config.section8.assignments,
+    options = ReviewOptions(unit="tree", max_depth=config.section9.depth, assignments_per_hit=config.section8.assignments_per_hit,
                             reward=config.section8.reward, name=f"{config.name}-section9",
                             extra={"reproduction": config.name}).validate()
     spec, hits = create_review_study(analysis_dir, study_dir, options, load_report_data)

@@ -8,7 +8,6 @@ items replaces the protocol when given.
 
 from __future__ import annotations
 
-import csv
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,6 @@ from analysis_core.artifacts import (
     StudyFolder,
     TreesDocument,
     VisualizationIndex,
-    class_name,
     read_trees,
     read_visualization_index,
 )
@@ -27,7 +25,9 @@ from analysis_core.artifacts.analysis_folder import AnalysisFolder
 from analysis_core.artifacts.atomic import staged_dir
 from analysis_core.artifacts.errors import BarlowError
 from analysis_core.artifacts.options import option
+from analysis_core.artifacts.parameters import ASSIGNMENTS_PER_HIT, GROUPINGS, REWARD, STUDY_TOP_M, STUDY_TOP_N, check_at_least
 from analysis_core.artifacts.study_folder import ITEMS_FILE
+from analysis_core.artifacts.study_items import StudyItem, read_items, write_items
 from study.hits import HITS_FILE, SECTIONS, HitSpec, write_hits
 from study.study_file import (
     AttentionCheck,
@@ -38,18 +38,6 @@ from study.study_file import (
     write_study_file,
 )
 
-GROUPINGS = ("label", "prediction")
-
-
-@dataclass
-class Item:
-    grouping: str
-    class_name: str
-    feature: int
-    ber: float | None = None
-    mi: float | None = None
-    tier: str = ""
-
 
 def _comma_list(text: str) -> list[str]:
     return [part.strip() for part in str(text).split(",") if part.strip()]
@@ -59,17 +47,20 @@ def _comma_list(text: str) -> list[str]:
 class CreateOptions:
     """What 'barlow study create' builds; its options are generated from these fields.
 
-    Defaults of the HIT settings are HitSettings' own (one declaration); None means "use it".
+    Defaults come from analysis_core.artifacts.parameters (the reproduction config's section8 reads
+    the same) or are HitSettings' own; None means "use the study kind's text".
     """
 
-    top_n: int = option(20, "classes per tier (top/middle/bottom by error rate) per grouping", metavar="N")
-    top_m: int = option(10, "features per class, by mutual information", metavar="M")
+    top_n: int = option(STUDY_TOP_N, "classes per tier (top/middle/bottom by error rate) per grouping", metavar="N")
+    top_m: int = option(STUDY_TOP_M, "features per class, by mutual information", metavar="M")
     items_csv: Path | None = option(
         None, "explicit list of HITs (columns grouping,class,feature) instead of the protocol",
         flags=("--items",), metavar="FILE.csv", type=Path,
     )
-    assignments: int = option(HitSettings.assignments_per_hit, "workers per HIT")
-    reward: str = option(HitSettings.reward, "reward per HIT in US dollars")
+    assignments_per_hit: int = option(
+        ASSIGNMENTS_PER_HIT, "workers per HIT", flags=("--assignments-per-hit", "--assignments"), metavar="N",
+    )
+    reward: str = option(REWARD, "reward per HIT in US dollars")
     title: str | None = option(None, "HIT title shown to workers", type=str, default_text="a sentence asking to describe a feature")
     description: str | None = option(None, "HIT description shown on crowd platforms", type=str)
     keywords: list[str] | None = option(None, "comma-separated HIT keywords", type=_comma_list)
@@ -80,14 +71,11 @@ class CreateOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> "CreateOptions":
-        if self.top_n < 1 or self.top_m < 1:
-            raise BarlowError("--top-n and --top-m must be at least 1")
-        if self.assignments < 1:
-            raise BarlowError("--assignments must be at least 1")
-        if self.attention_checks < 0:
-            raise BarlowError("--attention-checks must be 0 or more")
-        if self.timeout_minutes < 1:
-            raise BarlowError(f"--timeout-minutes must be at least 1, got {self.timeout_minutes}")
+        check_at_least(self.top_n, 1, "--top-n")
+        check_at_least(self.top_m, 1, "--top-m")
+        check_at_least(self.assignments_per_hit, 1, "--assignments-per-hit")
+        check_at_least(self.attention_checks, 0, "--attention-checks")
+        check_at_least(self.timeout_minutes, 1, "--timeout-minutes")
         try:
             self.reward = f"{float(self.reward):.2f}"
         except ValueError:
@@ -120,11 +108,11 @@ def tiers(groups: list[GroupTree], n: int) -> list[tuple[str, GroupTree]]:
     return [(tier, g) for tier, part in picks for g in part]
 
 
-def protocol_items(trees: TreesDocument, top_n: int, top_m: int) -> tuple[list[Item], list[str]]:
+def protocol_items(trees: TreesDocument, top_n: int, top_m: int) -> tuple[list[StudyItem], list[str]]:
     """The paper's selection; also the (grouping, class) groups left out for having no features."""
-    if top_n < 1 or top_m < 1:
-        raise BarlowError("--top-n and --top-m must be at least 1")
-    items: list[Item] = []
+    check_at_least(top_n, 1, "--top-n")
+    check_at_least(top_m, 1, "--top-m")
+    items: list[StudyItem] = []
     without_features: list[str] = []
     for grouping in GROUPINGS:
         for tier, g in tiers(trees.in_grouping(grouping), top_n):
@@ -133,42 +121,8 @@ def protocol_items(trees: TreesDocument, top_n: int, top_m: int) -> tuple[list[I
                 without_features.append(g.key)
                 continue
             for f in feats:
-                items.append(Item(grouping, g.class_name, f.feature, _ber(g), f.mi, tier))
+                items.append(StudyItem(grouping, g.class_name, f.feature, tier=tier, ber=_ber(g), mi=f.mi))
     return items, without_features
-
-
-def read_items_csv(path: Path) -> list[Item]:
-    if not path.is_file():
-        raise BarlowError(f"items file {path} not found")
-    items: list[Item] = []
-    seen: set[tuple] = set()
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        needed = {"grouping", "class", "feature"}
-        missing = needed - set(reader.fieldnames or [])
-        if missing:
-            raise BarlowError(f"{path}: missing columns {', '.join(sorted(missing))} (need grouping,class,feature)")
-        for line, row in enumerate(reader, start=2):
-            grouping = (row["grouping"] or "").strip()
-            if grouping not in GROUPINGS:
-                raise BarlowError(f"{path} line {line}: grouping {grouping!r} must be 'label' or 'prediction'")
-            cls = class_name(row["class"] or "")
-            if not cls:
-                raise BarlowError(f"{path} line {line}: class is empty")
-            try:
-                feature = int(str(row["feature"]).strip())
-            except ValueError:
-                raise BarlowError(f"{path} line {line}: feature {row['feature']!r} is not an integer") from None
-            if feature < 0:
-                raise BarlowError(f"{path} line {line}: feature {feature} is negative")
-            key = (grouping, cls, feature)
-            if key in seen:
-                raise BarlowError(f"{path} line {line}: ({grouping}, {cls}, {feature}) is listed twice")
-            seen.add(key)
-            items.append(Item(grouping, cls, feature))
-    if not items:
-        raise BarlowError(f"{path}: no items (need rows of grouping,class,feature)")
-    return items
 
 
 # ----------------------------------------------------------------------------- images
@@ -178,11 +132,11 @@ def load_visualization_index(analysis_dir: Path) -> VisualizationIndex:
     return read_visualization_index(AnalysisFolder(analysis_dir).visualizations_dir)
 
 
-def item_key(item: Item | AttentionCheck) -> tuple[str, str, int]:
+def item_key(item: StudyItem | AttentionCheck) -> tuple[str, str, int]:
     return (item.grouping, item.class_name, int(item.feature))
 
 
-def find_strips(analysis_dir: Path, index: VisualizationIndex, items: list[Item]) -> dict[tuple[str, str, int], dict[str, str]]:
+def find_strips(analysis_dir: Path, index: VisualizationIndex, items: list[StudyItem]) -> dict[tuple[str, str, int], dict[str, str]]:
     """Per (grouping, class, feature) item, its A/B/C strips, relative to visualizations/.
 
     An item shows its group's own pictures when 'barlow visualize --scope group' drew them
@@ -217,7 +171,7 @@ def study_image_path(strip: str, feature: int, section: str) -> str:
 # ----------------------------------------------------------------------------- checks
 
 
-def make_attention_checks(questions: list[Question], items: list[Item], n: int) -> list[AttentionCheck]:
+def make_attention_checks(questions: list[Question], items: list[StudyItem], n: int) -> list[AttentionCheck]:
     """``n`` checks that each ask for one stated answer to a choice and a Likert question."""
     if n <= 0:
         return []
@@ -255,7 +209,7 @@ def make_attention_checks(questions: list[Question], items: list[Item], n: int) 
 # ----------------------------------------------------------------------------- building
 
 
-def build_hits(items: list[Item], checks: list[AttentionCheck], images: dict[tuple[str, str, int], dict[str, str]]) -> list[HitSpec]:
+def build_hits(items: list[StudyItem], checks: list[AttentionCheck], images: dict[tuple[str, str, int], dict[str, str]]) -> list[HitSpec]:
     hits = [
         HitSpec(key=f"h{i + 1:04d}", grouping=it.grouping, class_name=it.class_name, feature=it.feature, images=images[item_key(it)])
         for i, it in enumerate(items)
@@ -285,23 +239,30 @@ def hit_settings(options: CreateOptions, defaults: HitSettings) -> HitSettings:
         description=options.description or defaults.description,
         keywords=options.keywords or defaults.keywords,
         reward=options.reward,
-        assignments_per_hit=options.assignments,
+        assignments_per_hit=options.assignments_per_hit,
         assignment_timeout_minutes=options.timeout_minutes,
     )
 
 
-def create_study(analysis_dir: str | Path, out_dir: str | Path, options: CreateOptions) -> tuple[StudySpec, list[HitSpec]]:
+def study_folders(analysis_dir: str | Path, out_dir: str | Path) -> tuple[Path, Path]:
+    """The analysis folder (resolved) and the new study's folder; refuses a missing analysis
+    and a folder that already holds a study (either kind of study)."""
     analysis_dir = Path(analysis_dir).resolve()
     out_dir = Path(out_dir)
     if not analysis_dir.is_dir():
         raise BarlowError(f"analysis folder {analysis_dir} not found")
     if StudyFolder(out_dir).holds_study:
         raise BarlowError(f"{out_dir} already holds a study; choose a new --out folder")
+    return analysis_dir, out_dir
+
+
+def create_study(analysis_dir: str | Path, out_dir: str | Path, options: CreateOptions) -> tuple[StudySpec, list[HitSpec]]:
+    analysis_dir, out_dir = study_folders(analysis_dir, out_dir)
     options.validate()
 
     skipped: list[str] = []
     if options.items_csv is not None:
-        items = read_items_csv(Path(options.items_csv))
+        items = read_items(Path(options.items_csv), unique=True)
         protocol: dict[str, Any] = {"items": str(Path(options.items_csv).resolve())}
     else:
         items, skipped = protocol_items(load_trees(analysis_dir), options.top_n, options.top_m)
@@ -343,9 +304,5 @@ def create_study(analysis_dir: str | Path, out_dir: str | Path, options: CreateO
         hits = build_hits(items, checks, rel_images)
         write_study_file(spec, stage)
         write_hits(hits, stage / HITS_FILE)
-        with open(stage / ITEMS_FILE, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["grouping", "class", "feature", "tier", "ber", "mi"])
-            for it in items:
-                writer.writerow([it.grouping, it.class_name, it.feature, it.tier, it.ber if it.ber is not None else "", it.mi if it.mi is not None else ""])
+        write_items(items, stage / ITEMS_FILE)
     return spec, hits

@@ -23,6 +23,7 @@ import yaml
 
 from analysis_core.artifacts.errors import BarlowError
 from analysis_core.artifacts.study_folder import STUDY_FILE
+from analysis_core.artifacts.parameters import ASSIGNMENTS_PER_HIT, REWARD
 
 QUESTION_TYPES = ("text", "likert", "choice", "multi", "survey")
 # A multi-select answer is stored as its ticked options joined by this character.
@@ -141,8 +142,8 @@ class HitSettings:
     keywords: list[str] = field(
         default_factory=lambda: ["image", "description", "neural network", "visualization", "survey"]
     )
-    reward: str = "0.50"
-    assignments_per_hit: int = 5
+    reward: str = REWARD
+    assignments_per_hit: int = ASSIGNMENTS_PER_HIT
     assignment_timeout_minutes: int = 30
     lifetime_days: int = 7
     auto_approval_days: int = 3

@@ -1,4 +1,4 @@
-"""Command options come from the config dataclasses: defaults and help cannot drift (issue 14)."""
+"""Command options come from the config dataclasses: defaults and help cannot drift."""
 
 import argparse
 from dataclasses import replace
@@ -99,8 +99,8 @@ def test_visualize_rejects_ids_given_as_features_file(capsys):
 def test_validation_lives_with_the_config():
     with pytest.raises(BarlowError, match="-k/--images-per-feature must be at least 1"):
         VisualizationConfig(k=0).validate()
-    with pytest.raises(BarlowError, match="--assignments must be at least 1"):
-        CreateOptions(assignments=0).validate()
+    with pytest.raises(BarlowError, match="--assignments-per-hit must be an integer of at least 1"):
+        CreateOptions(assignments_per_hit=0).validate()
     with pytest.raises(BarlowError, match="too few resamples"):
         StudyAnalysisOptions(n_bootstrap=10).validate()
     assert CreateOptions(reward="1").validate().reward == "1.00"

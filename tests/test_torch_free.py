@@ -1,4 +1,4 @@
-"""'barlow report' and every 'barlow study ...' command run without importing torch (issue 14).
+"""'barlow report' and every 'barlow study ...' command run without importing torch.
 
 torch takes seconds to import; the report and the study side only need the files steps
 hand on (analysis_core.artifacts). Each check runs in a fresh interpreter, so that

@@ -196,7 +196,24 @@ def write_metadata(frame, path: str | os.PathLike) -> Path:
 
 
 def read_manifest(path: str | os.PathLike) -> dict:
-    """An extraction's manifest.json (a folder or the file itself); ``{}`` when there is none."""
+    """An extraction's manifest.json (a folder or the file itself).
+
+    Parameters
+    ----------
+    path : path-like
+        An extraction folder (``barlow extract --out``), or its ``manifest.json``.
+
+    Returns
+    -------
+    dict
+        Models, checkpoint hashes, data set, counts and versions; ``{}`` when there is no
+        manifest (features made by another tool).
+
+    Raises
+    ------
+    BarlowError
+        The manifest is not valid JSON or not a JSON object.
+    """
     path = Path(path)
     if path.suffix != ".json":
         path = path / MANIFEST_FILE

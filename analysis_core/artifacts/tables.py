@@ -53,7 +53,23 @@ def _read_csv(path: Path, required) -> "object":
 
 
 def read_failure_modes(analysis_dir: str | os.PathLike):
-    """failure_modes.csv as a DataFrame: text class names, ``valid`` as bool, every column kept."""
+    """failure_modes.csv as a DataFrame: text class names, ``valid`` as bool, every column kept.
+
+    Parameters
+    ----------
+    analysis_dir : path-like
+        A folder written by ``barlow analyze``, or its ``failure_modes.csv``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per tree leaf; at least the columns of ``REQUIRED_LEAF_COLUMNS``.
+
+    Raises
+    ------
+    BarlowError
+        The file is missing, not CSV, or lacks a required column (named).
+    """
     table = _read_csv(_path(analysis_dir, FAILURE_MODES_FILE), REQUIRED_LEAF_COLUMNS)
     table["valid"] = table["valid"].map(lambda v: str(v).strip().lower() in _TRUE if isinstance(v, str) else bool(v))
     table["leaf"] = table["leaf"].astype(int)

@@ -293,7 +293,24 @@ def _trees_path(path: str | os.PathLike) -> Path:
 
 
 def read_trees(analysis_dir: str | os.PathLike) -> TreesDocument:
-    """Read an analysis folder's trees.json (or the file itself), hashing its bytes once."""
+    """Read an analysis folder's trees.json (or the file itself), hashing its bytes once.
+
+    Parameters
+    ----------
+    analysis_dir : path-like
+        A folder written by ``barlow analyze``, or its ``trees.json``.
+
+    Returns
+    -------
+    TreesDocument
+        Typed groups and nodes; ``sha1`` is the hash of the file's bytes (visualizations
+        record it to tell which trees they were drawn for).
+
+    Raises
+    ------
+    BarlowError
+        The file is missing, not JSON, or a group or node record is malformed.
+    """
     path = _trees_path(analysis_dir)
     if not path.is_file():
         raise BarlowError(f"{path} not found: --analysis must be a folder written by 'barlow analyze'")

@@ -7,12 +7,14 @@ Specs: ``fashion-mnist`` (shipped test split), ``fashion-mnist:train``, ``imagef
 from __future__ import annotations
 
 from analysis_core.artifacts.errors import BarlowError
+from analysis_core.artifacts.options import DATASET_SPEC_HELP
 from analysis_core.datasets.base import ImageDataset
 from analysis_core.datasets.fashion_mnist import CLASSES as FASHION_MNIST_CLASSES
 from analysis_core.datasets.fashion_mnist import load_fashion_mnist
 from analysis_core.datasets.transforms import ImageTransform
 
-SPEC_HELP = "fashion-mnist[:train|:test] | imagefolder:PATH | barlow-csv:PATH | imagenet:PATH[:train|:val]"
+# The spellings the command line's --dataset help shows, declared there once.
+SPEC_HELP = DATASET_SPEC_HELP
 
 
 def load_dataset(spec: str, transform: ImageTransform | None = None) -> ImageDataset:

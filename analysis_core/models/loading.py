@@ -8,14 +8,13 @@ from pathlib import Path
 import torch
 
 from analysis_core.artifacts.errors import BarlowError
+from analysis_core.artifacts.options import MODEL_SPEC_HELP
 from analysis_core.feature_provenance import RANDOM_WEIGHTS
 from analysis_core.models.base import FeatureModel
 
 SHIPPED = ("fmnist-robust", "fmnist-standard")
-SPEC_HELP = (
-    "fmnist-robust | fmnist-standard | PATH.pt (Barlow or MadryLab checkpoint) | "
-    "madry-ARCH:PATH | torchvision:ARCH[:WEIGHTS_PATH] | entrypoint:module:function"
-)
+# The spellings the command line's model help shows, declared there once.
+SPEC_HELP = MODEL_SPEC_HELP
 
 
 def shipped_model_path(name: str) -> Path:

@@ -25,11 +25,8 @@ from analysis_core.artifacts import (
 from analysis_core.artifacts.descriptions import DESCRIPTIONS_FILE
 from analysis_core.artifacts.errors import BarlowError
 from analysis_core.artifacts.tables import optional_float
-from analysis_core.report.judgements import (
-    JUDGEMENTS_FILE,
-    attach_judgements,
-    read_judgements,
-)
+from analysis_core.artifacts.judgements import JUDGEMENTS_FILE, read_judgements
+from analysis_core.report.judgements import attach_judgements
 from analysis_core.report.sentences import (
     condition_text,
     fmt_rate,

@@ -1,58 +1,30 @@
-"""Crowd judgements of failure modes (failure_judgements.csv from a failure-review study).
+"""Crowd judgements of failure modes beside each failure mode's sentence in the report.
 
-'barlow study analyze' writes one row per reviewed failure mode: grouping, class, leaf,
-n_reviewers, n_spurious, n_core, n_cant_tell, verdict, judged_spurious. The report shows
-them beside each failure mode's sentence and lets the index keep only spurious ones.
+failure_judgements.csv is read by :mod:`analysis_core.artifacts.judgements`; the index
+can keep only the failure modes judged spurious.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import asdict
 
-from analysis_core.artifacts.errors import BarlowError
-
-JUDGEMENTS_FILE = "failure_judgements.csv"
-_COLUMNS = ("grouping", "class", "leaf", "n_reviewers", "n_spurious")
+from analysis_core.artifacts.judgements import FailureJudgement
 
 
-def read_judgements(path: Path) -> dict[tuple[str, str, int], dict]:
-    """(grouping, class, leaf) -> judgement; an error names the file and what is wrong."""
-    import pandas as pd
-
-    try:
-        table = pd.read_csv(path, dtype={"class": str, "grouping": str}, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise BarlowError(f"cannot read failure judgements {path}: {exc}") from None
-    missing = [c for c in _COLUMNS if c not in table.columns]
-    if missing:
-        raise BarlowError(
-            f"{path} lacks column(s) {', '.join(missing)}: it must be failure_judgements.csv from "
-            "'barlow study analyze' of a failure-review study (with leaf ids)"
-        )
-    out: dict[tuple[str, str, int], dict] = {}
-    for row_no, row in enumerate(table.to_dict("records"), start=2):
-        try:
-            leaf, n, n_spurious = int(row["leaf"]), int(row["n_reviewers"]), int(row["n_spurious"])
-        except (TypeError, ValueError):
-            raise BarlowError(f"{path} row {row_no}: leaf, n_reviewers and n_spurious must be whole numbers") from None
-        judged = str(row.get("judged_spurious", n_spurious * 2 > n)).strip().lower() in ("true", "1")
-        out[(str(row["grouping"]), str(row["class"]), leaf)] = {
-            "n_reviewers": n,
-            "n_spurious": n_spurious,
-            "verdict": str(row.get("verdict", "")),
-            "judged_spurious": judged,
-            "text": f"judged spurious by {n_spurious} of {n} reviewer{'s' if n != 1 else ''}",
-        }
-    return out
+def judgement_view(judgement: FailureJudgement) -> dict:
+    """What a report page shows of a judgement (counts, verdict and a sentence)."""
+    view = {k: v for k, v in asdict(judgement).items() if k not in ("grouping", "class_name", "leaf")}
+    return {**view, "text": judgement.text}
 
 
-def attach_judgements(groups: list[dict], judgements: dict[tuple[str, str, int], dict]) -> dict:
+def attach_judgements(groups: list[dict], judgements: dict[tuple[str, str, int], FailureJudgement]) -> dict:
     """Give each leaf view its judgement (or None) and each group its count; return totals."""
     matched = 0
     for group in groups:
         n_spurious = 0
         for leaf in group["leaves"]:
-            leaf["judgement"] = judgements.get((str(group["grouping"]), str(group["class"]), int(leaf["id"])))
+            found = judgements.get((str(group["grouping"]), str(group["class"]), int(leaf["id"])))
+            leaf["judgement"] = None if found is None else judgement_view(found)
             matched += leaf["judgement"] is not None
             n_spurious += bool(leaf["judgement"] and leaf["judgement"]["judged_spurious"])
         group["n_spurious"] = n_spurious

@@ -52,6 +52,9 @@ def analysis_config(config: ReproductionConfig, depth: int):
 def honest_rows(result, model: str, groupings, delta: float, tau: float, alpha: float) -> tuple[list[dict], list[dict]]:
     """Cross-fitted ALER - BER per class, the paper's top-IV leaf measured honestly (strict
     validity, as section 7) and the group's permutation test (q-values across the whole cell)."""
+    from analysis_core.experiments import gain_summary
+    from analysis_core.failure_tree import leaf_is_valid
+
     depth = result.config.depth
     table = result.failure_modes
     q_by_group = {}
@@ -73,7 +76,7 @@ def honest_rows(result, model: str, groupings, delta: float, tau: float, alpha: 
                 "honest_aler": honest.aler, "honest_aler_minus_ber": honest.aler - tree.ber_,
                 "top_leaf": tree.leaves_by_iv()[0], "top_leaf_honest_er": er, "top_leaf_honest_ec": ec,
                 "top_leaf_stability": float(honest.stability[0]),
-                "top_leaf_valid": bool(er == er and er > tree.ber_ + delta and ec > tau),
+                "top_leaf_valid": leaf_is_valid(er, ec, tree.ber_, delta, tau, strict=True),
                 "group_p_value": p, "group_q_value": q, "significant": bool(q == q and q <= alpha),
             })
         gains = np.array([r["honest_aler_minus_ber"] for r in mine], dtype=float)
@@ -81,9 +84,7 @@ def honest_rows(result, model: str, groupings, delta: float, tau: float, alpha: 
         tested = [r for r in mine if r["group_q_value"] == r["group_q_value"]]
         summary.append({
             "model": model, "grouping": grouping, "depth": depth, "n_classes": len(mine),
-            "mean_aler_minus_ber": float(gains.mean()) if len(gains) else float("nan"),
-            "sem_aler_minus_ber": float(gains.std(ddof=1) / np.sqrt(len(gains))) if len(gains) > 1 else float("nan"),
-            "fraction_top_leaf_valid": float(np.mean([r["top_leaf_valid"] for r in mine])) if mine else float("nan"),
+            **gain_summary(gains, mine),
             "fraction_significant": float(np.mean([r["significant"] for r in tested])) if tested else float("nan"),
         })
         rows += mine
@@ -92,9 +93,9 @@ def honest_rows(result, model: str, groupings, delta: float, tau: float, alpha: 
 
 def run_cell(task: CellTask) -> dict:
     """Analyse one (model, depth) cell; returns plain rows for the section 7 tables."""
+    from analysis_core.experiments import reduce_analysis
     from analysis_core.failure_analysis import analyze_files
     from analysis_core.failure_analysis_outputs import write_analysis
-    from analysis_core.experiments import reduce_analysis
 
     start = time.perf_counter()
     config, a = task.config, task.config.analysis

@@ -15,7 +15,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from analysis_core.artifacts import parameters as p
 from analysis_core.artifacts.errors import BarlowError
+from analysis_core.mutual_info import METHODS
 
 SCHEDULERS = ("in-process", "local")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -43,18 +45,20 @@ class DataConfig:
 
 @dataclass
 class AnalysisSettings:
-    groupings: list[str] = field(default_factory=lambda: ["label", "prediction"])
-    depths: list[int] = field(default_factory=lambda: [1, 2, 3])
-    top_k: int = 20
-    delta: float = 0.1
-    tau: float = 0.2
-    mi: str = "fast"
-    min_rows: int = 10
-    seed: int = 0
+    """The analysis of section 7: every grouping at every depth; defaults from analysis_core.artifacts.parameters."""
+
+    groupings: list[str] = field(default_factory=lambda: list(p.GROUPINGS))
+    depths: list[int] = field(default_factory=lambda: list(range(p.MIN_DEPTH, p.MAX_DEPTH + 1)))
+    top_k: int = p.TOP_K
+    delta: float = p.DELTA
+    tau: float = p.TAU
+    mi: str = p.MI
+    min_rows: int = p.MIN_ROWS
+    seed: int = p.SEED
     # Honest numbers: K-fold cross-fitting of every tree, and a permutation test per group.
-    folds: int = 5
-    permutations: int = 100
-    alpha: float = 0.05
+    folds: int = p.FOLDS
+    permutations: int = p.PERMUTATIONS
+    alpha: float = p.ALPHA
 
 
 @dataclass
@@ -65,11 +69,17 @@ class Section6Settings:
 
 @dataclass
 class Section8Settings:
+    """The crowd study of section 8; defaults are 'barlow study create''s (analysis_core.artifacts.parameters)."""
+
     inspected: str = "robust"
-    top_n: int = 20
-    top_m: int = 10
-    assignments: int = 5
-    reward: str = "0.50"
+    top_n: int = p.STUDY_TOP_N
+    top_m: int = p.STUDY_TOP_M
+    assignments_per_hit: int = p.ASSIGNMENTS_PER_HIT
+    reward: str = p.REWARD
+
+
+# Keys configs written before a setting was renamed still use: old name -> new name.
+RENAMED_KEYS = {"section8": {"assignments": "assignments_per_hit"}}
 
 
 @dataclass
@@ -120,9 +130,6 @@ class ReproductionConfig:
         return asdict(self)
 
     def validate(self) -> "ReproductionConfig":
-        from analysis_core.failure_analysis import GROUPINGS
-        from analysis_core.mutual_info import METHODS
-
         names = [m.name for m in self.inspected_models]
         if not names:
             raise BarlowError("config: inspected_models is empty; name at least one model whose failures are analysed")
@@ -132,17 +139,22 @@ class ReproductionConfig:
             if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
                 raise BarlowError(f"config: inspected model name {name!r} must be letters, digits, '.', '_' or '-' (it names folders)")
         a = self.analysis
-        bad = [g for g in a.groupings if g not in GROUPINGS]
-        if bad or not a.groupings:
-            raise BarlowError(f"config: analysis.groupings must be among {', '.join(GROUPINGS)}, got {a.groupings}")
-        if not a.depths or any(d not in (1, 2, 3) for d in a.depths):
-            raise BarlowError(f"config: analysis.depths must be among 1, 2, 3, got {a.depths}")
-        if a.mi not in METHODS:
-            raise BarlowError(f"config: analysis.mi must be one of {', '.join(METHODS)}, got {a.mi!r}")
-        if a.folds < 2:
-            raise BarlowError(f"config: analysis.folds must be at least 2 (the honest numbers need cross-fitting), got {a.folds}")
-        if a.permutations < 0 or not 0 < a.alpha < 1:
-            raise BarlowError("config: analysis.permutations must be 0 or more and analysis.alpha in (0, 1)")
+        if not a.groupings:
+            raise BarlowError(f"config: analysis.groupings must name at least one of {', '.join(p.GROUPINGS)}")
+        for grouping in a.groupings:
+            p.check_choice(grouping, p.GROUPINGS, "config: analysis.groupings")
+        if not a.depths:
+            raise BarlowError("config: analysis.depths must name at least one depth")
+        for depth in a.depths:
+            p.check_depth(depth, "config: analysis.depths")
+        p.check_at_least(a.top_k, 1, "config: analysis.top_k")
+        p.check_choice(a.mi, METHODS, "config: analysis.mi (mutual-information estimator)")
+        p.check_fraction(a.delta, "config: analysis.delta")
+        p.check_fraction(a.tau, "config: analysis.tau")
+        p.check_at_least(a.min_rows, 2, "config: analysis.min_rows")
+        p.check_at_least(a.folds, 2, "config: analysis.folds (the honest numbers need cross-fitting)")
+        p.check_at_least(a.permutations, 0, "config: analysis.permutations")
+        p.check_fraction(a.alpha, "config: analysis.alpha", open_low=True, open_high=True)
         for section, depth in (("section6", self.section6.depth), ("section9", self.section9.depth)):
             if depth not in a.depths:
                 raise BarlowError(f"config: {section}.depth {depth} is not among analysis.depths {a.depths}")
@@ -168,8 +180,9 @@ class ReproductionConfig:
         check_scheduler(ex.scheduler)
         if ex.workers < 1 or ex.threads_per_worker < 1:
             raise BarlowError("config: execution.workers and execution.threads_per_worker must be at least 1")
-        if self.section8.top_n < 1 or self.section8.top_m < 1:
-            raise BarlowError("config: section8.top_n and section8.top_m must be at least 1")
+        p.check_at_least(self.section8.top_n, 1, "config: section8.top_n")
+        p.check_at_least(self.section8.top_m, 1, "config: section8.top_m")
+        p.check_at_least(self.section8.assignments_per_hit, 1, "config: section8.assignments_per_hit")
         if self.visualization.scope not in ("group", "dataset"):
             raise BarlowError(f"config: visualization.scope must be group or dataset, got {self.visualization.scope!r}")
         return self
@@ -240,6 +253,11 @@ def _list_item(node: list, part: str, text: str):
 def _build(cls, data: Any, where: str):
     if not isinstance(data, dict):
         raise BarlowError(f"config {where}: expected a mapping, got {type(data).__name__}")
+    for old, new in RENAMED_KEYS.get(where, {}).items():
+        if old in data:
+            if new in data:
+                raise BarlowError(f"config {where}: {old} is the old name of {new}; give only {new}")
+            data = {new if k == old else k: v for k, v in data.items()}
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(data) - known)
     if unknown:

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from analysis_core.artifacts.atomic import atomic_path
+from analysis_core.artifacts.extraction import read_manifest
+from analysis_core.artifacts.study_folder import StudyFolder
+from analysis_core.artifacts.study_items import read_items
 from analysis_core.reproduction.config import ReproductionConfig
 
 
@@ -46,13 +49,6 @@ def _versions() -> dict:
     return out
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-
-
 def build_document(config: ReproductionConfig, out: Path, timings: dict, recorded_seconds: dict, commit: str | None,
                    command: str | None = None) -> list[Block]:
     import pandas as pd
@@ -71,7 +67,7 @@ def build_document(config: ReproductionConfig, out: Path, timings: dict, recorde
                         f"at all ({config.analysis.permutations} permutations, Benjamini-Hochberg q <= {config.analysis.alpha})."))
     blocks.append(Block("code", command or f"barlow reproduce {config.source or config.name} --out {out.name}"))
 
-    manifests = {m.name: _read_json(out / "extraction" / m.name / "manifest.json") for m in config.inspected_models}
+    manifests = {m.name: read_manifest(out / "extraction" / m.name) for m in config.inspected_models}
     first = next(iter(manifests.values()), {})
     subset = first.get("subset")
     setup = [
@@ -138,7 +134,7 @@ def build_document(config: ReproductionConfig, out: Path, timings: dict, recorde
 
     blocks.append(Block("heading", "Section 8: crowd study"))
     blocks.append(Block("paragraph", f"{n_hits} HITs (one per visualization) in section8/study, chosen by the error rate of "
-                                     f"inspected model '{config.section8.inspected}', {config.section8.assignments} workers each, "
+                                     f"inspected model '{config.section8.inspected}', {config.section8.assignments_per_hit} workers each, "
                                      f"${config.section8.reward} per HIT. Run it locally or on a crowd platform:"))
     blocks.append(Block("code", f"barlow study serve {out.name}/section8/study --port 8000 --admin-token CHOOSE-ONE"))
 
@@ -165,17 +161,14 @@ def build_document(config: ReproductionConfig, out: Path, timings: dict, recorde
 
 
 def _study_size(study_dir: Path) -> tuple[int, dict[str, int]]:
-    import csv
-
-    items = study_dir / "items.csv"
-    if not items.is_file():
+    folder = StudyFolder(study_dir)
+    if not folder.items_file.is_file():
         return 0, {}
-    with open(items, newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
+    items = read_items(folder.items_file)
     classes: dict[str, set] = {}
-    for row in rows:
-        classes.setdefault(row["grouping"], set()).add(row["class"])
-    return len(rows), {g: len(c) for g, c in classes.items()}
+    for item in items:
+        classes.setdefault(item.grouping, set()).add(item.class_name)
+    return len(items), {g: len(c) for g, c in classes.items()}
 
 
 def _md_cell(text: str) -> str:

@@ -187,7 +187,7 @@ def render_leaf_samples(dataset, table: FeatureTable, groups: list[GroupTree], o
         rows = table.group_rows(group.grouping, group.class_name)
         if len(rows) == 0:
             continue
-        leaf_of_row = assign_leaves(group.to_dict(), np.asarray(table.features[rows]))
+        leaf_of_row = assign_leaves(group, np.asarray(table.features[rows]))
         for leaf in wanted:
             fails = rows[(leaf_of_row == leaf) & failed[rows]]
             if len(fails) == 0:

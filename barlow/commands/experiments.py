@@ -23,6 +23,7 @@ example:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from analysis_core.artifacts.options import add_options, add_quiet
     from analysis_core.failure_analysis import AnalysisConfig
+    from analysis_core.artifacts.parameters import MAX_DEPTH, MIN_DEPTH
 
     parser.add_argument("--run", action="append", required=True, metavar="NAME=PATH",
                         help="a feature matrix to evaluate: NAME=DIR (extraction folder with features.npy and "
@@ -30,7 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metadata", metavar="META.csv", default=None,
                         help="metadata for runs given as a bare FEATURES.npy (default: metadata.csv beside it)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
-    parser.add_argument("--depths", type=int, nargs="+", default=[1, 2, 3], help="tree depths (default: 1 2 3)")
+    depths = list(range(MIN_DEPTH, MAX_DEPTH + 1))
+    parser.add_argument("--depths", type=int, nargs="+", default=depths, help=f"tree depths (default: {' '.join(map(str, depths))})")
     # The analysis options of 'barlow analyze', with the same defaults; each run is analysed
     # at every --depths depth and without a held-out part.
     add_options(parser, AnalysisConfig, exclude=("depth", "holdout"), help={"grouping": "groupings to compare"})

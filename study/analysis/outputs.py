@@ -10,6 +10,7 @@ import numpy as np
 
 from analysis_core.artifacts.atomic import staged_dir
 from analysis_core.artifacts.descriptions import DESCRIPTIONS_FILE, write_descriptions
+from analysis_core.artifacts.judgements import JUDGEMENTS_FILE, write_judgements
 from study.analysis.pipeline import StudyAnalysis
 
 TABLES = {
@@ -51,9 +52,10 @@ def write_outputs(result: StudyAnalysis, out_dir: str | Path, threshold: float =
             written.append(DESCRIPTIONS_FILE)
         review = result.review
         if review is not None:
-            from study.analysis.review import FAILURE_JUDGEMENTS_FILE
-
-            for name, frame in ((FAILURE_JUDGEMENTS_FILE, review.failure_modes), ("spurious_by_grouping.csv", review.by_grouping),
+            if review.failure_modes is not None and not review.failure_modes.empty:
+                write_judgements(review.failure_modes, stage / JUDGEMENTS_FILE)
+                written.append(JUDGEMENTS_FILE)
+            for name, frame in (("spurious_by_grouping.csv", review.by_grouping),
                                 ("spurious_by_class.csv", review.by_class), ("action_items.csv", review.action_items),
                                 ("survey.csv", review.survey)):
                 if frame is not None and not frame.empty:

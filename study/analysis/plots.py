@@ -93,46 +93,45 @@ def choice_distribution(result: StudyAnalysis, name: str, path: Path) -> Path:
     return path
 
 
-def tasks_per_worker(result: StudyAnalysis, path: Path) -> Path | None:
-    workers = result.per_worker
-    if workers is None or workers.empty:
-        return None
+def _histogram(values: np.ndarray, bins, color: str, mean_label: str, xlabel: str, ylabel: str, title: str, path: Path,
+               integer_x: bool = False, xlim: tuple[float, float] | None = None) -> Path:
+    """A histogram with its mean marked, as every per-worker and per-item figure draws it."""
     plt = _pyplot()
-    tasks = workers["n_answers"][workers["n_answers"] > 0].to_numpy()
     fig, ax = plt.subplots(figsize=(7.5, 3.8))
-    bins = np.arange(0.5, tasks.max() + 1.5, max(1, int(np.ceil(tasks.max() / 40))))
-    ax.hist(tasks, bins=bins, color="#55a868", edgecolor="white")
-    ax.axvline(tasks.mean(), color="0.2", linestyle="--", linewidth=1, label=f"mean {tasks.mean():.2f} tasks")
-    ax.set_xlabel("Tasks answered by a worker")
-    ax.xaxis.set_major_locator(_integer_ticks())
+    ax.hist(values, bins=bins, color=color, edgecolor="white")
+    ax.axvline(values.mean(), color="0.2", linestyle="--", linewidth=1, label=mean_label)
+    if xlim is not None:
+        ax.set_xlim(*xlim)
+    ax.set_xlabel(xlabel)
+    if integer_x:
+        ax.xaxis.set_major_locator(_integer_ticks())
     ax.yaxis.set_major_locator(_integer_ticks())
-    ax.set_ylabel("Workers")
-    ax.set_title(f"Tasks per worker ({len(tasks):,} workers)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.legend(frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path
+
+
+def tasks_per_worker(result: StudyAnalysis, path: Path) -> Path | None:
+    workers = result.per_worker
+    if workers is None or workers.empty:
+        return None
+    tasks = workers["n_answers"][workers["n_answers"] > 0].to_numpy()
+    bins = np.arange(0.5, tasks.max() + 1.5, max(1, int(np.ceil(tasks.max() / 40))))
+    return _histogram(tasks, bins, "#55a868", f"mean {tasks.mean():.2f} tasks", "Tasks answered by a worker", "Workers",
+                      f"Tasks per worker ({len(tasks):,} workers)", path, integer_x=True)
 
 
 def text_agreement(result: StudyAnalysis, name: str, path: Path) -> Path | None:
     scores = result.per_item[f"{name}_jaccard"].dropna().to_numpy()
     if scores.size == 0:
         return None
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 3.8))
-    ax.hist(scores, bins=np.linspace(0, 1, 21), color="#8172b2", edgecolor="white")
-    ax.axvline(scores.mean(), color="0.2", linestyle="--", linewidth=1, label=f"mean {scores.mean():.3f}")
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("Mean pairwise token Jaccard of an item's descriptions (0–1)")
-    ax.set_ylabel("Items")
-    ax.yaxis.set_major_locator(_integer_ticks())
-    ax.set_title(f"Agreement between descriptions ({pretty(name)}, {scores.size:,} items)")
-    ax.legend(frameon=False)
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return path
+    return _histogram(scores, np.linspace(0, 1, 21), "#8172b2", f"mean {scores.mean():.3f}",
+                      "Mean pairwise token Jaccard of an item's descriptions (0–1)", "Items",
+                      f"Agreement between descriptions ({pretty(name)}, {scores.size:,} items)", path, xlim=(0, 1))
 
 
 def write_plots(result: StudyAnalysis, out_dir: Path, threshold: float = 3.0) -> dict[str, str]:

@@ -36,7 +36,6 @@ JUDGED_RULE = (
     "separate object or the background; its verdict is the plurality of core / spurious / can't tell "
     "(a tie has no verdict)."
 )
-FAILURE_JUDGEMENTS_FILE = "failure_judgements.csv"
 
 
 @dataclass

@@ -7,4 +7,6 @@ spurious), how confident the reviewer is and which action items they would take;
 survey closes each reviewer's session.
 """
 
-KIND = "failure-review"
+from analysis_core.artifacts.review_file import REVIEW_KIND as KIND
+
+__all__ = ["KIND"]

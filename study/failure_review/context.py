@@ -1,42 +1,31 @@
-"""``review.json``: what each HIT of a failure-review study shows (tree, rule, rates, pictures).
+"""What each HIT of a failure-review study shows, read from its ``review.json``.
 
-Written by :mod:`study.failure_review.create`, read by the HIT page, the export (its
-``Input.*`` columns) and the analysis (which failure mode each answer judges).
+The file is written by :mod:`study.failure_review.create` and read (through
+:mod:`analysis_core.artifacts.review_file`) by the HIT page, the export (its ``Input.*``
+columns) and the analysis (which failure mode each answer judges).
 """
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from pathlib import Path
 
-from analysis_core.artifacts.errors import BarlowError
+from analysis_core.artifacts.review_file import REVIEW_FILE, read_review
 
-REVIEW_FILE = "review.json"
-REVIEW_VERSION = 1
 # Export columns (Input.<name>) describing the failure mode a HIT shows.
 INPUT_FIELDS = ("unit", "leaf", "rule", "er", "ec", "ber", "n_leaf", "n_fail_leaf")
 
 
 @lru_cache(maxsize=8)
-def _read(path: str, mtime_ns: int) -> dict:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise BarlowError(f"cannot read {path}: {exc}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("hits"), dict):
-        raise BarlowError(f"{path}: expected a mapping with 'hits' (Barlow failure-review contexts)")
-    if data.get("version") != REVIEW_VERSION:
-        raise BarlowError(f"{path}: unsupported version {data.get('version')!r} (this Barlow reads {REVIEW_VERSION})")
-    return data
+def _contexts(path: str, mtime_ns: int) -> dict[str, dict]:
+    return read_review(path).hits
 
 
 def load_review_contexts(study_dir: str | Path) -> dict[str, dict]:
     """HIT key -> context; cached until the file changes."""
     path = Path(study_dir) / REVIEW_FILE
-    if not path.is_file():
-        raise BarlowError(f"{path} not found: the study says it is a failure review; recreate it with 'barlow study create --kind failure-review'")
-    return _read(str(path.resolve()), path.stat().st_mtime_ns)["hits"]
+    # A missing file is read too, for read_review's error (an exception is never cached).
+    return _contexts(str(path.resolve()), path.stat().st_mtime_ns if path.is_file() else -1)
 
 
 def input_fields(context: dict) -> dict[str, object]:

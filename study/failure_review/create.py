@@ -8,31 +8,33 @@ pictures are copied under ``images/`` like a feature study's strips.
 
 from __future__ import annotations
 
-import csv
-import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from analysis_core.artifacts.analysis_folder import AnalysisFolder
 from analysis_core.artifacts.atomic import staged_dir
 from analysis_core.artifacts.errors import BarlowError
 from analysis_core.artifacts.options import option
+from analysis_core.artifacts.review_file import ReviewDocument, write_review
+from analysis_core.artifacts.study_folder import ITEMS_FILE
+from analysis_core.artifacts.study_items import StudyItem, write_items
 from study.create import (
     CreateOptions,
     hit_settings,
     make_attention_checks,
+    study_folders,
     study_image_path,
 )
 from study.failure_review import KIND
-from study.failure_review.context import REVIEW_FILE, REVIEW_VERSION
 from study.failure_review.questions import (
     JUDGEMENT,
     default_questions,
     default_settings,
 )
 from study.hits import HITS_FILE, SECTIONS, HitSpec, write_hits
-from study.study_file import STUDY_FILE, AttentionCheck, StudySpec, write_study_file
+from study.study_file import AttentionCheck, StudySpec, write_study_file
 
 UNITS = ("leaf", "tree")
 
@@ -59,6 +61,14 @@ class ReviewItem:
     class_name: str
     feature: int  # the feature the reviewer judges: the leaf's last split (tree unit: the root's)
     context: dict
+
+    def study_item(self) -> StudyItem:
+        """Its row of items.csv: the reviewed leaf (none for a whole tree), its rule and rates."""
+        leaf = self.context["leaf"] or {}
+        return StudyItem(
+            self.grouping, self.class_name, self.feature, ber=self.context["group"]["ber"],
+            leaf=leaf.get("id"), rule=leaf.get("rule") or "", er=leaf.get("er"), ec=leaf.get("ec"),
+        )
 
 
 def _prune(node: dict, max_depth: int, path: set[int], depth: int = 0) -> dict:
@@ -202,16 +212,12 @@ def create_review_study(
     their sentences, feature views); the application layer passes
     ``analysis_core.report.context.load_report_data``, so this library needs no report code.
     """
-    analysis_dir = Path(analysis_dir).resolve()
-    out_dir = Path(out_dir)
-    if not analysis_dir.is_dir():
-        raise BarlowError(f"analysis folder {analysis_dir} not found")
-    if (out_dir / STUDY_FILE).exists() or (out_dir / HITS_FILE).exists():
-        raise BarlowError(f"{out_dir} already holds a study; choose a new --out folder")
+    analysis_dir, out_dir = study_folders(analysis_dir, out_dir)
     options.validate()
     if options.items_csv is not None:
         raise BarlowError("--items lists features for feature-description studies; a failure-review study takes the analysis's valid leaves")
-    if not (analysis_dir / "visualizations" / "index.json").is_file():
+    folder = AnalysisFolder(analysis_dir)
+    if not folder.index_path.is_file():
         raise BarlowError(f"{analysis_dir} has no visualizations; run 'barlow visualize --analysis {analysis_dir}' first")
     data = load_report_data(analysis_dir)
     items, missing, no_samples = review_items(data, options.unit, options.max_depth)
@@ -248,7 +254,7 @@ def create_review_study(
     )
 
     with staged_dir(out_dir) as stage:
-        vis_dir = analysis_dir / "visualizations"
+        vis_dir = folder.visualizations_dir
 
         def copy(rel: str, target: str) -> str:
             if not (stage / target).is_file():
@@ -267,16 +273,8 @@ def create_review_study(
         hits, contexts = _build_hits(items, checks)
         write_study_file(spec, stage)
         write_hits(hits, stage / HITS_FILE)
-        (stage / REVIEW_FILE).write_text(
-            json.dumps({"version": REVIEW_VERSION, "kind": KIND, "unit": options.unit, "hits": contexts}, indent=1, ensure_ascii=False),
-            encoding="utf-8",
-        )
-        with open(stage / "items.csv", "w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["grouping", "class", "leaf", "feature", "rule", "er", "ec", "ber"])
-            for it in items:
-                leaf = it.context["leaf"] or {}
-                writer.writerow([it.grouping, it.class_name, leaf.get("id", ""), it.feature, leaf.get("rule", ""), leaf.get("er", ""), leaf.get("ec", ""), it.context["group"]["ber"]])
+        write_review(ReviewDocument(unit=options.unit, hits=contexts, kind=KIND), stage)
+        write_items([it.study_item() for it in items], stage / ITEMS_FILE)
     return spec, hits
 
 
@@ -287,10 +285,7 @@ def _instructions() -> str:
 
 
 def _attention_checks(questions, items: list[ReviewItem], n: int) -> list[AttentionCheck]:
-    from study.create import Item
-
-    stand_ins = [Item(it.grouping, it.class_name, it.feature) for it in items]
-    return make_attention_checks(questions, stand_ins, n)
+    return make_attention_checks(questions, [it.study_item() for it in items], n)
 
 
 def _build_hits(items: list[ReviewItem], checks: list[AttentionCheck]) -> tuple[list[HitSpec], dict[str, dict]]:

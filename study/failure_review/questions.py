@@ -119,7 +119,5 @@ def default_settings() -> HitSettings:
             "images), describe it and judge whether the model relies on the object or on its surroundings."
         ),
         keywords=["image", "classifier", "errors", "review", "spurious correlation"],
-        reward="1.00",
-        assignments_per_hit=5,
-        assignment_timeout_minutes=30,
+        reward="1.00",  # a review takes longer than describing one feature
     )

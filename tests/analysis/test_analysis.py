@@ -41,7 +41,7 @@ def test_prediction_grouping_groups_by_prediction():
 
 def test_failure_modes_table_columns_and_stats(planted):
     # The table now carries the paper's in-sample numbers and the honest (cross-fitted) ones;
-    # valid, rank and the significance use the honest ones (issue 11).
+    # valid, rank and the significance use the honest ones.
     X, labels, predictions, planted_ids = planted(n_classes=3, per_class=400)
     result = run_analysis(X, labels, predictions, AnalysisConfig(depth=2, permutations=39), progress=False)
     table = result.failure_modes

@@ -126,7 +126,7 @@ def test_depth_outside_range_is_refused(planted_files, tmp_path, capsys, depth):
     features, metadata, _ = planted_files
     status = analyze(features, metadata, tmp_path / "out", "--depth", depth)
     err = capsys.readouterr().err
-    assert status == 2 and f"tree depth must be an integer from 1 to 3, got {depth}" in err
+    assert status == 2 and f"--depth must be an integer from 1 to 3, got {depth}" in err
     assert not (tmp_path / "out").exists()
 
 

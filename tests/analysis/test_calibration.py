@@ -1,4 +1,4 @@
-"""Issue 11 acceptance: on shuffled failures the default output calls <= 5 % of groups significant at
+"""On shuffled failures the default output calls <= 5 % of groups significant at
 alpha = 0.05, while the in-sample numbers Barlow used to report call many; planted modes are still found."""
 
 import numpy as np

@@ -85,7 +85,7 @@ def review_study(review_analysis, tmp_path) -> Path:
     from study.failure_review.create import ReviewOptions, create_review_study
 
     out = tmp_path / "review"
-    spec, _ = create_review_study(review_analysis, out, ReviewOptions(assignments=2, attention_checks=1), load_report_data)
+    spec, _ = create_review_study(review_analysis, out, ReviewOptions(assignments_per_hit=2, attention_checks=1), load_report_data)
     open_study_database(out, spec=spec).dispose()
     return out
 

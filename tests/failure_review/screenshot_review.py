@@ -39,7 +39,7 @@ def main(out_dir: str = "screenshots/review", analysis_dir: str | None = None, u
     work = Path(tempfile.mkdtemp(prefix="barlow-review-shots-"))
     try:
         analysis = Path(analysis_dir) if analysis_dir else _fixtures().make_review_analysis(work / "analysis")
-        spec, hits = create_review_study(analysis, work / "study", ReviewOptions(assignments=2, unit=unit), load_report_data)
+        spec, hits = create_review_study(analysis, work / "study", ReviewOptions(assignments_per_hit=2, unit=unit), load_report_data)
         open_study_database(work / "study", spec=spec).dispose()
         app = create_app(work / "study", secret_key="shot")
         httpd = make_server("127.0.0.1", 0, app, threaded=True)

@@ -60,7 +60,7 @@ def run_reviewers(study, n_reviewers=5):
 def answered_study(review_analysis, tmp_path):
     from study.db import open_study_database
 
-    spec, _ = create_review_study(review_analysis, tmp_path / "review", ReviewOptions(assignments=5, attention_checks=1), load_report_data)
+    spec, _ = create_review_study(review_analysis, tmp_path / "review", ReviewOptions(assignments_per_hit=5, attention_checks=1), load_report_data)
     open_study_database(tmp_path / "review", spec=spec).dispose()
     run_reviewers(tmp_path / "review")
     return tmp_path / "review"

@@ -89,7 +89,7 @@ def _answers(token, judgement="background", actions=("data_collection",)):
 
 
 def test_local_session_asks_the_survey_once_at_the_end(review_analysis, tmp_path):
-    spec, hits = create_review_study(review_analysis, tmp_path / "s", ReviewOptions(assignments=1), load_report_data)
+    spec, hits = create_review_study(review_analysis, tmp_path / "s", ReviewOptions(assignments_per_hit=1), load_report_data)
     app = create_app(tmp_path / "s", secret_key="k", testing=True)
     client = app.test_client()
     token = _start(client, "rev-1")

@@ -121,7 +121,7 @@ def test_feature_description_study_can_use_both_types(review_analysis, tmp_path)
     out = tmp_path / "features"
     items = tmp_path / "items.csv"
     items.write_text("grouping,class,feature\nlabel,Shirt,10\nlabel,Shirt,20\n")
-    created, _ = create_study(review_analysis, out, CreateOptions(items_csv=items, assignments=1, questions=questions))
+    created, _ = create_study(review_analysis, out, CreateOptions(items_csv=items, assignments_per_hit=1, questions=questions))
     open_study_database(out, spec=created).dispose()
     client = create_app(out, secret_key="k", testing=True).test_client()
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/").text).group(1)

@@ -1,4 +1,4 @@
-"""Issue 11's small things: random-weight torchvision models are flagged everywhere their features
+"""Random-weight torchvision models are flagged everywhere their features
 are described, mismatched images warn, and entry points import from the current folder."""
 
 import json

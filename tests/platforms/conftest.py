@@ -35,7 +35,7 @@ def platform_analysis(tmp_path_factory) -> Path:
 @pytest.fixture
 def pstudy(platform_analysis, tmp_path) -> Path:
     """12 HITs plus one attention check, 2 assignments each, $0.50 per HIT."""
-    return make_study(platform_analysis, tmp_path / "study", top_n=1, top_m=2, assignments=2, attention_checks=1)
+    return make_study(platform_analysis, tmp_path / "study", top_n=1, top_m=2, assignments_per_hit=2, attention_checks=1)
 
 
 def good_answers(spec, hit_key: str, hits_csv: dict, fail_check: bool = False, text: str = "the collar of a shirt") -> dict:

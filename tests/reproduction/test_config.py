@@ -1,9 +1,10 @@
 """The reproduction config: shipped files, environment variables, overrides and clear errors."""
 
 import pytest
+import yaml
 
 from analysis_core.artifacts.errors import BarlowError
-from analysis_core.reproduction.config import load_config
+from analysis_core.reproduction.config import config_from_dict, load_config, resolve_config_path
 from analysis_core.reproduction.data import missing_files, subset_rows
 
 
@@ -42,7 +43,7 @@ def test_overrides_address_sections_and_models_by_name():
 
 @pytest.mark.parametrize(("override", "message"), [
     ("analysis.depht=2", "unknown key.*depht"),
-    ("analysis.depths=[1, 4]", "depths must be among 1, 2, 3"),
+    ("analysis.depths=[1, 4]", "analysis.depths must be an integer from 1 to 3, got 4"),
     ("execution.shard_size=100", "multiple of data.batch_size"),
     ("execution.scheduler=somewhere", "scheduler must be"),
     ("section6.inspected=nobody", "inspected model 'nobody'"),
@@ -52,6 +53,15 @@ def test_overrides_address_sections_and_models_by_name():
 def test_bad_config_values_are_named(override, message):
     with pytest.raises(BarlowError, match=message):
         load_config("fashion-mnist", ["analysis.depths=[1, 2]", override])
+
+
+def test_config_files_with_the_old_assignments_key_still_load():
+    # Configs written before the rename say section8.assignments; it means assignments_per_hit.
+    raw = yaml.safe_load(resolve_config_path("fashion-mnist").read_text())
+    old = {**raw, "section8": {"inspected": "robust", "assignments": 3}}
+    assert config_from_dict(old).section8.assignments_per_hit == 3
+    with pytest.raises(BarlowError, match="assignments is the old name of assignments_per_hit"):
+        load_config("fashion-mnist", ["section8.assignments=3"])
 
 
 def test_unset_variable_without_default_is_named(tmp_path):

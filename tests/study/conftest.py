@@ -73,7 +73,7 @@ def make_study(analysis: Path, out: Path, **kw) -> Path:
 @pytest.fixture
 def study_dir(analysis_dir, tmp_path) -> Path:
     """A small study: top/middle/bottom 1 class per grouping, 2 features each = 12 HITs, 2 workers per HIT."""
-    return make_study(analysis_dir, tmp_path / "study", top_n=1, top_m=2, assignments=2)
+    return make_study(analysis_dir, tmp_path / "study", top_n=1, top_m=2, assignments_per_hit=2)
 
 
 class FakeClock:

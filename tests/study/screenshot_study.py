@@ -37,7 +37,7 @@ def main(out_dir: str = "screenshots/study", analysis_dir: str | None = None) ->
     work = Path(tempfile.mkdtemp(prefix="barlow-shots-"))
     try:
         analysis = Path(analysis_dir) if analysis_dir else fx.make_analysis(work / "analysis")
-        study = fx.make_study(analysis, work / "study", top_n=1, top_m=2, assignments=3, attention_checks=1)
+        study = fx.make_study(analysis, work / "study", top_n=1, top_m=2, assignments_per_hit=3, attention_checks=1)
         app = create_app(study, admin_token="shot", secret_key="shot")
         httpd = make_server("127.0.0.1", 0, app, threaded=True)
         threading.Thread(target=httpd.serve_forever, daemon=True).start()

@@ -213,7 +213,7 @@ def test_no_worker_is_sent_away_while_a_slot_they_may_take_is_open(analysis_dir,
     """
     import threading
 
-    study = study_factory(analysis_dir, tmp_path / "every", top_n=1, top_m=2, assignments=8)
+    study = study_factory(analysis_dir, tmp_path / "every", top_n=1, top_m=2, assignments_per_hit=8)
     answered: dict[str, int] = {}
     errors = []
     start = threading.Barrier(8, timeout=60)
@@ -294,7 +294,7 @@ def test_crowd_answers_are_capped_per_hit(db, allocator):
 
 
 def test_a_slot_lost_between_search_and_lock_sends_the_worker_to_the_next_hit(study_dir, postgres_url, clock, monkeypatch):
-    """The race of issue 15 made deterministic: the HIT found fills up before its row is locked."""
+    """A race made deterministic: the HIT found fills up before its row is locked."""
     db = open_study_database(study_dir, postgres_url)
     allocator = Allocator(db.study_id, timedelta(minutes=30), clock)
     real_count = Allocator.taken_slots

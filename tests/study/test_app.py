@@ -182,7 +182,7 @@ def test_bad_crowd_parameters(client):
 
 
 def test_api_status_is_counts_for_admins(client):
-    # Issue 15: status pollers slowed workers down, so the counts are for admins only.
+    # Status pollers slowed workers down, so the counts are for admins only.
     hit, token = start(client)
     client.post(f"/hit/{hit}/submit", data=GOOD | {"csrf_token": token})
     assert client.get("/api/status").status_code == 401

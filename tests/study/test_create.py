@@ -19,7 +19,7 @@ def test_tiers_pick_top_middle_bottom_by_error_rate():
 
 
 def test_protocol_study_has_one_hit_per_visualization(analysis_dir, tmp_path):
-    spec, hits = create_study(analysis_dir, tmp_path / "s", CreateOptions(top_n=2, top_m=3, assignments=3, attention_checks=2))
+    spec, hits = create_study(analysis_dir, tmp_path / "s", CreateOptions(top_n=2, top_m=3, assignments_per_hit=3, attention_checks=2))
     trees = json.loads((analysis_dir / "trees.json").read_text())
     label = sorted((g for g in trees["groups"] if g["grouping"] == "label"), key=lambda g: -g["ber"])
     real = [h for h in hits if not h.is_attention_check]
@@ -47,7 +47,7 @@ def test_items_csv_replaces_the_protocol(analysis_dir, tmp_path):
     _, hits = create_study(analysis_dir, tmp_path / "s", CreateOptions(items_csv=items))
     assert [(h.grouping, h.class_name, h.feature) for h in hits] == [("label", "Shirt", 3), ("prediction", "Coat", 3), ("label", "Bag", 7)]
     items.write_text("grouping,class,feature\nlabel,Shirt,3\nmisc,Coat,3\n")
-    with pytest.raises(BarlowError, match="items.csv line 3: grouping 'misc'"):
+    with pytest.raises(BarlowError, match="items.csv line 3, column grouping: 'misc' must be"):
         create_study(analysis_dir, tmp_path / "s2", CreateOptions(items_csv=items))
     assert not (tmp_path / "s2" / "study.yaml").exists()
 

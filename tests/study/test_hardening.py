@@ -1,4 +1,4 @@
-"""Issue 15's findings, each as a request a crowd (or an attacker) can send: no 500s, nothing stored that should not be."""
+"""Requests a crowd (or an attacker) can send: no 500s, nothing stored that should not be."""
 
 import re
 import sqlite3

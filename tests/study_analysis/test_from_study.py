@@ -41,13 +41,12 @@ def _analysis(root):
 
 @pytest.fixture
 def answered_study(tmp_path):
-    pytest.importorskip("study.export")
     from study.allocation import Allocator
     from study.create import CreateOptions, create_study
     from study.db import open_study_database
 
     study = tmp_path / "study"
-    spec, _ = create_study(_analysis(tmp_path / "analysis"), study, CreateOptions(top_n=1, top_m=2, assignments=3, attention_checks=2))
+    spec, _ = create_study(_analysis(tmp_path / "analysis"), study, CreateOptions(top_n=1, top_m=2, assignments_per_hit=3, attention_checks=2))
     db = open_study_database(study, spec=spec)
     allocator = Allocator(db.study_id, timedelta(minutes=30))
     checks = {c.id: c for c in spec.attention_checks}
@@ -111,12 +110,11 @@ def test_excluding_failed_workers_drops_their_answers(answered_study, tmp_path):
 
 
 def test_study_without_answers_is_a_clear_error(tmp_path, capsys):
-    pytest.importorskip("study.export")
     from study.create import CreateOptions, create_study
     from study.db import open_study_database
 
     study = tmp_path / "study"
-    spec, _ = create_study(_analysis(tmp_path / "analysis"), study, CreateOptions(top_n=1, top_m=1, assignments=2))
+    spec, _ = create_study(_analysis(tmp_path / "analysis"), study, CreateOptions(top_n=1, top_m=1, assignments_per_hit=2))
     open_study_database(study, spec=spec).dispose()
     assert main(["study", "analyze", "--study", str(study), "--out", str(tmp_path / "out")]) == 2
     assert "no submitted answers yet" in capsys.readouterr().err

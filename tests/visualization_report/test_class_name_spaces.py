@@ -1,4 +1,4 @@
-"""A class name written with surrounding spaces is one class everywhere (issue 14's found bug).
+"""A class name written with surrounding spaces is one class everywhere.
 
 Before, 'barlow analyze' stripped ' Shirt' to 'Shirt' but 'barlow visualize' matched the
 unstripped metadata against it, so that group's leaf samples and group pictures were

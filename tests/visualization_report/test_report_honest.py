@@ -1,4 +1,4 @@
-"""The report shows the honest (cross-fitted) numbers beside the paper's in-sample ones (issue 11)."""
+"""The report shows the honest (cross-fitted) numbers beside the paper's in-sample ones."""
 
 import re
 import sys

@@ -270,13 +270,13 @@ def _hand_judgements(args: argparse.Namespace, table) -> int:
     from pathlib import Path
 
     from analysis_core.artifacts.atomic import atomic_path
-    from study.analysis.review import FAILURE_JUDGEMENTS_FILE
+    from analysis_core.artifacts.judgements import JUDGEMENTS_FILE
 
-    judgements = Path(args.out) / FAILURE_JUDGEMENTS_FILE
+    judgements = Path(args.out) / JUDGEMENTS_FILE
     if args.analysis:
-        with atomic_path(Path(args.analysis) / FAILURE_JUDGEMENTS_FILE) as tmp:
+        with atomic_path(Path(args.analysis) / JUDGEMENTS_FILE) as tmp:
             shutil.copyfile(judgements, tmp)
-        print(f"Copied {FAILURE_JUDGEMENTS_FILE} into {args.analysis}; 'barlow report --analysis {args.analysis}' shows the judgements.")
+        print(f"Copied {JUDGEMENTS_FILE} into {args.analysis}; 'barlow report --analysis {args.analysis}' shows the judgements.")
     else:
         analysis = table.source.get("analysis")
         print(f"Judgements for the report: barlow report --analysis {analysis or 'DIR'} --judgements {judgements}")
