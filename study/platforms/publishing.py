@@ -185,6 +185,28 @@ def _record_study(ps: PlatformStudy, **values) -> None:
             setattr(study, key, value)
 
 
+def _claim_draft_name(ps: PlatformStudy, platform_name: str, seen: str | None, currency: str) -> None:
+    """Write the draft's internal name before creating it, unless another run wrote one since ``seen``.
+
+    The study's row is held while checking (SQLite serializes write transactions; other
+    backends lock the row), so two runs at once never create two drafts.
+    """
+    with ps.db.sessions.begin() as session:
+        study = session.scalar(select(Study).where(Study.id == ps.db.study_id).with_for_update())
+        if study.platform_internal_name != seen:
+            raise BarlowError(
+                f"another 'barlow study publish' run is creating the Prolific draft of study {ps.spec.name!r} (or was stopped doing so); "
+                "run the command again once it is done: it finds that draft instead of creating a second; nothing was created"
+            )
+        study.platform, study.platform_sandbox, study.platform_currency = platform_name, False, currency
+        study.platform_internal_name = seen or f"barlow:{ps.spec.name}:{secrets.token_hex(4)}"
+
+
+def _claimed_name(ps: PlatformStudy) -> str:
+    with ps.db.sessions() as session:
+        return session.get(Study, ps.db.study_id).platform_internal_name
+
+
 def publish_prolific(ps: PlatformStudy, platform, study_url: str, *, max_cost: Decimal | None = None, yes: bool = False, say: Say = print) -> PublishReport:
     """Create one Prolific study whose participants answer the HITs in turn, then publish it.
 
@@ -227,8 +249,8 @@ def publish_prolific(ps: PlatformStudy, platform, study_url: str, *, max_cost: D
     warn_wage(ps, measured_seconds(ps), say, currency)
     check_cost(report.cost, sandbox=False, balance=platform.balance(), max_cost=max_cost, yes=yes, say=say)
     if not draft:
-        internal = internal or f"barlow:{ps.spec.name}:{secrets.token_hex(4)}"
-        _record_study(ps, platform=platform.name, platform_sandbox=False, platform_internal_name=internal, platform_currency=currency)
+        _claim_draft_name(ps, platform.name, internal, currency)
+        internal = internal or _claimed_name(ps)
         try:
             created = platform.create_study(
                 name=ps.spec.settings.title,

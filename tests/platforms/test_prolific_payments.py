@@ -166,3 +166,21 @@ def test_a_run_killed_while_setting_up_a_bonus_pays_it_once(pstudy, prolific, an
     (paid,) = set(prolific.bonuses) - {orphan}
     assert prolific.payments == {paid: 1} and prolific.paid == {("PARTICIPANT1", "GBP"): Decimal("0.50")}
     assert main(cmd) == 2  # and it is not paid again
+
+
+def test_two_publish_runs_at_once_create_one_study(pstudy, prolific, capsys):
+    from tests.platforms.test_prolific import URL, publish
+
+    # The first run has found no draft and is held reading the balance, before it creates one.
+    prolific.fault("GET", "/balance/$", "hang")
+    first = barlow_process("study", "publish", str(pstudy), "--platform", "prolific", "--url", URL, "--yes")
+    try:
+        assert prolific.reached.wait(120), "the first run never read the balance"
+        assert publish(pstudy, "--yes") == 0  # a second terminal creates and publishes the study meanwhile
+    finally:
+        prolific.release.set()
+    out, _ = first.communicate(timeout=120)
+    assert first.returncode == 2 and "another 'barlow study publish'" in out, out
+    assert len(prolific.studies) == 1 and prolific.count("create-study") == 1
+    assert [s["status"] for s in prolific.studies.values()] == ["ACTIVE"]
+    assert publish(pstudy, "--yes") == 0 and "already published" in capsys.readouterr().out
