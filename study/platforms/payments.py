@@ -9,10 +9,14 @@ The money rules:
    result in participants being paid multiple times").
 3. A payment whose answer was lost (a dropped connection, a 5xx, a killed process) has an
    unknown outcome: Barlow does not pay it again by itself. It says so, names the payment
-   id and how to check it, and pays again only with ``--confirm-unpaid PAYMENT_ID``.
+   id and how to check it, and pays again only with ``--confirm-unpaid PAYMENT_ID``, taken
+   only once the platform's payments have had time to land (Prolific pays asynchronously).
 4. A payment the platform refused outright (a 4xx answer) was not made: its record is removed
    and the error is shown. MTurk's SendBonus is idempotent by its token, so an MTurk
    bonus left unconfirmed is resent with the same token.
+5. Two runs at once (two terminals) pay each bonus once: new bonuses are planned and
+   recorded in one transaction holding the study's row, and a run sends a payment only
+   after marking it sent in a transaction holding the bonus's row, if no other run has.
 """
 
 from __future__ import annotations

@@ -17,6 +17,9 @@ repeated automatically. If its answer is lost (a dropped connection, a server er
 killed run), the outcome is unknown: Barlow says so, names the payment id, and pays it
 again only after you checked it was not paid and ran
   barlow study bonus STUDY --confirm-unpaid PAYMENT_ID
+Prolific pays bonuses asynchronously, within minutes: --confirm-unpaid is taken only
+15 minutes after the lost answer, and a refused second call leaves the outcome unknown.
+Two runs at once (two terminals) never pay one bonus twice.
 (MTurk's SendBonus is idempotent by its token, so an MTurk bonus is simply resent.)
 Prolific's pay call cannot carry the reason: it is sent to the participant as a message.
 
