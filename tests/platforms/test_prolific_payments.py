@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from barlow.cli import main
 from tests.platforms.test_prolific import REPO, prolific, run_study, unknown_line  # noqa: F401 (fixture)
+from tests.study.conftest import database_url, postgres_server, postgres_url  # noqa: F401 (fixtures)
 
 
 def barlow_process(*args: str) -> subprocess.Popen:
@@ -18,16 +19,27 @@ def barlow_process(*args: str) -> subprocess.Popen:
                             env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def test_two_top_up_runs_at_once_pay_each_participant_once(pstudy, prolific, answers_for, capsys):
-    run_study(pstudy, prolific, answers_for, pids=("PARTICIPANT1", "PARTICIPANT2"))
-    assert main(["study", "review", str(pstudy), "--approve-all-passing"]) == 0
+def test_two_top_up_runs_at_once_pay_each_participant_once(pstudy, prolific, answers_for, database_url, capsys):
+    from study.app import create_app
+    from tests.platforms.test_prolific import URL, participant
+
+    db = ["--database-url", database_url] if database_url else []
+    assert main(["study", "publish", str(pstudy), "--platform", "prolific", "--url", URL, "--yes", *db]) == 0
+    (study_id,) = prolific.studies
+    app = create_app(pstudy, secret_key="race", database_url=database_url)
+    for pid in ("PARTICIPANT1", "PARTICIPANT2"):
+        with app.test_client() as client:
+            participant(client, prolific, study_id, pid, answers_for)
+    app.extensions["barlow_study"].db.dispose()
+    assert main(["study", "collect", str(pstudy), *db]) == 0
+    assert main(["study", "review", str(pstudy), "--approve-all-passing", *db]) == 0
     prolific.fault("POST", "/pay/$", "hang")  # the first run's first payment is held mid-call
-    first = barlow_process("study", "bonus", str(pstudy), "--top-up-to-wage")
+    first = barlow_process("study", "bonus", str(pstudy), "--top-up-to-wage", *db)
     try:
         assert prolific.reached.wait(120), "the first run never reached the pay call"
         capsys.readouterr()
         # A second terminal runs the same top-up while the first is still paying.
-        assert main(["study", "bonus", str(pstudy), "--top-up-to-wage"]) == 1
+        assert main(["study", "bonus", str(pstudy), "--top-up-to-wage", *db]) == 1
         assert "NOT PAID AGAIN" in capsys.readouterr().out  # the held payment is the first run's
     finally:
         prolific.release.set()
