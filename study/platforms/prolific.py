@@ -53,7 +53,10 @@ REJECTION_CATEGORIES = (
     "MALINGERING", "NO_CODE", "BAD_CODE", "NO_DATA", "UNSUPP_DEVICE", "OTHER",
 )
 MIN_REJECTION_MESSAGE = 100
-THROTTLED = 429  # refused before it was handled: safe to send again, whatever the call
+# Prolific's "Managing high loads" page: a 429 is answered when calls contend for the
+# workspace's wallet while funds are checked, before the transaction, and is to be retried
+# with back-off; so it is sent again, whatever the call (a 429 left after the retries is a refusal).
+THROTTLED = 429
 SERVER_ERRORS = {502, 503, 504}
 
 

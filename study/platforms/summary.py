@@ -56,8 +56,8 @@ class PlatformSummary:
         out.append(f"pending review:  {self.pending_review}" + (f" ({self.failed_checks_pending} failed an attention check)" if self.failed_checks_pending else ""))
         out.append(f"bonuses paid:    {self.money(self.bonuses_paid)}" + (f" ({self.bonuses_pending} not yet confirmed; rerun 'study bonus')" if self.bonuses_pending else ""))
         for worker, value, payment in self.bonuses_unknown or []:
-            out.append(f"  UNKNOWN: {self.money(value)} to {worker} (payment {payment}) was sent and never confirmed; check it, then "
-                       f"'barlow study bonus STUDY --confirm-unpaid {payment}' pays it only if it was not paid")
+            out.append(f"  UNKNOWN: {self.money(value)} to {worker} (payment {payment}) was sent and never confirmed; check it on the platform "
+                       f"(Prolific pays bonuses within minutes of the call), then 'barlow study bonus STUDY --confirm-unpaid {payment}' pays it only if it was not paid")
         out.append(f"cost so far:     {self.money(self.cost_so_far)} (approved rewards, bonuses and platform fees)")
         if self.median_seconds is None:
             out.append(f"time per HIT:    not measured yet; reward {self.money(self.reward)} per HIT")
