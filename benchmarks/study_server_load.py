@@ -12,9 +12,11 @@ checked against what every client was told:
   unfilled      open slots left when every client had been told "All done"
   export        rows in the admin's MTurk CSV export != answer sets in the database
 
-and it prints answers/s and p50/p95/p99 latency per request kind, errors and 5xx. The
-reference measured in the same run is the single-process server (`--workers 1`): the
-ratio column is throughput against it. A fault run kills one server process with
+and it prints answers/s, p50/p95/p99 latency per request kind, errors and 5xx, and the CPU
+time per answered HIT of the server processes (all of them, from when every process has
+started until the last client is done), of the PostgreSQL cluster and of the load
+generator itself (they share the machine). The reference measured in the same run is the
+single-process server (`--workers 1`): the ratio column is throughput against it. A fault run kills one server process with
 SIGKILL in the middle (`--kill`); clients retry what failed, as a worker would reload.
 
     python benchmarks/study_server_load.py                      # the default matrix (~5 min on 2 cores)
@@ -24,6 +26,7 @@ SIGKILL in the middle (`--kill`); clients retry what failed, as a worker would r
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import re
 import shutil
@@ -37,6 +40,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 
@@ -141,6 +145,50 @@ def start_server(study: Path, port: int, workers: int, threads: int, connection_
     raise RuntimeError("the server did not start:\n" + (study / "server.log").read_text()[-3000:])
 
 
+def cpu_seconds(pgid: int | None = None, parent: int | None = None) -> float:
+    """CPU time (user + system, reaped children included) of the processes of a process group,
+    or of one process and its children. Linux only (reads /proc).
+
+    The server runs in its own session (start_new_session), so its process group id is its
+    pid: gunicorn's arbiter and its workers all count, and a worker killed and reaped mid-run
+    stays counted in the arbiter's children's time. PostgreSQL gives every backend its own
+    session, so the database is counted as the postmaster and its children.
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # Fields after the command name: state ppid pgrp ... utime stime cutime cstime (11 to 14).
+        pid, ppid, group = int(stat.parent.name), int(fields[1]), int(fields[2])
+        if group == pgid or (parent is not None and parent in (pid, ppid)):
+            total += sum(int(f) for f in fields[11:15])
+    return total / ticks
+
+
+def postmaster_pid(pg_root: Path) -> int | None:
+    try:
+        return int((pg_root / "pgdata" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def wait_until_idle(proc, timeout: float = 60.0) -> None:
+    """Wait until every server process has finished starting (imports, app setup), so their
+    start-up CPU is not counted as the cost of answering HITs: the first process answering
+    does not mean the others are ready."""
+    deadline = time.time() + timeout
+    last = cpu_seconds(pgid=proc.pid)
+    while time.time() < deadline:
+        time.sleep(0.5)
+        now = cpu_seconds(pgid=proc.pid)
+        if now - last < 0.02:
+            return
+        last = now
+
+
 def stop_server(proc) -> None:
     try:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -164,17 +212,73 @@ class Tally:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def simulated_worker(base: str, name: str, tally: Tally, keepalive: bool, deadline: float) -> None:
-    limits = httpx.Limits(max_keepalive_connections=1 if keepalive else 0, max_connections=1)
-    headers = {} if keepalive else {"Connection": "close"}
-    with httpx.Client(base_url=base, timeout=60, limits=limits, headers=headers, follow_redirects=False) as client:
+@dataclass
+class Reply:
+    status_code: int
+    headers: dict[str, str]
+    text: str
 
-        def call(kind: str, method: str, url: str, **kw) -> httpx.Response:
+
+class BrowserConnection:
+    """One simulated browser: an HTTP/1.1 connection (kept alive or not) and its cookies.
+
+    Plain http.client rather than httpx: on a 2-core machine the load generator shares the
+    CPU with the server it measures, and httpx costs several times more per request.
+    """
+
+    def __init__(self, base: str, keepalive: bool, timeout: float = 60):
+        parts = urlsplit(base)
+        self.host, self.port, self.keepalive, self.timeout = parts.hostname, parts.port, keepalive, timeout
+        self.cookies: dict[str, str] = {}
+        self.conn: http.client.HTTPConnection | None = None
+
+    def request(self, method: str, url: str, data: dict | None = None) -> Reply:
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        headers = {"Connection": "keep-alive" if self.keepalive else "close"}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        body = None
+        if data is not None:
+            body = urlencode(data)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        try:
+            self.conn.request(method, url, body=body, headers=headers)
+            response = self.conn.getresponse()
+            text = response.read().decode("utf-8", "replace")
+        except (OSError, http.client.HTTPException):
+            self.close()
+            raise
+        for name, value in response.getheaders():
+            if name.lower() == "set-cookie":
+                key, _, rest = value.partition("=")
+                cookie = rest.split(";", 1)[0]
+                if cookie and "max-age=0" not in value.lower():
+                    self.cookies[key.strip()] = cookie
+                else:
+                    self.cookies.pop(key.strip(), None)
+        reply = Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, text)
+        if not self.keepalive or response.will_close:
+            self.close()
+        return reply
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+def simulated_worker(base: str, name: str, tally: Tally, keepalive: bool, deadline: float) -> None:
+    client = BrowserConnection(base, keepalive)
+    try:
+
+        def call(kind: str, method: str, url: str, data: dict | None = None) -> Reply:
+            url = urlsplit(url)._replace(scheme="", netloc="").geturl()  # Location may be absolute
             for attempt in range(5):
                 start = time.perf_counter()
                 try:
-                    response = client.request(method, url, **kw)
-                except httpx.HTTPError as exc:
+                    response = client.request(method, url, data)
+                except (OSError, http.client.HTTPException) as exc:
                     with tally.lock:
                         tally.errors.append(f"{kind}: {type(exc).__name__}")
                     time.sleep(0.2 * (attempt + 1))
@@ -185,7 +289,7 @@ def simulated_worker(base: str, name: str, tally: Tally, keepalive: bool, deadli
                     if response.status_code >= 500:
                         tally.server_errors[f"{kind} {response.status_code}"] += 1
                 if response.status_code == 503:
-                    time.sleep(float(response.headers.get("Retry-After", 1)))
+                    time.sleep(float(response.headers.get("retry-after", 1)))
                     continue
                 return response
             raise RuntimeError(f"{kind} failed 5 times")
@@ -219,6 +323,8 @@ def simulated_worker(base: str, name: str, tally: Tally, keepalive: bool, deadli
         except Exception as exc:  # noqa: BLE001 - counted as an error of this client
             with tally.lock:
                 tally.errors.append(f"{name}: {exc}")
+    finally:
+        client.close()
 
 
 # ------------------------------------------------------------------ checks
@@ -282,10 +388,15 @@ def run_scenario(tmp: Path, backend: str, workers: int, clients: int, keepalive:
     database_url = new_pg_database(pg_server, label.replace(":", "_")) if backend == "postgresql" else None
     port = free_port()
     proc = start_server(study, port, workers, args.threads, max(1000, clients * 2), database_url)
+    wait_until_idle(proc)
     base = f"http://127.0.0.1:{port}"
     tally = Tally()
     deadline = time.time() + args.max_seconds
     threads = [threading.Thread(target=simulated_worker, args=(base, f"w{i:04d}", tally, keepalive, deadline), daemon=True) for i in range(clients)]
+    postmaster = postmaster_pid(tmp / "pg") if backend == "postgresql" else None
+    cpu_before = cpu_seconds(pgid=proc.pid)
+    db_cpu_before = cpu_seconds(parent=postmaster) if postmaster else 0.0
+    client_cpu_before = time.process_time()
     start = time.perf_counter()
     for t in threads:
         t.start()
@@ -302,6 +413,9 @@ def run_scenario(tmp: Path, backend: str, workers: int, clients: int, keepalive:
     for t in threads:
         t.join(max(1.0, deadline - time.time() + 30))
     elapsed = time.perf_counter() - start
+    cpu = cpu_seconds(pgid=proc.pid) - cpu_before
+    db_cpu = cpu_seconds(parent=postmaster) - db_cpu_before if postmaster else None
+    client_cpu = time.process_time() - client_cpu_before
     try:
         result = check(study, database_url, base, tally)
     finally:
@@ -311,6 +425,10 @@ def run_scenario(tmp: Path, backend: str, workers: int, clients: int, keepalive:
         seconds=elapsed,
         answers_per_s=len(tally.acknowledged) / elapsed,
         acknowledged=len(tally.acknowledged),
+        server_cpu_s=cpu,
+        cpu_ms_per_hit=1000 * cpu / max(1, len(tally.acknowledged)),
+        db_cpu_ms_per_hit=None if db_cpu is None else 1000 * db_cpu / max(1, len(tally.acknowledged)),
+        client_cpu_ms_per_hit=1000 * client_cpu / max(1, len(tally.acknowledged)),
         errors=len(tally.errors),
         error_samples=sorted(set(e.split(":")[-1].strip() for e in tally.errors))[:3],
         server_5xx=sum(n for code, n in tally.statuses.items() if code >= 500),
@@ -324,7 +442,9 @@ def run_scenario(tmp: Path, backend: str, workers: int, clients: int, keepalive:
 
 def print_result(r: dict, reference: float | None) -> None:
     ratio = f"{r['answers_per_s'] / reference:.2f}x" if reference else "ref"
-    print(f"\n== {r['label']}: {r['acknowledged']} answers in {r['seconds']:.1f} s = {r['answers_per_s']:.1f} answers/s ({ratio})")
+    print(f"\n== {r['label']}: {r['acknowledged']} answers in {r['seconds']:.1f} s = {r['answers_per_s']:.1f} answers/s ({ratio}), server CPU {r['server_cpu_s']:.1f} s = {r['cpu_ms_per_hit']:.1f} ms per answered HIT")
+    others = ([f"database {r['db_cpu_ms_per_hit']:.1f} ms"] if r["db_cpu_ms_per_hit"] is not None else []) + [f"load generator {r['client_cpu_ms_per_hit']:.1f} ms"]
+    print(f"   CPU per answered HIT elsewhere on this machine: {', '.join(others)}")
     print(f"   lost {r['lost']}, changed {r['changed']}, duplicates {r['duplicates']}, over-assigned {r['over_assigned']}, "
           f"unfilled {r['unfilled']}/{r['slots']}, export mismatch {r['export_mismatch']}, 5xx {r['server_5xx']}, "
           f"client errors {r['errors']} {r['error_samples'] or ''}, told done {r['told_done']}" + (f", killed pid {r['killed']}" if r["killed"] else ""))

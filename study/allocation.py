@@ -13,17 +13,24 @@ refuse a worker a second answer to the same HIT.
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Protocol
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, bindparam, case, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from study.models import ASSIGNED, RELEASED, SUBMITTED, Answer, Assignment, Hit, Worker, utcnow
 
 Clock = Callable[[], datetime]
+_TAKEN = (ASSIGNED, SUBMITTED)
+_ANSWERS = Answer.__table__
+_WORKERS = Worker.__table__
+_ASSIGNMENTS = Assignment.__table__
+_HITS = Hit.__table__
 
 
 class AllocationError(Exception):
@@ -34,147 +41,201 @@ class AllocationError(Exception):
         self.status = status
 
 
+class HasId(Protocol):
+    """A HIT or worker as the allocator needs it: a row id (an ORM row or a cached copy)."""
+
+    id: int
+
+
+@dataclass(frozen=True)
+class RowRef:
+    """A row known by its id only."""
+
+    id: int
+
+
 def new_public_id() -> str:
     return secrets.token_hex(10).upper()
 
 
+class _Statements:
+    """The allocator's queries, built once: a reused statement keeps its compiled form and
+    cache key, so a request pays for executing SQL, not for building and hashing it. Only
+    the rows handed back as objects are ORM queries; counts, ids and writes are plain SQL
+    on the tables (no ORM loading machinery)."""
+
+    def __init__(self, study_id: int):
+        a, h, w = _ASSIGNMENTS.c, _HITS.c, _WORKERS.c
+        worker_id, hit_id, source, external_id = (bindparam(n) for n in ("worker_id", "hit_id", "source", "external_id"))
+        study_hits = select(h.id).where(h.study_id == study_id).scalar_subquery()
+        of_worker = select(w.id).where(w.source == source, w.external_id == external_id).scalar_subquery()
+
+        self.worker_id = select(w.id).where(w.source == source, w.external_id == external_id)
+        # Bound names unlike the columns': an UPDATE would read a column's name as a value to set.
+        self.touch_worker_of = (
+            update(_WORKERS)
+            .where(w.source == bindparam("of_source"), w.external_id == bindparam("of_external_id"))
+            .values(last_seen_at=bindparam("now"))
+            .returning(w.id)
+        )
+        self.touch_worker = update(_WORKERS).where(w.id == worker_id).values(last_seen_at=bindparam("now"))
+        self.assignment_id_of = select(a.id).where(a.hit_id == hit_id, a.worker_id == worker_id)
+        self.assignment_of_external = select(Assignment).where(Assignment.hit_id == hit_id, Assignment.worker_id == of_worker)
+        self.answered_count = select(func.count(a.id)).where(a.worker_id == worker_id, a.status == SUBMITTED, a.hit_id.in_(study_hits))
+        self.answered_count_of = select(func.count(a.id)).where(a.worker_id == of_worker, a.status == SUBMITTED, a.hit_id.in_(study_hits))
+        # A worker's assignment on one HIT (its status) and how many HITs they have submitted.
+        mine = _ASSIGNMENTS.alias("mine")
+        self.page_state = select(
+            a.status, select(func.count(mine.c.id)).where(mine.c.worker_id == a.worker_id, mine.c.status == SUBMITTED, mine.c.hit_id.in_(study_hits)).scalar_subquery()
+        ).where(a.hit_id == hit_id, a.worker_id == of_worker)
+        self.release = (
+            update(_ASSIGNMENTS)
+            .where(a.status == ASSIGNED, a.mode == "local", a.accepted_at < bindparam("cutoff"), a.hit_id.in_(study_hits))
+            .values(status=RELEASED, released_at=bindparam("now"))
+        )
+        self.current = (
+            select(a.id)
+            .where(a.worker_id == worker_id, a.status == ASSIGNED, a.mode == "local", a.accepted_at >= bindparam("cutoff"), a.hit_id.in_(study_hits))
+            .order_by(a.accepted_at)
+            .limit(1)
+        )
+        taken = select(a.hit_id, func.count(a.id).label("n")).where(a.status.in_(_TAKEN)).group_by(a.hit_id).subquery()
+        n_taken = func.coalesce(taken.c.n, 0)
+        held = exists().where(and_(a.hit_id == h.id, a.worker_id == worker_id, a.status.in_(_TAKEN)))
+        self.open_hit = (
+            select(h.id, h.max_assignments)
+            .outerjoin(taken, taken.c.hit_id == h.id)
+            .where(h.study_id == study_id, n_taken < h.max_assignments, ~held, h.id.not_in(bindparam("lost", expanding=True)))
+            .order_by(n_taken, h.position)
+            .limit(1)
+        )
+        self.open_hit_skip_locked = self.open_hit.with_for_update(of=_HITS, skip_locked=True)
+        self.open_hit_locked = self.open_hit.with_for_update(of=_HITS)
+        # SQLite renders no FOR UPDATE: it already holds the database's write lock (BEGIN IMMEDIATE).
+        self.lock_hit = select(h.max_assignments).where(h.id == hit_id).with_for_update()
+        # On SQLite (the write lock held) the cap and the counts in one statement.
+        self.cap_and_slots = select(
+            h.max_assignments,
+            select(func.count(a.id)).where(a.hit_id == h.id, a.status == SUBMITTED).scalar_subquery(),
+            select(func.count(a.id)).where(a.hit_id == h.id, a.status.in_(_TAKEN)).scalar_subquery(),
+        ).where(h.id == hit_id)
+        self.slots = select(func.coalesce(func.sum(case((a.status == SUBMITTED, 1), else_=0)), 0), func.count(a.id)).where(
+            a.hit_id == hit_id, a.status.in_(_TAKEN)
+        )
+        self.by_platform_id = select(Assignment).where(Assignment.platform_assignment_id == bindparam("platform_assignment_id"))
+        self.answered_by_platform_worker = select(a.id).where(a.hit_id == hit_id, a.worker_id == of_worker, a.status == SUBMITTED)
+        self.add_answers = insert(_ANSWERS)
+        self.add_assignment = insert(_ASSIGNMENTS)
+        # The columns to set come with the parameters (a submit sets five, a re-take four).
+        self.set_assignment = update(_ASSIGNMENTS).where(a.id == bindparam("assignment_id"))
+
+
 class Allocator:
-    def __init__(self, study_id: int, timeout: timedelta, clock: Clock = utcnow):
+    """The allocation rules, on a session of the study's database; the caller commits.
+
+    ``release_interval``: expired assignments are released at most this often (by the
+    allocator's clock), not on every request; a slot freed by the timeout reaches the next
+    worker that much later at most.
+    """
+
+    def __init__(self, study_id: int, timeout: timedelta, clock: Clock = utcnow, release_interval: timedelta = timedelta(seconds=1)):
         if timeout <= timedelta(0):
             raise ValueError("the assignment timeout must be positive")
         self.study_id = study_id
         self.timeout = timeout
         self.clock = clock
+        self.release_interval = release_interval
+        self._released_at: datetime | None = None
+        self._sql = _Statements(study_id)
 
     # ------------------------------------------------------------------ workers
 
-    def worker(self, session: Session, external_id: str, source: str = "local") -> Worker:
-        """The worker row, made on first sight.
+    def worker_id(self, session: Session, external_id: str, source: str = "local") -> int:
+        """The worker's row id, the row made on first sight; its last-seen time moves to now.
 
         Made with INSERT ... ON CONFLICT DO NOTHING: one worker opening two pages at the
         same instant must not make the second request fail on the unique constraint.
         """
         now = self.clock()
-        worker = session.scalar(select(Worker).where(Worker.source == source, Worker.external_id == external_id))
-        if worker is None:
+        key = {"source": source, "external_id": external_id}
+        if session.get_bind().dialect.update_returning:
+            found = session.scalar(self._sql.touch_worker_of, {"of_source": source, "of_external_id": external_id, "now": now})
+        else:
+            found = session.scalar(self._sql.worker_id, key)
+            if found is not None:
+                self.touch(session, found)
+        if found is None:
             dialect = session.get_bind().dialect.name
-            insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}.get(dialect)
+            insert_of = {"postgresql": pg_insert, "sqlite": sqlite_insert}.get(dialect)
             values = {"external_id": external_id, "source": source, "created_at": now, "last_seen_at": now}
-            if insert is None:
+            if insert_of is None:
                 session.add(Worker(**values))
                 session.flush()
             else:
-                stmt = insert(Worker).values(**values).on_conflict_do_nothing(index_elements=["source", "external_id"])
+                stmt = insert_of(Worker).values(**values).on_conflict_do_nothing(index_elements=["source", "external_id"])
                 session.execute(stmt)
-            worker = session.scalar(select(Worker).where(Worker.source == source, Worker.external_id == external_id))
-        else:
-            worker.last_seen_at = now
-        return worker
+            found = session.scalar(self._sql.worker_id, key)
+        return found
 
-    def find_worker(self, session: Session, external_id: str, source: str = "local") -> Worker | None:
-        return session.scalar(select(Worker).where(Worker.source == source, Worker.external_id == external_id))
+    def worker(self, session: Session, external_id: str, source: str = "local") -> Worker:
+        """:meth:`worker_id` as the ORM row."""
+        return session.get(Worker, self.worker_id(session, external_id, source), populate_existing=True)
 
-    def hit(self, session: Session, hit_key: str) -> Hit | None:
-        return session.scalar(select(Hit).where(Hit.study_id == self.study_id, Hit.key == hit_key))
+    def touch(self, session: Session, worker_id: int) -> None:
+        """Move a worker's last-seen time to now (one UPDATE, no unit of work)."""
+        session.execute(self._sql.touch_worker, {"worker_id": worker_id, "now": self.clock()})
 
-    def assignment_of(self, session: Session, hit: Hit, worker: Worker) -> Assignment | None:
-        return session.scalar(select(Assignment).where(Assignment.hit_id == hit.id, Assignment.worker_id == worker.id))
+    def assignment_of(self, session: Session, hit: HasId, worker: HasId) -> Assignment | None:
+        found = session.scalar(self._sql.assignment_id_of, {"hit_id": hit.id, "worker_id": worker.id})
+        return None if found is None else session.get(Assignment, found)
 
-    def answered_count(self, session: Session, worker: Worker) -> int:
-        """How many HITs of this study the worker has submitted."""
-        return session.scalar(
-            select(func.count(Assignment.id))
-            .join(Hit)
-            .where(Hit.study_id == self.study_id, Assignment.worker_id == worker.id, Assignment.status == SUBMITTED)
-        ) or 0
+    def assignment_of_worker(self, session: Session, hit: HasId, external_id: str, source: str = "local") -> Assignment | None:
+        """The assignment of ``hit`` to the worker known by ``external_id``, in one query."""
+        return session.scalar(self._sql.assignment_of_external, {"hit_id": hit.id, "source": source, "external_id": external_id})
+
+    def page_state(self, session: Session, hit: HasId, external_id: str, source: str = "local") -> tuple[str | None, int]:
+        """The status of the worker's assignment on ``hit`` (None: none) and how many HITs they have submitted."""
+        row = session.execute(self._sql.page_state, {"hit_id": hit.id, "source": source, "external_id": external_id}).first()
+        return (None, 0) if row is None else (row[0], int(row[1] or 0))
+
+    def answered_count(self, session: Session, worker_id: int) -> int:
+        """How many HITs of this study the worker (by row id) has submitted."""
+        return session.scalar(self._sql.answered_count, {"worker_id": worker_id}) or 0
 
     def answered_count_of(self, session: Session, external_id: str, source: str = "local") -> int:
         """:meth:`answered_count` by the worker's id, without making a worker row (read-only)."""
-        return session.scalar(
-            select(func.count(Assignment.id))
-            .join(Hit)
-            .join(Worker)
-            .where(Hit.study_id == self.study_id, Worker.source == source, Worker.external_id == external_id, Assignment.status == SUBMITTED)
-        ) or 0
+        return session.scalar(self._sql.answered_count_of, {"source": source, "external_id": external_id}) or 0
 
     # ------------------------------------------------------------------ timeouts
 
     def release_expired(self, session: Session) -> int:
         """Release local assignments held past the timeout; return how many."""
         now = self.clock()
-        cutoff = now - self.timeout
-        hit_ids = select(Hit.id).where(Hit.study_id == self.study_id)
-        result = session.execute(
-            update(Assignment)
-            .where(
-                Assignment.status == ASSIGNED,
-                Assignment.mode == "local",
-                Assignment.accepted_at < cutoff,
-                Assignment.hit_id.in_(hit_ids),
-            )
-            .values(status=RELEASED, released_at=now)
-            .execution_options(synchronize_session=False)
-        )
+        result = session.execute(self._sql.release, {"cutoff": now - self.timeout, "now": now})
+        self._released_at = now
         return result.rowcount or 0
 
-    def is_expired(self, assignment: Assignment) -> bool:
-        return assignment.status == ASSIGNED and assignment.accepted_at < self.clock() - self.timeout
+    def _release_due(self, session: Session) -> None:
+        now = self.clock()
+        if self._released_at is None or not (self._released_at <= now < self._released_at + self.release_interval):
+            self.release_expired(session)
 
     # ------------------------------------------------------------------ local sessions
 
-    def _taken(self):
-        return (
-            select(Assignment.hit_id, func.count(Assignment.id).label("n"))
-            .where(Assignment.status.in_([ASSIGNED, SUBMITTED]))
-            .group_by(Assignment.hit_id)
-            .subquery()
-        )
+    def _slots(self, session: Session, hit: HasId) -> tuple[int, int]:
+        submitted, taken = session.execute(self._sql.slots, {"hit_id": hit.id}).one()
+        return int(submitted), int(taken)
 
-    def taken_slots(self, session: Session, hit: Hit) -> int:
-        return session.scalar(
-            select(func.count(Assignment.id)).where(
-                Assignment.hit_id == hit.id, Assignment.status.in_([ASSIGNED, SUBMITTED])
-            )
-        ) or 0
+    def taken_slots(self, session: Session, hit: HasId) -> int:
+        """Slots held by a submitted assignment or one still within its time."""
+        return self._slots(session, hit)[1]
 
-    def current(self, session: Session, worker: Worker) -> Assignment | None:
+    def current(self, session: Session, worker: HasId) -> Assignment | None:
         """The assignment this worker holds and has not submitted, if still within its time."""
-        return session.scalar(
-            select(Assignment)
-            .join(Hit)
-            .where(
-                Hit.study_id == self.study_id,
-                Assignment.worker_id == worker.id,
-                Assignment.status == ASSIGNED,
-                Assignment.mode == "local",
-                Assignment.accepted_at >= self.clock() - self.timeout,
-            )
-            .order_by(Assignment.accepted_at)
-            .limit(1)
-        )
+        held = session.scalar(self._sql.current, {"worker_id": worker.id, "cutoff": self.clock() - self.timeout})
+        return None if held is None else session.get(Assignment, held)
 
-    def _open_hit_query(self, worker: Worker, exclude: set[int]):
-        taken = self._taken()
-        n_taken = func.coalesce(taken.c.n, 0)
-        mine = exists().where(
-            and_(
-                Assignment.hit_id == Hit.id,
-                Assignment.worker_id == worker.id,
-                Assignment.status.in_([ASSIGNED, SUBMITTED]),
-            )
-        )
-        query = (
-            select(Hit)
-            .outerjoin(taken, taken.c.hit_id == Hit.id)
-            .where(Hit.study_id == self.study_id, n_taken < Hit.max_assignments, ~mine)
-            .order_by(n_taken, Hit.position)
-            .limit(1)
-        )
-        if exclude:
-            query = query.where(Hit.id.not_in(exclude))
-        return query
-
-    def next_assignment(self, session: Session, worker: Worker) -> Assignment | None:
+    def next_assignment(self, session: Session, worker: HasId) -> Assignment | None:
         """The worker's current assignment, or a new one on the next open HIT; None when done.
 
         None means no HIT has a slot this worker may take, on every backend. SQLite
@@ -183,72 +244,79 @@ class Allocator:
         may have taken the last slot between the search and the lock; then the next HIT is
         tried instead of giving up.
         """
-        self.release_expired(session)
+        self._release_due(session)
         held = self.current(session, worker)
         if held is not None:
             return held
         if session.get_bind().dialect.name == "sqlite":
-            hit = session.scalar(self._open_hit_query(worker, set()))
+            hit = session.execute(self._sql.open_hit, {"worker_id": worker.id, "lost": []}).first()
             return None if hit is None else self._take(session, hit, worker, mode="local")
-        lost: set[int] = set()
+        lost: list[int] = []
         while True:
             # First a HIT nobody is locking right now (no waiting behind other workers); only
             # when all open HITs are locked wait for one, so "done" is never a lock artefact.
-            hit = session.scalar(self._open_hit_query(worker, lost).with_for_update(of=Hit, skip_locked=True))
+            params = {"worker_id": worker.id, "lost": lost}
+            hit = session.execute(self._sql.open_hit_skip_locked, params).first()
             if hit is None:
-                hit = session.scalar(self._open_hit_query(worker, lost).with_for_update(of=Hit))
+                hit = session.execute(self._sql.open_hit_locked, params).first()
             if hit is None:
                 return None
             if self.taken_slots(session, hit) < hit.max_assignments:
                 return self._take(session, hit, worker, mode="local")
-            lost.add(hit.id)
+            lost.append(hit.id)
 
-    def _take(self, session: Session, hit: Hit, worker: Worker, mode: str, platform_assignment_id: str | None = None) -> Assignment:
+    def _take(self, session: Session, hit: HasId, worker: HasId, mode: str, platform_assignment_id: str | None = None) -> Assignment:
         now = self.clock()
-        row = session.scalar(select(Assignment).where(Assignment.hit_id == hit.id, Assignment.worker_id == worker.id))
-        if row is None:
-            row = Assignment(
-                public_id=new_public_id(),
-                hit_id=hit.id,
-                worker_id=worker.id,
-                status=ASSIGNED,
-                mode=mode,
-                platform_assignment_id=platform_assignment_id,
-                accepted_at=now,
-            )
-            session.add(row)
-        else:
+        row = self.assignment_of(session, hit, worker)
+        if row is not None:
             # A released assignment of this worker on this HIT: pick it up again.
-            row.status = ASSIGNED
-            row.accepted_at = now
-            row.released_at = None
-            row.mode = mode
+            changes = {"status": ASSIGNED, "accepted_at": now, "released_at": None, "mode": mode}
             if platform_assignment_id:
-                row.platform_assignment_id = platform_assignment_id
-        session.flush()
+                changes["platform_assignment_id"] = platform_assignment_id
+            self._update(session, row, changes)
+            return row
+        values = {
+            "public_id": new_public_id(),
+            "hit_id": hit.id,
+            "worker_id": worker.id,
+            "status": ASSIGNED,
+            "mode": mode,
+            "platform_assignment_id": platform_assignment_id,
+            "accepted_at": now,
+        }
+        # A plain INSERT, then the row joins the session as loaded: the ORM's unit of work
+        # costs more than the statement itself.
+        new_id = session.execute(self._sql.add_assignment, values).inserted_primary_key[0]
+        row = Assignment(id=new_id, **values)
+        make_transient_to_detached(row)
+        session.add(row)
         return row
+
+    def _update(self, session: Session, assignment: Assignment, changes: dict) -> None:
+        """One UPDATE of the assignment's row; the loaded object shows the new values."""
+        session.execute(self._sql.set_assignment, {"assignment_id": assignment.id, **changes})
+        for key, value in changes.items():
+            set_committed_value(assignment, key, value)
 
     # ------------------------------------------------------------------ crowd mode
 
+    def _platform_row(self, session: Session, hit: HasId, platform_assignment_id: str, platform_worker_id: str, source: str) -> tuple[Assignment | None, str]:
+        """The assignment recorded under the platform's id, and why it does not fit (or "")."""
+        row = session.scalar(self._sql.by_platform_id, {"platform_assignment_id": platform_assignment_id})
+        if row is None:
+            return None, ""
+        if row.hit_id != hit.id:
+            return row, "this assignment id belongs to another HIT"
+        if row.worker.external_id != platform_worker_id or row.worker.source != source:
+            return row, "this assignment id belongs to another worker"
+        return row, ""
+
     def crowd_refusal(self, session: Session, hit: Hit, platform_assignment_id: str, platform_worker_id: str, source: str = "mturk") -> str | None:
         """Why a crowd page cannot be answered, or None; reads only (page views create nothing)."""
-        row = session.scalar(select(Assignment).where(Assignment.platform_assignment_id == platform_assignment_id))
+        row, mismatch = self._platform_row(session, hit, platform_assignment_id, platform_worker_id, source)
         if row is not None:
-            if row.hit_id != hit.id:
-                return "this assignment id belongs to another HIT"
-            if row.worker.external_id != platform_worker_id or row.worker.source != source:
-                return "this assignment id belongs to another worker"
-            return None
-        answered = session.scalar(
-            select(Assignment.id)
-            .join(Worker)
-            .where(
-                Assignment.hit_id == hit.id,
-                Worker.source == source,
-                Worker.external_id == platform_worker_id,
-                Assignment.status == SUBMITTED,
-            )
-        )
+            return mismatch or None
+        answered = session.scalar(self._sql.answered_by_platform_worker, {"hit_id": hit.id, "source": source, "external_id": platform_worker_id})
         if answered is not None:
             return "you have already answered this HIT; please return it"
         if self.submitted_count(session, hit) >= hit.max_assignments:
@@ -265,61 +333,59 @@ class Allocator:
         accepted_at: datetime | None = None,
     ) -> Assignment:
         """Record (or find) the platform's assignment of ``hit`` to a platform worker."""
-        row = session.scalar(select(Assignment).where(Assignment.platform_assignment_id == platform_assignment_id))
+        row, mismatch = self._platform_row(session, hit, platform_assignment_id, platform_worker_id, source)
+        if mismatch:
+            raise AllocationError(mismatch, status=400)
         if row is not None:
-            if row.hit_id != hit.id:
-                raise AllocationError("this assignment id belongs to another HIT", status=400)
-            if row.worker.external_id != platform_worker_id or row.worker.source != source:
-                raise AllocationError("this assignment id belongs to another worker", status=400)
             return row
         worker = self.worker(session, platform_worker_id, source=source)
-        existing = session.scalar(select(Assignment).where(Assignment.hit_id == hit.id, Assignment.worker_id == worker.id))
+        existing = self.assignment_of(session, hit, worker)
         if existing is not None and existing.status == SUBMITTED:
             raise AllocationError("you have already answered this HIT; please return it", status=409)
         row = self._take(session, hit, worker, mode=source, platform_assignment_id=platform_assignment_id)
         if accepted_at is not None and accepted_at <= self.clock():
             # The page was opened (the HIT accepted) before this first write.
-            row.accepted_at = accepted_at
+            self._update(session, row, {"accepted_at": accepted_at})
         return row
 
     # ------------------------------------------------------------------ submitting
 
-    def submitted_count(self, session: Session, hit: Hit) -> int:
-        return session.scalar(select(func.count(Assignment.id)).where(Assignment.hit_id == hit.id, Assignment.status == SUBMITTED)) or 0
-
-    def _lock_hit(self, session: Session, hit: Hit) -> None:
-        # SQLite already holds the database's write lock (BEGIN IMMEDIATE).
-        if session.get_bind().dialect.name != "sqlite":
-            session.execute(select(Hit.id).where(Hit.id == hit.id).with_for_update())
+    def submitted_count(self, session: Session, hit: HasId) -> int:
+        return self._slots(session, hit)[0]
 
     def submit(self, session: Session, assignment: Assignment, answers: Mapping[str, str], attention_passed: bool | None = None) -> bool:
         """Store the answers of ``assignment``; return False when it was already submitted.
 
         The caller commits. No HIT ever stores more answer sets than its assignment count,
         whatever the mode: a late local worker whose slot went to someone else, or a crowd
-        assignment beyond what was asked for, is refused.
+        assignment beyond what was asked for, is refused. The HIT's row is locked (on
+        SQLite the write lock is already held) and its cap read under that lock.
         """
         if assignment.status == SUBMITTED:
             return False
-        hit = assignment.hit
-        self._lock_hit(session, hit)
-        if self.submitted_count(session, hit) >= hit.max_assignments:
+        params = {"hit_id": assignment.hit_id}
+        if session.get_bind().dialect.name == "sqlite":
+            cap, submitted, taken = session.execute(self._sql.cap_and_slots, params).one()
+        else:
+            # The row lock first, then the counts: a statement that started before the lock
+            # was granted would count with a snapshot taken before the last holder committed.
+            cap = session.scalar(self._sql.lock_hit, params)
+            submitted, taken = session.execute(self._sql.slots, params).one()
+        if submitted >= cap:
             raise AllocationError(
                 "this HIT already has all the answers it needs; your answer was not stored" + ("" if assignment.mode == "local" else " (please return the HIT)"),
                 status=409,
             )
-        if assignment.status == RELEASED and self.taken_slots(session, hit) >= hit.max_assignments:
+        if assignment.status == RELEASED and taken >= cap:
             raise AllocationError(
                 "your time for this HIT ran out and it was given to another worker; your answer was not stored",
                 status=409,
             )
         now = self.clock()
-        for question_id, value in answers.items():
-            session.add(Answer(assignment_id=assignment.id, question_id=question_id, value=value, created_at=now))
-        assignment.status = SUBMITTED
-        assignment.submitted_at = now
-        assignment.released_at = None
-        assignment.work_time_seconds = max(0.0, (now - assignment.accepted_at).total_seconds())
-        assignment.attention_passed = attention_passed
-        session.flush()
+        if answers:
+            # One multi-row INSERT; the unique (assignment, question) constraint still refuses a double submit.
+            session.execute(self._sql.add_answers, [{"assignment_id": assignment.id, "question_id": q, "value": v, "created_at": now} for q, v in answers.items()])
+            session.expire(assignment, ["answers"])
+        work_time = max(0.0, (now - assignment.accepted_at).total_seconds())
+        self._update(session, assignment, {"status": SUBMITTED, "submitted_at": now, "released_at": None, "work_time_seconds": work_time, "attention_passed": attention_passed})
         return True

@@ -12,24 +12,25 @@ from flask.sessions import SecureCookieSessionInterface
 from jinja2 import ChoiceLoader, FileSystemLoader
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from analysis_core.artifacts.errors import BarlowError
 from analysis_core.artifacts.resources import hit_templates_dir, templates_dir
 from study.allocation import Allocator, Clock
 from study.db import DEFAULT_BUSY_TIMEOUT, open_study_database
-from study.hits import load_hits
 from study.models import utcnow
 from study.modes import MTURK_ORIGINS
 from study.study_file import load_study_file
+from study.transactions import DatabaseBusy, is_busy
 from study.verification import AUTO, AssignmentVerifier, resolve_crowd_mode
 from study.web import admin, api, prolific, worker
 from study.web.context import EXTENSION_KEY, StudyContext
 from study.web.guard import check_request
-from study.web.transactions import DatabaseBusy, is_busy
+from study.worker_flow import WorkerFlow
 
 SECRET_FILE = ".secret_key"
 MAX_FORM_BYTES = 256 * 1024
+WORKER_TEMPLATES = ("hit.html", "study/entry.html", "study/thanks.html", "study/error.html", "study/_questions.html", "study/_review_context.html")
 
 
 def _secret_key(study_dir: Path) -> str:
@@ -92,7 +93,6 @@ def create_app(
     """
     study_dir = Path(study_dir).resolve()
     spec = load_study_file(study_dir)
-    hits = load_hits(study_dir)
     crowd = resolve_crowd_mode(crowd_mode, verifier)
     db = open_study_database(study_dir, database_url, spec=spec, busy_timeout=busy_timeout, pool_size=pool_size)
     clock = clock or utcnow
@@ -103,6 +103,9 @@ def create_app(
     app.jinja_loader = ChoiceLoader([FileSystemLoader(str(templates_dir())), FileSystemLoader(str(hit_templates_dir()))])
     # Worker text is untrusted: escape everything, whatever the template's extension.
     app.jinja_env.autoescape = True
+    # Compiled now rather than by the first worker's request (each server process does this once).
+    for name in WORKER_TEMPLATES:
+        app.jinja_env.get_template(name)
     app.config.update(
         SECRET_KEY=secret_key or _secret_key(study_dir),
         MAX_CONTENT_LENGTH=MAX_FORM_BYTES,
@@ -114,7 +117,6 @@ def create_app(
     app.extensions[EXTENSION_KEY] = StudyContext(
         study_dir=study_dir,
         spec=spec,
-        hits={h.key: h for h in hits},
         db=db,
         allocator=allocator,
         clock=clock,
@@ -122,6 +124,7 @@ def create_app(
         crowd_mode=crowd,
         verifier=verifier,
         submit_origins=(*MTURK_ORIGINS, *submit_origins),
+        flow=WorkerFlow(db, spec, allocator),
     )
     app.before_request(check_request)
     app.register_blueprint(worker.bp)
@@ -143,13 +146,19 @@ def create_app(
         response.headers.setdefault("Content-Security-Policy", csp)
         return response
 
+    @app.errorhandler(DatabaseBusy)
+    def database_busy(exc: DatabaseBusy):
+        response = http_error(ServiceUnavailable(description=str(exc)))
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
     @app.errorhandler(DBAPIError)
     @app.errorhandler(PoolTimeout)
     def database_error(exc):
         # Busy outside a retried transaction (a read): the same 503 as after retries.
         if not is_busy(exc):
             raise exc
-        return http_error(DatabaseBusy())
+        return database_busy(DatabaseBusy())
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -8,8 +8,17 @@ serialized by the database rather than by luck. Other backends lock the HIT row 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: one server process only (waitress), the thread lock suffices.
+    fcntl = None
 
 from sqlalchemy import Engine, create_engine, event, func, select, update
 from sqlalchemy.exc import ArgumentError, OperationalError
@@ -70,6 +79,56 @@ def make_engine(database_url: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, p
     return engine
 
 
+class SQLiteWriterQueue:
+    """Writers of one SQLite file wait their turn in a queue instead of polling for the lock.
+
+    SQLite's busy handler sleeps and retries (1, 2, 5, 10 ... 100 ms) while another
+    connection holds the write lock, so under a crowd a writer wakes up long after the lock
+    was free and p99 latency is mostly sleeping. Here the threads of a process queue on a
+    lock and the processes on an ``flock`` of a file beside the database; the kernel wakes
+    the next one the moment the lock is given back. The database's own lock (BEGIN
+    IMMEDIATE) still guards correctness: writers outside the queue (the CLI) stay safe.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._threads = threading.Lock()
+        self._fd: int | None = None
+        self._pid: int | None = None
+
+    def _file(self) -> int:
+        # A file descriptor opened before a fork is shared with the child: open our own.
+        if self._fd is None or self._pid != os.getpid():
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+        return self._fd
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        with self._threads:
+            fd = self._file() if fcntl is not None else None
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                if fd is not None:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        with self._threads:
+            if self._fd is not None and self._pid == os.getpid():
+                os.close(self._fd)
+            self._fd = None
+
+
+def _writer_queue(url: str) -> SQLiteWriterQueue | None:
+    path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else ""
+    if not path or path.startswith((":memory:", "file:")):
+        return None
+    return SQLiteWriterQueue(Path(path + "-writers"))
+
+
 @dataclass
 class StudyDatabase:
     """An open study database: the engine, session factories and the study's row id.
@@ -83,13 +142,25 @@ class StudyDatabase:
     study_id: int
     url: str
     reads: sessionmaker[Session] | None = None
+    writers: SQLiteWriterQueue | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.reads is None:
             self.reads = sessionmaker(self.engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False)
+        if self.writers is None and self.engine.dialect.name == "sqlite":
+            self.writers = _writer_queue(self.url)
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """A session in a write transaction, committed at the end; SQLite writers queue first."""
+        turn: AbstractContextManager = self.writers.turn() if self.writers is not None else nullcontext()
+        with turn, self.sessions.begin() as session:
+            yield session
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.writers is not None:
+            self.writers.close()
 
 
 def _reconcile_assignments(session: Session, study: Study, wanted: int) -> None:

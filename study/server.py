@@ -1,8 +1,10 @@
 """Run the study app under a production WSGI server: waitress (one process) or gunicorn (several).
 
-One Python process answers about 25 requests a second whatever its thread count (the
-interpreter lock), so ``--workers N`` runs N gunicorn processes with threads each
-(``gthread``: keep-alive connections wait in a poller, not in a thread). The database
+A Python process uses at most one core whatever its thread count (the interpreter lock);
+it spends about 2 ms of CPU per request, 8 to 10 ms per answered HIT (five requests;
+``benchmarks/study_server_load.py`` measures it), so ``--workers N`` runs N gunicorn
+processes with threads each (``gthread``: keep-alive connections wait in a poller, not in
+a thread). The database
 is set up once, before the processes start; each process then opens its own connections.
 SQLite serves several processes of one machine (writers take turns on the file lock);
 PostgreSQL is the setting for many processes or several machines.

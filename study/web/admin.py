@@ -10,12 +10,9 @@ from __future__ import annotations
 import time
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, session, url_for
-from sqlalchemy import select
 
+from study.dashboard import dashboard_view
 from study.export import FORMATS, export_database
-from study.models import Hit
-from study.platforms.summary import platform_summary
-from study.progress import hit_progress, recent_answers, summary, worker_progress
 from study.review import ReviewError, set_review
 from study.web.context import study_context
 from study.web.guard import int_arg
@@ -64,41 +61,16 @@ def require_admin():
 @bp.get("/")
 def dashboard():
     ctx = study_context()
-    now = ctx.clock()
-    with ctx.db.reads() as db_session:
-        hits = hit_progress(db_session, ctx.db.study_id, ctx.timeout, now)
-        workers = worker_progress(db_session, ctx.db.study_id, ctx.timeout, now)
-        answers = recent_answers(db_session, ctx.db.study_id, limit=int_arg("limit", 200, 1, MAX_ANSWER_ROWS))
-        rows = [
-            {
-                "id": a.public_id,
-                "hit": a.hit.key,
-                "grouping": a.hit.grouping,
-                "class": a.hit.class_name,
-                "feature": a.hit.feature,
-                "is_check": a.hit.is_attention_check,
-                "worker": a.worker.external_id,
-                "submitted": a.submitted_at.strftime("%Y-%m-%d %H:%M"),
-                "seconds": a.work_time_seconds,
-                "passed": a.attention_passed,
-                "review": a.review,
-                "remote": a.platform_assignment_id if a.mode != "local" else None,
-                "platform_status": a.platform_status,
-                "answers": {ans.question_id: ans.value for ans in a.answers},
-            }
-            for a in answers
-        ]
-        crowd = platform_summary(db_session, ctx.db.study_id, ctx.spec)
-        remote_hits = dict(db_session.execute(select(Hit.key, Hit.platform_hit_id).where(Hit.study_id == ctx.db.study_id, Hit.platform_hit_id.is_not(None))).all())
+    view = dashboard_view(ctx.db, ctx.spec, ctx.timeout, ctx.clock(), answer_limit=int_arg("limit", 200, 1, MAX_ANSWER_ROWS))
     return render_template(
         "study/admin.html",
         spec=ctx.spec,
-        summary=summary(hits, workers),
-        hits=hits,
-        workers=workers,
-        answers=rows,
-        crowd=crowd,
-        remote_hits=remote_hits,
+        summary=view.summary,
+        hits=view.hits,
+        workers=view.workers,
+        answers=view.answers,
+        crowd=view.crowd,
+        remote_hits=view.remote_hits,
         formats=FORMATS,
         csrf_token=csrf_token(),
         flash_message=request.args.get("msg", ""),

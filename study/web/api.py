@@ -6,10 +6,12 @@ session); writes accept only the header, so a browser session cannot be tricked 
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, abort, jsonify, request
 
+from study.dashboard import progress_rows, status_counts
 from study.export import jsonl_records
-from study.progress import hit_progress, status_summary, worker_progress
 from study.web.admin import is_admin, review_assignment
 from study.web.context import study_context
 from study.web.security import bearer_token, token_matches
@@ -28,11 +30,7 @@ def _require_admin(header_only: bool = False) -> None:
 
 def _progress():
     ctx = study_context()
-    now = ctx.clock()
-    with ctx.db.reads() as db_session:
-        hits = hit_progress(db_session, ctx.db.study_id, ctx.timeout, now)
-        workers = worker_progress(db_session, ctx.db.study_id, ctx.timeout, now)
-    return hits, workers
+    return progress_rows(ctx.db, ctx.timeout, ctx.clock())
 
 
 @bp.get("/status")
@@ -40,8 +38,7 @@ def status():
     """Counts only, from aggregate queries: cheap enough for a poller every few seconds."""
     _require_admin()
     ctx = study_context()
-    with ctx.db.reads() as db_session:
-        counts = status_summary(db_session, ctx.db.study_id, ctx.timeout, ctx.clock())
+    counts = status_counts(ctx.db, ctx.timeout, ctx.clock())
     return jsonify({"study": ctx.spec.name, "title": ctx.spec.settings.title, **counts.to_dict()})
 
 
@@ -62,8 +59,6 @@ def workers():
 @bp.get("/answers")
 def answers():
     _require_admin()
-    import json
-
     ctx = study_context()
     return jsonify([json.loads(line) for line in jsonl_records(ctx.db, ctx.spec)])
 

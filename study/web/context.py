@@ -1,4 +1,4 @@
-"""What every request of the study app needs: the study, its database and the allocator."""
+"""What every request of the study app needs: the study, its database, the allocator and the worker flow."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from flask import current_app
 
 from study.allocation import Allocator, Clock
 from study.db import StudyDatabase
-from study.hits import HitSpec
 from study.study_file import StudySpec
 from study.verification import AssignmentVerifier
+from study.worker_flow import WorkerFlow
 
 EXTENSION_KEY = "barlow_study"
 
@@ -21,9 +21,10 @@ EXTENSION_KEY = "barlow_study"
 class StudyContext:
     study_dir: Path
     spec: StudySpec
-    hits: dict[str, HitSpec]
     db: StudyDatabase
     allocator: Allocator
+    # What the worker pages do (SQL, answer checks), with the HITs read once.
+    flow: WorkerFlow
     clock: Clock
     admin_token: str | None
     # Crowd mode after resolving "auto": off, open (capped) or closed (verified).

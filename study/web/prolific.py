@@ -12,9 +12,7 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, abort, make_response, redirect, render_template, request, session, url_for
-from sqlalchemy import func, select
 
-from study.models import SUBMITTED, Assignment, Hit, Study, Worker
 from study.platforms.prolific import COMPLETE_URL, participant_worker_id
 from study.platforms.settings import crowd_settings
 from study.web.context import study_context
@@ -34,25 +32,12 @@ def entry():
     bad = [k for k, v in ids.items() if not _ID.match(v)]
     if bad:
         abort(400, description=f"open this study from Prolific: {', '.join(bad)} missing or malformed in the link")
-    ctx = study_context()
-    with ctx.db.reads() as db_session:
-        remote = db_session.get(Study, ctx.db.study_id).platform_study_id
+    remote = study_context().flow.platform_study_id()
     if remote and ids["STUDY_ID"] != remote:
         abort(400, description="this link belongs to another Prolific study; open the study again from Prolific")
     session[SESSION_KEY] = {"pid": ids["PROLIFIC_PID"], "study": ids["STUDY_ID"], "session": ids["SESSION_ID"]}
     session[WORKER_KEY] = participant_worker_id(ids["PROLIFIC_PID"])
     return redirect(url_for("worker.next_hit"))
-
-
-def _answered(worker_external: str) -> int:
-    ctx = study_context()
-    with ctx.db.reads() as db_session:
-        return db_session.scalar(
-            select(func.count(Assignment.id))
-            .join(Hit)
-            .join(Worker, Assignment.worker_id == Worker.id)
-            .where(Hit.study_id == ctx.db.study_id, Worker.source == "local", Worker.external_id == worker_external, Assignment.status == SUBMITTED)
-        ) or 0
 
 
 def _participant() -> dict | None:
@@ -82,7 +67,7 @@ def stopping_participants_keep_their_place():
         return None
     check_csrf()
     quota = crowd_settings(study_context().spec.crowd).prolific.hits_per_participant
-    answered = _answered(session[WORKER_KEY])
+    answered = study_context().flow.answered(session[WORKER_KEY])
     return _message(
         "Your answers are saved",
         f"You have answered {answered} of {quota} HITs; every answer is kept.",
@@ -98,7 +83,7 @@ def send_finished_participants_back():
     if request.endpoint not in _CHECKPOINTS or _participant() is None:
         return None
     quota = crowd_settings(study_context().spec.crowd).prolific.hits_per_participant
-    if _answered(session[WORKER_KEY]) >= quota:
+    if study_context().flow.answered(session[WORKER_KEY]) >= quota:
         return _complete()
     return None
 
@@ -107,7 +92,7 @@ def send_finished_participants_back():
 def send_back_when_no_hit_is_left(response):
     """The session pages end with a 'finished' page when no HIT is left; a participant goes back to Prolific."""
     if request.endpoint == "worker.next_hit" and response.status_code == 200 and _participant() is not None:
-        if _answered(session[WORKER_KEY]) > 0:
+        if study_context().flow.answered(session[WORKER_KEY]) > 0:
             return _complete()
         return _message("No HIT left", "Every HIT of this study has all its answers.", "Please return the study on Prolific; thank you for your time.")
     return response

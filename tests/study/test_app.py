@@ -210,3 +210,30 @@ def test_a_question_added_in_the_study_file_is_asked_stored_and_exported(study_d
     frame = batch_results(study_dir)
     assert frame.loc[0, "Answer.colour"] == "no"
     assert list(frame.columns[-5:]) == ["Answer.description", "Answer.ease", "Answer.confidence", "Answer.colour", "Answer.useful_view"]
+
+
+def test_answering_a_hit_costs_a_bounded_number_of_sql_statements(app, client):
+    """Next HIT, its page, submit and thank-you page: the statements the database runs.
+
+    The server's cost per answered HIT is mostly its SQL; a change that puts a query back
+    into a loop or a lazy load into a page shows here, not only in the load benchmark.
+    """
+    from sqlalchemy import event
+
+    hit, token = start(client)
+    client.post(f"/hit/{hit}/submit", data=GOOD | {"csrf_token": token})
+    statements = []
+    engine = app.extensions["barlow_study"].db.engine
+    listener = lambda conn, cursor, statement, *rest: statements.append(statement.split()[0].upper())
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        hit_url = client.get("/next").location
+        page = client.get(hit_url)
+        response = client.post(f"{hit_url}/submit", data=GOOD | {"csrf_token": csrf(page)})
+        assert response.status_code == 302 and "again=0" in response.location
+        assert "Your answer is saved" in client.get(response.location).get_data(as_text=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    work = [s for s in statements if s not in ("BEGIN", "COMMIT", "ROLLBACK")]
+    assert len(work) <= 12, statements
+    assert work.count("INSERT") == 2  # the assignment, then its answers in one statement

@@ -1,4 +1,4 @@
-"""Run a handler's database work in one transaction, retried when the database is busy.
+"""Run a request's database work in one transaction, retried when the database is busy.
 
 A busy database (another process holding SQLite's write lock, a PostgreSQL lock timeout,
 serialization failure or deadlock, a full connection pool) is retried a few times and then
@@ -14,9 +14,9 @@ from typing import Callable, TypeVar
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import ServiceUnavailable
 
-from study.web.context import study_context
+from analysis_core.artifacts.errors import BarlowError
+from study.db import StudyDatabase
 
 T = TypeVar("T")
 RETRY_AFTER_SECONDS = 2
@@ -26,11 +26,13 @@ _PG_BUSY = {"40001", "40P01", "55P03", "57014", "53300", "57P03"}
 _SQLITE_BUSY = ("database is locked", "database is busy", "database table is locked")
 
 
-class DatabaseBusy(ServiceUnavailable):
-    description = "the study's database is busy right now; your answer was not stored, please send it again in a moment"
+class DatabaseBusy(BarlowError):
+    """The database stayed busy through every retry; the web layer answers 503 with Retry-After."""
 
-    def get_headers(self, environ=None, scope=None):
-        return super().get_headers(environ, scope) + [("Retry-After", str(RETRY_AFTER_SECONDS))]
+    retry_after = RETRY_AFTER_SECONDS
+
+    def __init__(self, message: str = "the study's database is busy right now; your answer was not stored, please send it again in a moment"):
+        super().__init__(message)
 
 
 def is_busy(exc: BaseException) -> bool:
@@ -44,13 +46,12 @@ def is_busy(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError) and any(m in str(exc.orig).lower() for m in _SQLITE_BUSY)
 
 
-def in_transaction(work: Callable[[Session], T], attempts: int = 3) -> T:
-    """``work(session)`` in a transaction of the app's database, committed when it returns."""
-    ctx = study_context()
+def in_transaction(db: StudyDatabase, work: Callable[[Session], T], attempts: int = 3) -> T:
+    """``work(session)`` in a write transaction of ``db``, committed when it returns."""
     integrity_retried = False
     for attempt in range(attempts):
         try:
-            with ctx.db.sessions.begin() as session:
+            with db.writing() as session:
                 return work(session)
         except IntegrityError:
             if integrity_retried:
