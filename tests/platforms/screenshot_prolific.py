@@ -47,7 +47,7 @@ def main(out_dir: str = "screenshots/prolific") -> None:
     fake.url = api.url
     os.environ.update(PROLIFIC_TOKEN=fake.token, PROLIFIC_API_URL=api.url)
     try:
-        study = make_study(make_analysis(work / "analysis"), work / "study", top_n=1, top_m=2, assignments=2, attention_checks=1)
+        study = make_study(make_analysis(work / "analysis"), work / "study", top_n=1, top_m=2, assignments_per_hit=2, attention_checks=1)
         set_crowd(study, {"target_hourly_wage": 12, "prolific": {"places": 4, "hits_per_participant": 2, "completion_code": CODE, "estimated_minutes": 10}})
         assert barlow(["study", "publish", str(study), "--platform", "prolific", "--url", "https://study.example.org/", "--yes"]) == 0
         (study_id,) = fake.studies
