@@ -6,7 +6,7 @@ import html
 import re
 
 from study.app import create_app
-from tests.platforms.test_prolific import prolific, publish  # noqa: F401 (fixture)
+from tests.platforms.test_prolific import publish
 
 
 def _token(page: str) -> str:

@@ -8,8 +8,7 @@ import sys
 from decimal import Decimal
 
 from barlow.cli import main
-from tests.platforms.test_prolific import REPO, prolific, run_study, unknown_line  # noqa: F401 (fixture)
-from tests.study.conftest import database_url, postgres_server, postgres_url  # noqa: F401 (fixtures)
+from tests.platforms.test_prolific import REPO, run_study, unknown_line
 
 
 def barlow_process(*args: str) -> subprocess.Popen:
