@@ -195,3 +195,23 @@ def test_two_publish_runs_at_once_create_one_study(pstudy, prolific, capsys):
     assert len(prolific.studies) == 1 and prolific.count("create-study") == 1
     assert [s["status"] for s in prolific.studies.values()] == ["ACTIVE"]
     assert publish(pstudy, "--yes") == 0 and "already published" in capsys.readouterr().out
+
+
+def test_the_same_bonus_from_two_terminals_is_paid_once(pstudy, prolific, answers_for, capsys):
+    run_study(pstudy, prolific, answers_for, pids=("PARTICIPANT1", "PARTICIPANT2"))
+    assert main(["study", "review", str(pstudy), "--approve-all-passing"]) == 0
+    # An earlier bonus to participant 2 is left to finish (its set-up's answer was a 502).
+    prolific.fault("POST", "/bonus-payments/$", "502")
+    assert main(["study", "bonus", str(pstudy), "--worker", "PARTICIPANT2", "--amount", "0.75", "--reason", "Careful work"]) == 2
+    cmd = ["study", "bonus", str(pstudy), "--worker", "PARTICIPANT1", "--amount", "0.50", "--reason", "Clear descriptions"]
+    # The first terminal checks that participant 1 has no such bonus, then is held finishing participant 2's.
+    prolific.fault("POST", "/pay/$", "hang")
+    first = barlow_process(*cmd)
+    try:
+        assert prolific.reached.wait(120), "the first run never reached the pay call"
+        assert main(cmd) == 1  # the second terminal pays participant 1 (and lists the held payment)
+    finally:
+        prolific.release.set()
+    out, _ = first.communicate(timeout=120)
+    assert "another barlow run" in out, out
+    assert prolific.paid[("PARTICIPANT1", "GBP")] == Decimal("0.50") and set(prolific.payments.values()) == {1}
