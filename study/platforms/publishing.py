@@ -185,8 +185,8 @@ def _record_study(ps: PlatformStudy, **values) -> None:
             setattr(study, key, value)
 
 
-def _claim_draft_name(ps: PlatformStudy, platform_name: str, seen: str | None, currency: str) -> None:
-    """Write the draft's internal name before creating it, unless another run wrote one since ``seen``.
+def _claim_draft_name(ps: PlatformStudy, platform_name: str, seen: str | None, name: str | None, currency: str) -> str:
+    """Write the draft's internal ``name`` (a new one if None) before creating it and return it, unless another run wrote one since ``seen``.
 
     The study's row is held while checking (SQLite serializes write transactions; other
     backends lock the row), so two runs at once never create two drafts.
@@ -199,12 +199,8 @@ def _claim_draft_name(ps: PlatformStudy, platform_name: str, seen: str | None, c
                 "run the command again once it is done: it finds that draft instead of creating a second; nothing was created"
             )
         study.platform, study.platform_sandbox, study.platform_currency = platform_name, False, currency
-        study.platform_internal_name = seen or f"barlow:{ps.spec.name}:{secrets.token_hex(4)}"
-
-
-def _claimed_name(ps: PlatformStudy) -> str:
-    with ps.db.sessions() as session:
-        return session.get(Study, ps.db.study_id).platform_internal_name
+        study.platform_internal_name = name or f"barlow:{ps.spec.name}:{secrets.token_hex(4)}"
+        return study.platform_internal_name
 
 
 def publish_prolific(ps: PlatformStudy, platform, study_url: str, *, max_cost: Decimal | None = None, yes: bool = False, say: Say = print) -> PublishReport:
@@ -220,6 +216,7 @@ def publish_prolific(ps: PlatformStudy, platform, study_url: str, *, max_cost: D
     with ps.db.sessions.begin() as session:
         study = _claim(session, ps, platform)
         remote_id, internal = study.platform_study_id, study.platform_internal_name
+        recorded = internal
         if study.platform and not internal:
             internal = f"barlow:{ps.spec.name}"  # the name earlier versions gave the draft
     p = ps.crowd.prolific
@@ -249,8 +246,7 @@ def publish_prolific(ps: PlatformStudy, platform, study_url: str, *, max_cost: D
     warn_wage(ps, measured_seconds(ps), say, currency)
     check_cost(report.cost, sandbox=False, balance=platform.balance(), max_cost=max_cost, yes=yes, say=say)
     if not draft:
-        _claim_draft_name(ps, platform.name, internal, currency)
-        internal = internal or _claimed_name(ps)
+        internal = _claim_draft_name(ps, platform.name, recorded, internal, currency)
         try:
             created = platform.create_study(
                 name=ps.spec.settings.title,
