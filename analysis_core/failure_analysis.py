@@ -37,6 +37,7 @@ from analysis_core.honest import HonestLeaves, cross_fit
 from analysis_core.mutual_info import METHODS
 
 GROUPING_CHOICES = (*GROUPINGS, "both")
+SCORE_CHOICES = ("reported", "all", "none")
 
 
 @dataclass
@@ -68,10 +69,27 @@ class AnalysisConfig:
     )
     permutations: int = option(
         p.PERMUTATIONS,
-        "shuffles per group for the test of 'any failure mode here?'; 0 = no test; "
-        "costs about 1-3 s per 100 shuffles for a 1300 x 2048 group",
+        "shuffles per group (at most) for the test of 'any failure mode here?'; 0 = no test",
+    )
+    sequential: bool = option(
+        True,
+        "a group's permutation test stops at the (floor(alpha x permutations) + 1)-th shuffle that reaches the "
+        "observed statistic (Besag-Clifford: the p-value stays valid, and every p-value <= alpha is the full "
+        "test's); --all-permutations runs every shuffle",
+        flags=("--all-permutations",),
+    )
+    device: str = option(
+        "cpu",
+        "where the binned MI of the folds and shuffles is computed: cpu (NumPy, compiled with numba when installed), "
+        "cuda or cuda:N (torch on a GPU), torch-cpu (the torch code on the CPU)",
     )
     alpha: float = option(p.ALPHA, "q-value threshold for calling a leaf or a group significant")
+    scores: str = option(
+        "reported",
+        "failure modes whose images get per-image scores in failure_scores.csv: 'reported' (each group's top "
+        "leaf and every valid one), 'all' leaves, or 'none' (no file; rows x groupings x leaves lines can be large)",
+        choices=SCORE_CHOICES,
+    )
     seed: int = option(p.SEED, "random seed for the split and estimators")
     jobs: int = option(1, "worker processes; -1 = all cores")
 
@@ -88,6 +106,10 @@ class AnalysisConfig:
             p.check_at_least(self.folds, 2, "--folds (0 = no honest estimates)")
         p.check_at_least(self.permutations, 0, "--permutations")
         p.check_fraction(self.alpha, "--alpha", open_low=True, open_high=True)
+        p.check_choice(self.scores, SCORE_CHOICES, "--scores")
+        from analysis_core.refits import check_device
+
+        check_device(self.device)
         if self.jobs != -1:
             p.check_at_least(self.jobs, 1, "--jobs (-1 = all cores)")
         return self
@@ -161,6 +183,7 @@ class AnalysisResult:
     n_features: int
     total_failures: int
     failure_modes: Any = None  # pandas DataFrame, one row per leaf (built by run_analysis)
+    failure_scores: Any = None  # pandas DataFrame, one row per (image, reported leaf): analysis_core.failure_scores
     features_path: Path | None = None
     metadata_path: Path | None = None
     classes: dict[str, list[str]] = field(default_factory=dict)
@@ -284,14 +307,21 @@ def _analyze_group(features: np.ndarray, task: dict, config: AnalysisConfig) -> 
         X, failure = X[fit_idx], fit_fail
     else:
         tree.fit(X, failure)
+    from analysis_core.permutation import permutation_test, stop_count
+    from analysis_core.refits import GroupRefits
+
+    # Cross-fitting and the permutation test refit the procedure on the same rows: they share its bins.
+    refits = None
+    if config.permutations > 0 or (config.folds >= 2 and config.mi == "fast"):
+        refits = GroupRefits(X, config.top_k, config.depth, config.min_leaf, config.device)
     honest = None
     if config.folds >= 2:
-        honest = cross_fit(tree, X, failure, config.folds, random_state=[config.seed, task["index"]])
+        honest = cross_fit(tree, X, failure, config.folds, random_state=[config.seed, task["index"]], refits=refits)
     permutation = None
     if config.permutations > 0:
-        from analysis_core.permutation import permutation_test
-
-        permutation = permutation_test(tree, X, failure, config.permutations, random_state=[config.seed, task["index"], 1])
+        stop_at = stop_count(config.alpha, config.permutations) if config.sequential else None
+        permutation = permutation_test(tree, X, failure, config.permutations, random_state=[config.seed, task["index"], 1],
+                                       stop_at=stop_at, refits=refits)
     return GroupResult(task["grouping"], task["class"], tree, holdout, honest, permutation)
 
 
@@ -381,6 +411,10 @@ def run_analysis(
         classes={g: _class_order(labels if g == "label" else predictions) for g in config.groupings},
     )
     result.failure_modes = failure_modes_table(result)
+    if config.scores != "none":
+        from analysis_core.failure_scores import failure_scores_table
+
+        result.failure_scores = failure_scores_table(result, features, labels, predictions, leaves=config.scores)
     return result
 
 

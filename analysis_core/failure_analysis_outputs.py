@@ -52,7 +52,9 @@ def skipped_table(result: AnalysisResult):
 
 def write_analysis(result: AnalysisResult, out_dir: str | os.PathLike) -> Path:
     """Write failure_modes.csv, trees.json and skipped.csv into out_dir (all or nothing)."""
-    return write_analysis_files(out_dir, trees_document(result), result.failure_modes, skipped_table(result))
+    return write_analysis_files(
+        out_dir, trees_document(result), result.failure_modes, skipped_table(result), result.failure_scores
+    )
 
 
 def format_summary(result: AnalysisResult) -> str:

@@ -10,7 +10,10 @@ The counting is exact without checking candidates one by one: rounding is monoto
 values that a rounded test ``|x_j - x_i| <= r`` accepts form one interval of floats, and its
 two ends are computed on the query side (almost always ``fl(x_i - r)`` or the float next to
 it; the few others, near zero, are bisected over the bit patterns). One ``searchsorted`` per
-column then finds the run of accepted points.
+column then finds the run of accepted points. With numba installed, the k-th distances, the
+merge of the classes' sorted blocks and the runs (a walk outwards from each point's position,
+testing the same rounded condition) are compiled loops (``analysis_core.knn_kernels``) that give
+the same counts.
 
 Exactness needs more than the textbook estimator, because scikit-learn's answer depends
 on how its neighbour searches round:
@@ -64,19 +67,20 @@ def prepare_columns(X: np.ndarray, random_state: int | None = 0) -> np.ndarray:
     means = np.maximum(1, np.mean(np.abs(X[:, continuous]), axis=0))
     X[:, continuous] += 1e-10 * means * rng.standard_normal(size=X.shape)
     return X
-    # Otherwise mirror scikit-learn's statements literally: scaling a fancy-indexed copy sums in a
-    # different memory order than scaling X itself, and at the 1e-16 level that moves the
-    # noise that separates tied values (ReLU zeros) enough to change neighbour counts.
-    continuous = np.ones(X.shape[1], dtype=bool)
-    X[:, continuous] = scale(X[:, continuous], with_mean=False, copy=False)
-    means = np.maximum(1, np.mean(np.abs(X[:, continuous]), axis=0))
-    X[:, continuous] += 1e-10 * means * rng.standard_normal(size=noise_shape)
-    return X
 
 
-def mutual_info_knn_exact(X: np.ndarray, y: np.ndarray, random_state: int | None = 0) -> np.ndarray:
-    """MI (nats) of every column of X with the discrete target y, equal to scikit-learn's knn estimate."""
+def mutual_info_knn_exact(X: np.ndarray, y: np.ndarray, random_state: int | None = 0,
+                          compiled: bool | None = None) -> np.ndarray:
+    """MI (nats) of every column of X with the discrete target y, equal to scikit-learn's knn estimate.
+
+    ``compiled`` (default: when numba is installed) runs the neighbour searches as compiled loops
+    (``analysis_core.knn_kernels``) instead of whole-array NumPy passes; the values are the same.
+    """
     from scipy.special import digamma
+
+    from analysis_core.compiled import HAVE_NUMBA
+
+    compiled = HAVE_NUMBA if compiled is None else compiled
 
     X = np.asarray(X)
     y = np.asarray(y)
@@ -115,6 +119,10 @@ def mutual_info_knn_exact(X: np.ndarray, y: np.ndarray, random_state: int | None
         values.sort(axis=1)
         if k >= count // 2:
             d_k = _kth_distance_brute(values, k)
+        elif compiled:
+            from analysis_core.knn_kernels import kth_distance_sorted
+
+            d_k = kth_distance_sorted(values, k)
         else:
             d_k = _kth_distance_sorted(values, k)
         radii[:, start : start + count] = _float_below(d_k)
@@ -122,8 +130,14 @@ def mutual_info_knn_exact(X: np.ndarray, y: np.ndarray, random_state: int | None
         sum_digamma_k += count * digamma(k)
         sum_digamma_count += count * digamma(count)
     # The sorted blocks are runs that a stable sort (timsort) merges in linear time.
-    full_sorted = np.sort(points, axis=1, kind="stable")
-    m = _count_within(full_sorted, points, radii, leaf_start)
+    if compiled:
+        from analysis_core.knn_kernels import merge_runs
+
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(y_codes))])
+        full_sorted, position = merge_runs(points, bounds)
+    else:
+        full_sorted, position = np.sort(points, axis=1, kind="stable"), None
+    m = _count_within(full_sorted, points, radii, leaf_start, position)
     sum_digamma_m = digamma_table[m - 1].sum(axis=1)
 
     mi = digamma(n) + sum_digamma_k / n - sum_digamma_count / n - sum_digamma_m / n
@@ -267,18 +281,30 @@ def _bisect_lowest(x, r, rr, t0, in0, within):
         lo = np.where(open_ & ~inside, mid, lo)
 
 
-def _count_within(full_sorted: np.ndarray, points: np.ndarray, radius: np.ndarray, leaf_start: np.ndarray) -> np.ndarray:
-    """How many points of each full row KDTree.query_radius counts within ``radius`` of each of ``points``."""
+def _count_within(full_sorted: np.ndarray, points: np.ndarray, radius: np.ndarray, leaf_start: np.ndarray,
+                  position: np.ndarray | None = None) -> np.ndarray:
+    """How many points of each full row KDTree.query_radius counts within ``radius`` of each of ``points``.
+
+    ``position``: where each point sits in its sorted row; given, the run is found by the compiled
+    walk outwards from there (``knn_kernels.run_within``), else by searching for its exact ends.
+    """
     n_rows, n = full_sorted.shape
-    # The points within r form one run of each sorted row, from the lowest to the highest value
-    # within r; the highest is the negated lowest of the mirrored problem.
-    lowest = _lowest_within(points, radius)
-    highest = -_lowest_within(-points, radius)
-    lo = np.empty(points.shape, dtype=np.int64)
-    hi = np.empty(points.shape, dtype=np.int64)
-    for row in range(n_rows):
-        lo[row] = full_sorted[row].searchsorted(lowest[row], side="left")
-        hi[row] = full_sorted[row].searchsorted(highest[row], side="right")
+    if position is not None:
+        from analysis_core.knn_kernels import run_within
+
+        lo, hi, wide = run_within(full_sorted, position, points, radius)
+        wide = np.flatnonzero(wide)
+    else:
+        # The points within r form one run of each sorted row, from the lowest to the highest value
+        # within r; the highest is the negated lowest of the mirrored problem.
+        lowest = _lowest_within(points, radius)
+        highest = -_lowest_within(-points, radius)
+        lo = np.empty(points.shape, dtype=np.int64)
+        hi = np.empty(points.shape, dtype=np.int64)
+        for row in range(n_rows):
+            lo[row] = full_sorted[row].searchsorted(lowest[row], side="left")
+            hi[row] = full_sorted[row].searchsorted(highest[row], side="right")
+        wide = None
     result = (hi - lo).ravel()
 
     # Just outside r, a point whose rounded square equals r^2 is counted when its tree leaf is
@@ -289,8 +315,9 @@ def _count_within(full_sorted: np.ndarray, points: np.ndarray, radius: np.ndarra
     # The squared test only reaches beyond r where the float after r squares to r^2 (rounded),
     # which for normal r is rare: only those points need it.
     r_flat = radius.ravel()
-    after_r = (r_flat.view(np.int64) + 1).view(np.float64)  # r >= 0
-    wide = np.flatnonzero(after_r * after_r <= r_flat * r_flat)
+    if wide is None:
+        after_r = (r_flat.view(np.int64) + 1).view(np.float64)  # r >= 0
+        wide = np.flatnonzero(after_r * after_r <= r_flat * r_flat)
     if not len(wide):
         return result.reshape(points.shape)
     x, r = points.ravel()[wide], r_flat[wide]

@@ -8,7 +8,8 @@ Two estimators:
   instead of building neighbour trees feature by feature.
 * ``fast`` - a plug-in estimate on equal-frequency (quantile) bins, computed for all features at
   once: each column is cut at its own quantiles, a (bin x failure) contingency table is counted
-  for every column with one ``bincount``, and MI is read off the tables, with the Miller-Madow
+  for every column in one pass (``binned_kernels.count_by_bin``, compiled by numba when it is
+  installed), and MI is read off the tables, with the Miller-Madow
   correction for the number of occupied bins. Tied values (ReLU zeros) always share a bin, so a
   feature that is mostly zero is not credited with information it does not have.
 
@@ -33,21 +34,57 @@ def auto_bins(n_rows: int) -> int:
     return int(np.clip(round(n_rows ** (1 / 3)), 2, 20))
 
 
-def quantile_bins(X: np.ndarray, n_bins: int) -> np.ndarray:
+def column_bins(X: np.ndarray, n_bins: int) -> np.ndarray:
     """Bin index (0..n_bins-1) of every value, cutting each column at its own quantiles.
 
     Ties never straddle a cut: a value's bin is the number of cut points strictly below it.
-    Returns uint8 of the shape of X.
+    Returns uint8 features x rows (each feature's bins contiguous).
     """
-    n = X.shape[0]
-    # Sorting the transposed (features x rows) copy keeps each column contiguous.
-    sorted_t = np.sort(np.ascontiguousarray(X.T), axis=1)
+    from analysis_core.binned_kernels import transpose
+
+    X = np.asarray(X, dtype=np.float32)
+    return column_bins_of_transposed(transpose(X, np.empty((X.shape[1], X.shape[0]), dtype=np.float32)), n_bins)
+
+
+def column_bins_of_transposed(Xt: np.ndarray, n_bins: int) -> np.ndarray:
+    """``column_bins`` of the features x rows float32 matrix Xt."""
+    from analysis_core.binned_kernels import bins_from_cuts
+
+    n = Xt.shape[1]
     cut_rows = (np.arange(1, n_bins) * n) // n_bins
-    cuts = sorted_t[:, cut_rows]  # (n_features, n_bins - 1)
-    bins = np.zeros(X.shape, dtype=np.uint8)
-    for j in range(n_bins - 1):
-        bins += X > cuts[:, j]
-    return bins
+    cuts = np.ascontiguousarray(np.sort(Xt, axis=1)[:, cut_rows])  # (n_features, n_bins - 1)
+    return bins_from_cuts(Xt, cuts, np.empty(Xt.shape, dtype=np.uint8))
+
+
+def quantile_bins(X: np.ndarray, n_bins: int) -> np.ndarray:
+    """``column_bins`` in the shape of X (rows x features)."""
+    return column_bins(X, n_bins).T
+
+
+def xlogx_table(n: int) -> np.ndarray:
+    """k log k for k = 0..n (0 log 0 = 0): every entropy of counts below is a sum of these."""
+    k = np.arange(n + 1, dtype=np.float64)
+    return k * np.log(np.maximum(k, 1.0))
+
+
+def binned_mi(count_all, count_fail, n, n_fail, table):
+    """Miller-Madow corrected and plug-in MI (nats) from per-bin counts, bins on axis 1.
+
+    ``count_all`` / ``count_fail``: integer counts (features x bins [x vectors]); ``n`` / ``n_fail``:
+    rows and failures of each vector (scalars or arrays broadcasting against the result);
+    ``table = xlogx_table(max n)``. Written with operations NumPy arrays and torch tensors share, so
+    one function serves both backends. H(Y | bin) * n = sum_b [c log c - c1 log c1 - c0 log c0].
+    """
+    n_cond = (table[count_all] - table[count_fail] - table[count_all - count_fail]).sum(axis=1)
+    n_y = table[n] - table[n_fail] - table[n - n_fail]
+    plugin = ((n_y - n_cond) / n).clip(min=0.0)
+    # Miller-Madow: the plug-in estimate is biased up by (occupied bins - 1)(classes - 1) / 2n,
+    # so features with many distinct values would otherwise beat mostly-zero (ReLU) ones by chance.
+    occupied = (count_all > 0).sum(axis=1)
+    both_classes = (n_fail > 0) & (n_fail < n)
+    half = n_y * 0 + 0.5  # in the table's float type: torch divides integer tensors in float32
+    mi = (plugin - (occupied - 1) * both_classes * half / n).clip(min=0.0)
+    return mi, plugin
 
 
 def mutual_info_fast(
@@ -59,41 +96,20 @@ def mutual_info_fast(
     the correction can zero every feature; ``return_plugin=True`` also returns the uncorrected
     estimate, which ``top_features`` uses to break such ties.
     """
-    X = np.asarray(X)
+    from analysis_core.binned_kernels import count_by_bin, mi_from_counts
+
     y = np.asarray(y).astype(bool)
-    n, n_features = X.shape
+    n = X.shape[0]
     if n_bins is None:
         n_bins = auto_bins(n)
-    bins = quantile_bins(X, n_bins)
-    # One flat index per value (feature * n_bins + bin) turns all contingency tables into two bincounts.
-    size = n_features * n_bins
-    index_dtype = np.int32 if size < 2**31 else np.int64
-    flat = bins.astype(index_dtype)
-    flat += (np.arange(n_features, dtype=index_dtype) * n_bins)[None, :]
-    count_all = np.bincount(flat.ravel(), minlength=size).reshape(n_features, n_bins)
-    count_fail = np.bincount(flat[y].ravel(), minlength=size).reshape(n_features, n_bins)
-    count_ok = count_all - count_fail
-    n_fail = int(y.sum())
-    p_fail = n_fail / n
-    h_y = _entropy_binary(np.array([p_fail]))[0]
-    # H(Y | bin) = sum_b p(b) H(Y | b); MI = H(Y) - H(Y | bin).
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rate = np.where(count_all > 0, count_fail / np.maximum(count_all, 1), 0.0)
-    h_cond = (count_all / n * _entropy_binary(rate)).sum(axis=1)
-    plugin = np.maximum(h_y - h_cond, 0.0)
-    # Miller-Madow: the plug-in estimate is biased up by (occupied bins - 1)(classes - 1) / 2n,
-    # so features with many distinct values would otherwise beat mostly-zero (ReLU) ones by chance.
-    occupied = (count_all > 0).sum(axis=1)
-    both_classes = 1 if (n_fail > 0 and count_ok.sum() > 0) else 0
-    mi = np.maximum(plugin - (occupied - 1) * both_classes / (2 * n), 0.0)
+    W = np.ones((n, 2), dtype=np.uint8)
+    W[:, 1] = y
+    counts = count_by_bin(column_bins(X, n_bins), W, n_bins)
+    mi, plugin = mi_from_counts(counts, np.array([1]), np.array([0]), xlogx_table(n))
+    mi, plugin = mi[0], plugin[0]
     return (mi, plugin) if return_plugin else mi
 
 
-def _entropy_binary(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 0.0, 1.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        h = -(np.where(p > 0, p * np.log(p), 0.0) + np.where(p < 1, (1 - p) * np.log(1 - p), 0.0))
-    return h
 
 
 def mutual_info_knn(X: np.ndarray, y: np.ndarray, random_state: int = 0) -> np.ndarray:

@@ -74,43 +74,99 @@ def original_tree(X, failure, depth, top_k):
     return selected, int(selected[tree.tree_.feature[0]])
 
 
-def time_serial(features, labels, predictions, classes, mi: str, depth: int, top_k: int):
-    """Per sampled group: (root feature, selected features), and the mean seconds per group."""
-    roots, selections, seconds = [], [], []
-    for c in classes:
-        rows = np.flatnonzero(labels == str(c))
-        X = np.array(features[rows[0] : rows[-1] + 1])
-        failure = labels[rows] != predictions[rows]
-        start = time.perf_counter()
-        if mi == "original":
-            selected, root = original_tree(X, failure, depth, top_k)
-        else:
-            tree = FailureTree(depth=depth, top_k=top_k, mi=mi).fit(X, failure)
-            selected, root = tree.selected_features_, tree.nodes_[0]["feature"]
-        seconds.append(time.perf_counter() - start)
-        roots.append(root)
-        selections.append(np.asarray(selected))
-    return np.array(roots), selections, float(np.mean(seconds))
-
-
-def time_honest(features, labels, predictions, classes, depth: int, top_k: int, folds: int, permutations: int):
-    """Mean seconds per group of cross-fitting and of the permutation test (fast MI, as the default)."""
+def time_sample(features, labels, predictions, classes, args):
+    """Every step, one sampled label group after another (so each group's timings share the same
+    machine load): the original, knn + tree, fast + tree, cross-fitting, the permutation test and the
+    whole default analysis of the group (``run_analysis`` on its rows, one process). Returns the
+    per-step lists of (root feature, selected features) and mean seconds per group."""
     from analysis_core.honest import cross_fit
     from analysis_core.permutation import permutation_test
 
-    cf, perm = [], []
+    one_group = AnalysisConfig(grouping="label", depth=args.depth, top_k=args.top_k, folds=args.folds,
+                               permutations=args.permutations, device=args.device)
+    picks = {"original": [], "knn": [], "fast": []}
+    seconds = {key: [] for key in ("original", "knn", "fast", "cross-fitting", "permutations", "default")}
     for c in classes:
         rows = np.flatnonzero(labels == str(c))
         X = np.array(features[rows[0] : rows[-1] + 1])
         failure = labels[rows] != predictions[rows]
-        tree = FailureTree(depth=depth, top_k=top_k).fit(X, failure)
+        for mi in ("original", "knn", "fast"):
+            start = time.perf_counter()
+            if mi == "original":
+                selected, root = original_tree(X, failure, args.depth, args.top_k)
+            else:
+                tree = FailureTree(depth=args.depth, top_k=args.top_k, mi=mi).fit(X, failure)
+                selected, root = tree.selected_features_, tree.nodes_[0]["feature"]
+            seconds[mi].append(time.perf_counter() - start)
+            picks[mi].append((root, np.asarray(selected)))
         start = time.perf_counter()
-        cross_fit(tree, X, failure, folds)
-        cf.append(time.perf_counter() - start)
+        cross_fit(tree, X, failure, args.folds)
+        seconds["cross-fitting"].append(time.perf_counter() - start)
         start = time.perf_counter()
-        permutation_test(tree, X, failure, permutations)
-        perm.append(time.perf_counter() - start)
-    return float(np.mean(cf)), float(np.mean(perm))
+        permutation_test(tree, X, failure, args.permutations)
+        seconds["permutations"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        run_analysis(X, labels[rows], predictions[rows], one_group, progress=False)
+        seconds["default"].append(time.perf_counter() - start)
+    return picks, {key: float(np.mean(v)) for key, v in seconds.items()}
+
+
+class PeakMemory:
+    """Peak memory of this process and its workers, sampled every 0.2 s while a block runs: resident
+    set (which counts the pages of the memory-mapped features that were read: page cache, shared
+    and reclaimable) and anonymous memory (``RssAnon`` of /proc/PID/status: what the analysis itself
+    allocates); also the CPU seconds the workers used meanwhile, which says how many cores the
+    machine actually gave them. Needs psutil and Linux's /proc (else reports nothing)."""
+
+    def __enter__(self):
+        import threading
+
+        self.rss = self.anon = 0
+        self.cpu: dict[int, float] = {}
+        self._cpu_start: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    @staticmethod
+    def _status_kib(pid: int, field: str) -> int:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+        return 0
+
+    def _sample(self):
+        try:
+            import psutil
+        except ImportError:
+            return
+        me = psutil.Process()
+        while not self._stop.wait(0.2):
+            rss = anon = 0
+            for proc in [me] + me.children(recursive=True):
+                try:
+                    times = proc.cpu_times()
+                    used = times.user + times.system
+                    self._cpu_start.setdefault(proc.pid, used)
+                    self.cpu[proc.pid] = used - self._cpu_start[proc.pid]
+                    rss += proc.memory_info().rss
+                    anon += self._status_kib(proc.pid, "RssAnon") * 1024
+                except (psutil.Error, OSError):
+                    continue
+            self.rss, self.anon = max(self.rss, rss), max(self.anon, anon)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def describe(self) -> str:
+        if not self.rss:
+            return "peak memory not measured (needs psutil)"
+        return (f"peak memory, main process + workers: {self.rss / 2**30:.2f} GiB resident (includes read pages "
+                f"of the memory-mapped features), {self.anon / 2**30:.2f} GiB anonymous (allocated by the analysis); "
+                f"CPU used by them meanwhile: {sum(self.cpu.values()):.0f} s")
 
 
 def main() -> None:
@@ -125,6 +181,7 @@ def main() -> None:
     parser.add_argument("--mi", default="fast", help="estimator of the run on all groups (default: fast)")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--permutations", type=int, default=100)
+    parser.add_argument("--device", default="cpu", help="--device of the run on all groups (cpu, cuda, torch-cpu)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", default=None, help="folder for the synthetic features (default: a temp folder)")
     args = parser.parse_args()
@@ -142,17 +199,27 @@ def main() -> None:
         print(f"load + NaN/inf check: {time.perf_counter() - start:.1f}s")
 
         sample = np.random.default_rng(args.seed).choice(args.classes, min(args.sample, args.classes), replace=False)
-        orig_roots, orig_sel, orig_sec = time_serial(features, labels, predictions, sample, "original", args.depth, args.top_k)
-        knn_roots, knn_sel, knn_sec = time_serial(features, labels, predictions, sample, "knn", args.depth, args.top_k)
-        fast_roots, _, fast_sec = time_serial(features, labels, predictions, sample, "fast", args.depth, args.top_k)
-        cf_sec, perm_sec = time_honest(features, labels, predictions, sample, args.depth, args.top_k,
-                                       args.folds, args.permutations)
-        same = sum(np.array_equal(a, b) for a, b in zip(orig_sel, knn_sel))
+        # Start the worker processes once, as one `barlow analyze` run does: imports, loading the
+        # compiled kernels (compiling them on the very first run after an install); loky keeps the
+        # workers for the run below, so that this cost, paid once per run, is reported on its own.
+        start = time.perf_counter()
+        warm = np.concatenate([np.flatnonzero(labels == c)[:150] for c in np.unique(labels)[:4]])
+        run_analysis(np.array(features[warm]), labels[warm], predictions[warm],
+                     AnalysisConfig(grouping="both", depth=args.depth, permutations=3, jobs=args.jobs,
+                                    device=args.device), progress=False)
+        startup = time.perf_counter() - start
+        print(f"start-up (worker processes, imports, compiled kernels; once per run): {startup:.1f}s")
+        picks, sec = time_sample(features, labels, predictions, sample, args)
+        orig_sec, knn_sec, fast_sec = sec["original"], sec["knn"], sec["fast"]
+        cf_sec, perm_sec = sec["cross-fitting"], sec["permutations"]
+        orig_roots, knn_roots, fast_roots = (np.array([r for r, _ in picks[k]]) for k in ("original", "knn", "fast"))
+        same = sum(np.array_equal(a[1], b[1]) for a, b in zip(picks["original"], picks["knn"]))
 
         config = AnalysisConfig(grouping="both", depth=args.depth, top_k=args.top_k, mi=args.mi, jobs=args.jobs,
-                                folds=args.folds, permutations=args.permutations)
+                                folds=args.folds, permutations=args.permutations, device=args.device)
         start = time.perf_counter()
-        result = run_analysis(features, labels, predictions, config, progress=True)
+        with PeakMemory() as memory:
+            result = run_analysis(features, labels, predictions, config, progress=True)
         wall = time.perf_counter() - start
         n_groups = len(result.groups) + len(result.skipped)
         all_sec = wall / max(n_groups, 1)
@@ -169,10 +236,19 @@ def main() -> None:
               f"planted feature at root in {np.mean(fast_roots == planted[sample]):.0%}")
         print(f"honest extras per group: {args.folds}-fold cross-fitting {cf_sec:.3f} s, "
               f"{args.permutations}-shuffle permutation test {perm_sec:.3f} s")
+        print(f"default analysis of each sampled group alone (one process, right after its original): "
+              f"{sec['default']:.3f} s/group -> {orig_sec / sec['default']:.0f}x the original")
         print(f"default ({args.mi} MI + cross-fitting + permutations), all {n_groups} groups (both groupings, depth "
               f"{args.depth}, --jobs {args.jobs}): {wall:.1f}s wall = {all_sec:.4f} s/group; planted feature at root "
               f"in {default_recovery:.1%} of {args.classes} label groups; permutation test significant (BH q <= 0.05) "
               f"in {significant:.1%} of label groups")
+        print(memory.describe())
+        if memory.cpu:
+            print(f"cores busy on average during the run: {sum(memory.cpu.values()) / wall:.2f} "
+                  f"(CPU {sum(memory.cpu.values()) / max(n_groups, 1):.3f} s/group)")
+        print(f"sequential permutation test: {np.mean([g.permutation['n_permutations'] for g in result.groups]):.1f} "
+              f"shuffles per group on average (at most {args.permutations})")
+        print(f"speed ratio per group, original vs default run:   {orig_sec / all_sec:.1f}x")
         print(f"speed ratio per group, original vs knn:           {orig_sec / knn_sec:.1f}x")
         print(f"speed ratio per group, original vs fast:          {orig_sec / fast_sec:.0f}x")
         print(f"original algorithm on all {n_groups} groups would take ~{orig_sec * n_groups / 3600:.1f} h serially; "

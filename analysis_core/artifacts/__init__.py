@@ -6,6 +6,7 @@ layout, its column and key names and its validation live in one place:
 - :mod:`.extraction`: ``features.npy``, ``metadata.csv``, ``manifest.json`` (``barlow extract``)
 - :mod:`.trees`: ``trees.json`` with typed groups and nodes (``barlow analyze``)
 - :mod:`.tables`: ``failure_modes.csv`` and ``skipped.csv`` (``barlow analyze``)
+- :mod:`.scores`: ``failure_scores.csv``, per-image membership in each failure mode (``barlow analyze``)
 - :mod:`.analysis_folder`: an analysis folder and the extraction it points to
 - :mod:`.visualization_index`: ``visualizations/index.json`` and the slug/key names in it
 - :mod:`.descriptions`: ``feature_descriptions.csv``
@@ -46,6 +47,7 @@ from analysis_core.artifacts.extraction import (
     write_manifest,
     write_metadata,
 )
+from analysis_core.artifacts.scores import FAILURE_SCORES_FILE, read_failure_scores, write_failure_scores
 from analysis_core.artifacts.judgements import JUDGEMENTS_FILE, FailureJudgement, read_judgements, write_judgements
 from analysis_core.artifacts.review_file import REVIEW_FILE, ReviewDocument, read_review, write_review
 from analysis_core.artifacts.study_folder import StudyFolder
@@ -66,6 +68,7 @@ from analysis_core.artifacts.visualization_index import (
 __all__ = [
     "DESCRIPTIONS_FILE",
     "FAILURE_MODES_FILE",
+    "FAILURE_SCORES_FILE",
     "FEATURES_FILE",
     "INDEX_FILE",
     "JUDGEMENTS_FILE",
@@ -97,6 +100,7 @@ __all__ = [
     "load_metadata",
     "read_descriptions",
     "read_failure_modes",
+    "read_failure_scores",
     "read_items",
     "read_judgements",
     "read_manifest",
@@ -109,6 +113,7 @@ __all__ = [
     "write_analysis_files",
     "write_descriptions",
     "write_failure_modes",
+    "write_failure_scores",
     "write_items",
     "write_judgements",
     "write_manifest",

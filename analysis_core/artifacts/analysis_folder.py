@@ -15,6 +15,7 @@ from pathlib import Path
 from analysis_core.artifacts.atomic import staged_dir
 from analysis_core.artifacts.errors import BarlowError
 from analysis_core.artifacts.extraction import METADATA_FILE, Extraction
+from analysis_core.artifacts.scores import FAILURE_SCORES_FILE, read_failure_scores, write_failure_scores
 from analysis_core.artifacts.tables import (
     FAILURE_MODES_FILE,
     SKIPPED_FILE,
@@ -55,6 +56,10 @@ class AnalysisFolder:
         return self.path / FAILURE_MODES_FILE
 
     @property
+    def failure_scores_path(self) -> Path:
+        return self.path / FAILURE_SCORES_FILE
+
+    @property
     def skipped_path(self) -> Path:
         return self.path / SKIPPED_FILE
 
@@ -76,6 +81,10 @@ class AnalysisFolder:
     def skipped(self) -> list[dict]:
         return read_skipped(self.path)
 
+    def failure_scores(self):
+        """failure_scores.csv, or None for a folder written before Barlow scored images."""
+        return read_failure_scores(self.path) if self.failure_scores_path.is_file() else None
+
     def visualization_index(self) -> VisualizationIndex:
         return read_visualization_index(self.visualizations_dir)
 
@@ -94,11 +103,15 @@ class AnalysisFolder:
         return Extraction(features_path.parent, features_path, metadata_path)
 
 
-def write_analysis_files(out_dir: str | os.PathLike, trees: TreesDocument | dict, failure_modes, skipped) -> Path:
-    """Write trees.json, failure_modes.csv and skipped.csv into ``out_dir``, all or nothing."""
+def write_analysis_files(
+    out_dir: str | os.PathLike, trees: TreesDocument | dict, failure_modes, skipped, failure_scores=None
+) -> Path:
+    """Write trees.json, failure_modes.csv, skipped.csv (and failure_scores.csv) into ``out_dir``, all or nothing."""
     out_dir = Path(out_dir)
     with staged_dir(out_dir) as stage:
         write_failure_modes(failure_modes, stage / FAILURE_MODES_FILE)
+        if failure_scores is not None:
+            write_failure_scores(failure_scores, stage / FAILURE_SCORES_FILE)
         write_skipped(skipped, stage / SKIPPED_FILE)
         (stage / TREES_FILE).write_bytes(trees_bytes(trees))
     return out_dir

@@ -94,6 +94,7 @@ def _leaf_view(group: GroupTree, row: dict, nodes: dict[int, dict], ber: float, 
         "sentence": leaf_sentence(group.grouping, group.class_name, ber, conditions, say_er, say_ec, short),
         "samples": vis.leaf_samples(group, leaf_id),
         "bounds": {b.feature: b for b in merge_conditions(conditions)},
+        "typical": [],  # filled from failure_scores.csv by _attach_typical
     }
 
 
@@ -240,8 +241,41 @@ def load_report_data(analysis_dir: str | Path, descriptions: str | Path | None =
     if judgements and not judged_path.is_file():
         raise BarlowError(f"--judgements file {judged_path} not found")
     judged = attach_judgements(views, read_judgements(judged_path) if judged_path.is_file() else {})
+    _attach_typical(views, folder)
     skipped = folder.skipped()
     return ReportData(folder.path, trees, views, skipped, vis, desc, "holdout_er" in table.columns, _summary(views, skipped, trees, judged))
+
+
+TYPICAL_IMAGES = 8
+
+
+def _attach_typical(views: list[dict], folder: AnalysisFolder) -> None:
+    """Each scored leaf's ``typical``: the images most typical of its failure mode (failure_scores.csv),
+    with their file names when the extraction's metadata can be found."""
+    from analysis_core.failure_scores import most_typical
+
+    scores = folder.failure_scores()
+    if scores is None:
+        return
+    filenames = _filenames(folder)
+    for view in views:
+        for leaf in view["leaves"]:
+            rows = most_typical(scores, view["grouping"], view["class"], leaf["id"], TYPICAL_IMAGES)
+            leaf["typical"] = [
+                {"row": int(r["row"]), "filename": filenames.get(int(r["row"])), "failure": bool(r["failure"]),
+                 "typicality": float(r["typicality"]), "margin": float(r["margin"])}
+                for r in rows.to_dict("records")
+            ]
+
+
+def _filenames(folder: AnalysisFolder) -> dict[int, str]:
+    from analysis_core.artifacts import load_metadata
+
+    try:
+        meta = load_metadata(folder.extraction().metadata_path)
+    except BarlowError:
+        return {}  # the extraction moved: rows are still named by their number
+    return dict(enumerate(meta["Filenames"])) if "Filenames" in meta.columns else {}
 
 
 def _honest(row: dict) -> dict | None:

@@ -19,7 +19,8 @@ Wilson intervals, binomial p-values against BER and Benjamini-Hochberg q-values 
 A permutation test per group (failures shuffled within the group, selection and tree refitted
 each time) says whether the group has any failure mode at all (group_p_value, group_q_value).
 
-Writes DIR/failure_modes.csv (one row per leaf), DIR/trees.json (every tree whole, original
+Writes DIR/failure_modes.csv (one row per leaf), DIR/failure_scores.csv (every image of a
+reported failure mode, with its margin to the rule), DIR/trees.json (every tree whole, original
 feature ids) and DIR/skipped.csv (groups with no failures, only failures or too few rows).
 
 example:
@@ -49,5 +50,6 @@ def run(args: argparse.Namespace) -> int:
     result = analyze_files(args.features, args.metadata, config, progress=not args.quiet)
     out = write_analysis(result, args.out)
     print(format_summary(result))
-    print(f"Wrote {out / 'failure_modes.csv'}, {out / 'trees.json'}, {out / 'skipped.csv'}")
+    scores = f"{out / 'failure_scores.csv'}, " if result.failure_scores is not None else ""
+    print(f"Wrote {out / 'failure_modes.csv'}, {scores}{out / 'trees.json'}, {out / 'skipped.csv'}")
     return 0

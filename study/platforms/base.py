@@ -77,6 +77,8 @@ class Platform(Protocol):
     # A payment call may be repeated with the same token without paying twice (MTurk's
     # UniqueRequestToken); where not (Prolific's pay), an unknown outcome waits for the user.
     idempotent_payments: bool
+    # How long after a payment call its outcome may still be on its way (a check sooner can miss it).
+    payment_settle_seconds: int
     # A bonus must name an assignment it is paid on (MTurk).
     bonus_needs_assignment: bool
     # The categories a rejection must carry (empty: the platform takes none).

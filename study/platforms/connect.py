@@ -32,10 +32,15 @@ def published_platform(ps: PlatformStudy):
     """The platform the study was published on (from the database), connected."""
     with ps.db.sessions() as session:
         study = session.scalar(select(Study).where(Study.id == ps.db.study_id))
-        name, sandbox = study.platform, bool(study.platform_sandbox)
+        name, sandbox, currency = study.platform, bool(study.platform_sandbox), study.platform_currency
     if not name:
         raise BarlowError(f"study {ps.spec.name!r} is not published on a crowd platform in this database; run 'barlow study publish' first")
-    return connect(name, sandbox, ps.crowd.prolific.workspace)
+    platform = connect(name, sandbox, ps.crowd.prolific.workspace)
+    if currency is None:
+        # Published before Barlow stored currencies: the account's (a Prolific workspace's GBP or USD).
+        with ps.db.sessions.begin() as session:
+            session.get(Study, ps.db.study_id).platform_currency = platform.currency()
+    return platform
 
 
 def _verifier_factories() -> dict[str, Any]:

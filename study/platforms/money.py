@@ -106,6 +106,13 @@ def hourly_pay(reward: Decimal, seconds_per_hit: float | None) -> Decimal | None
     return (reward * Decimal(3600) / Decimal(str(seconds_per_hit))).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def unit_reward(reward: Decimal, per_hit: bool, hits_per_participant: int, hits_total: int) -> Decimal:
+    """What the platform pays per unit it decides: one HIT's ``reward`` per MTurk assignment; per
+    Prolific submission the reward for ``hits_per_participant`` HITs, however many it holds (a
+    participant who found fewer HITs left is still paid the study's whole reward)."""
+    return reward if per_hit else reward * min(hits_per_participant, hits_total or 1)
+
+
 def wage_top_up(paid: Decimal, seconds_worked: float, wage: Decimal) -> Decimal:
     """The bonus that brings ``paid`` for ``seconds_worked`` up to ``wage`` per hour (>= 0)."""
     owed = (wage * Decimal(str(seconds_worked)) / Decimal(3600)).quantize(CENT, rounding=ROUND_CEILING)

@@ -78,6 +78,7 @@ class MTurk:
     per_hit = True
     answers_on_server = False
     idempotent_payments = True  # SendBonus with the same UniqueRequestToken pays once
+    payment_settle_seconds = 0
     bonus_needs_assignment = True
     rejection_categories: tuple[str, ...] = ()
     # GetAssignment knows an ExternalQuestion assignment only after the hand-off page has

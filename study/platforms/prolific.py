@@ -53,7 +53,10 @@ REJECTION_CATEGORIES = (
     "MALINGERING", "NO_CODE", "BAD_CODE", "NO_DATA", "UNSUPP_DEVICE", "OTHER",
 )
 MIN_REJECTION_MESSAGE = 100
-THROTTLED = 429  # refused before it was handled: safe to send again, whatever the call
+# Prolific's "Managing high loads" page: a 429 is answered when calls contend for the
+# workspace's wallet while funds are checked, before the transaction, and is to be retried
+# with back-off; so it is sent again, whatever the call (a 429 left after the retries is a refusal).
+THROTTLED = 429
 SERVER_ERRORS = {502, 503, 504}
 
 
@@ -81,6 +84,9 @@ class Prolific:
     per_hit = False
     answers_on_server = True
     idempotent_payments = False  # "not idempotent": each pay call pays again
+    # "Bonus payments are made asynchronously ... in the following minutes": a check made
+    # sooner after a lost answer can miss a payment that is on its way.
+    payment_settle_seconds = 15 * 60
     bonus_needs_assignment = False
     rejection_categories = REJECTION_CATEGORIES
 
@@ -264,8 +270,8 @@ class Prolific:
         self._call("POST", f"/api/v1/bulk-bonus-payments/{remote_id}/pay/", f"paying bonus {remote_id} to {worker_id}", repeatable=False)
 
     def payment_check(self, worker_id: str, remote_id: str | None) -> str:
-        return (f"open the study on app.prolific.com and look at {worker_id}'s bonus payments, or ask Prolific support "
-                f"whether bulk bonus payment {remote_id} was paid")
+        return (f"Prolific pays bonuses within minutes of the call, so wait {self.payment_settle_seconds // 60} minutes; then open the study "
+                f"on app.prolific.com and look at {worker_id}'s bonus payments, or ask Prolific support whether bulk bonus payment {remote_id} was paid")
 
     def tell_worker(self, worker_id: str, study_id: str | None, message: str) -> None:
         body = {"recipient_id": worker_id, "body": message, "study_id": study_id}

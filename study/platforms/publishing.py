@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import Callable
 
 from sqlalchemy import select
@@ -164,13 +164,14 @@ def _prolific_plan(ps: PlatformStudy) -> tuple[int, Decimal]:
     """(places, reward per participant) the study file asks for."""
     p = ps.crowd.prolific
     places = p.places or max(1, -(-len(ps.hits) * ps.spec.settings.assignments_per_hit // p.hits_per_participant))
-    return places, money.amount(ps.spec.settings.reward) * min(p.hits_per_participant, len(ps.hits))
+    return places, money.unit_reward(money.amount(ps.spec.settings.reward), False, p.hits_per_participant, len(ps.hits))
 
 
 def _check_minimum_pay(reward: Decimal, minutes: int, currency: str) -> None:
     minimum = money.PROLIFIC_MIN_HOURLY.get(currency)
-    hourly = (reward * 60 / Decimal(minutes)).quantize(money.CENT)
-    if minimum is not None and hourly < minimum:
+    hourly = (reward * 60 / Decimal(minutes)).quantize(money.CENT, rounding=ROUND_FLOOR)
+    # Compared unrounded: GBP 11.99 for 120 min is GBP 5.995/hour, under the GBP 6.00 minimum.
+    if minimum is not None and reward * 60 < minimum * minutes:
         raise BarlowError(
             f"Prolific pays at least {money.fmt(minimum, currency)} per hour: {money.fmt(reward, currency)} for "
             f"{minutes} min is {money.fmt(hourly, currency)}/hour; raise hit.reward or lower crowd.prolific.estimated_minutes; nothing was published"
@@ -182,6 +183,24 @@ def _record_study(ps: PlatformStudy, **values) -> None:
         study = session.get(Study, ps.db.study_id)
         for key, value in values.items():
             setattr(study, key, value)
+
+
+def _claim_draft_name(ps: PlatformStudy, platform_name: str, seen: str | None, name: str | None, currency: str) -> str:
+    """Write the draft's internal ``name`` (a new one if None) before creating it and return it, unless another run wrote one since ``seen``.
+
+    The study's row is held while checking (SQLite serializes write transactions; other
+    backends lock the row), so two runs at once never create two drafts.
+    """
+    with ps.db.sessions.begin() as session:
+        study = session.scalar(select(Study).where(Study.id == ps.db.study_id).with_for_update())
+        if study.platform_internal_name != seen:
+            raise BarlowError(
+                f"another 'barlow study publish' run is creating the Prolific draft of study {ps.spec.name!r} (or was stopped doing so); "
+                "run the command again once it is done: it finds that draft instead of creating a second; nothing was created"
+            )
+        study.platform, study.platform_sandbox, study.platform_currency = platform_name, False, currency
+        study.platform_internal_name = name or f"barlow:{ps.spec.name}:{secrets.token_hex(4)}"
+        return study.platform_internal_name
 
 
 def publish_prolific(ps: PlatformStudy, platform, study_url: str, *, max_cost: Decimal | None = None, yes: bool = False, say: Say = print) -> PublishReport:
@@ -197,6 +216,7 @@ def publish_prolific(ps: PlatformStudy, platform, study_url: str, *, max_cost: D
     with ps.db.sessions.begin() as session:
         study = _claim(session, ps, platform)
         remote_id, internal = study.platform_study_id, study.platform_internal_name
+        recorded = internal
         if study.platform and not internal:
             internal = f"barlow:{ps.spec.name}"  # the name earlier versions gave the draft
     p = ps.crowd.prolific
@@ -226,8 +246,7 @@ def publish_prolific(ps: PlatformStudy, platform, study_url: str, *, max_cost: D
     warn_wage(ps, measured_seconds(ps), say, currency)
     check_cost(report.cost, sandbox=False, balance=platform.balance(), max_cost=max_cost, yes=yes, say=say)
     if not draft:
-        internal = internal or f"barlow:{ps.spec.name}:{secrets.token_hex(4)}"
-        _record_study(ps, platform=platform.name, platform_sandbox=False, platform_internal_name=internal, platform_currency=currency)
+        internal = _claim_draft_name(ps, platform.name, recorded, internal, currency)
         try:
             created = platform.create_study(
                 name=ps.spec.settings.title,

@@ -56,8 +56,8 @@ class PlatformSummary:
         out.append(f"pending review:  {self.pending_review}" + (f" ({self.failed_checks_pending} failed an attention check)" if self.failed_checks_pending else ""))
         out.append(f"bonuses paid:    {self.money(self.bonuses_paid)}" + (f" ({self.bonuses_pending} not yet confirmed; rerun 'study bonus')" if self.bonuses_pending else ""))
         for worker, value, payment in self.bonuses_unknown or []:
-            out.append(f"  UNKNOWN: {self.money(value)} to {worker} (payment {payment}) was sent and never confirmed; check it, then "
-                       f"'barlow study bonus STUDY --confirm-unpaid {payment}' pays it only if it was not paid")
+            out.append(f"  UNKNOWN: {self.money(value)} to {worker} (payment {payment}) was sent and never confirmed; check it on the platform "
+                       f"(Prolific pays bonuses within minutes of the call), then 'barlow study bonus STUDY --confirm-unpaid {payment}' pays it only if it was not paid")
         out.append(f"cost so far:     {self.money(self.cost_so_far)} (approved rewards, bonuses and platform fees)")
         if self.median_seconds is None:
             out.append(f"time per HIT:    not measured yet; reward {self.money(self.reward)} per HIT")
@@ -98,7 +98,7 @@ def platform_summary(session: Session, study_id: int, spec: StudySpec) -> Platfo
     # however many HITs it holds, at the study's reward per participant (Prolific).
     if platform == "prolific":
         approved_units = len({(r.platform_assignment_id or "").split("/", 1)[0] for r in submitted if r.platform_review == APPROVED or r.platform_status == "Approved"})
-        unit_reward = reward * min(crowd.prolific.hits_per_participant, hits_total or 1)
+        unit_reward = money.unit_reward(reward, False, crowd.prolific.hits_per_participant, hits_total)
     else:
         approved_units, unit_reward = approved, reward
     reward_fee = money.reward_fee(platform, unit_reward, spec.settings.assignments_per_hit)
@@ -129,6 +129,7 @@ def platform_summary(session: Session, study_id: int, spec: StudySpec) -> Platfo
         target_wage=crowd.target_hourly_wage,
         reward=reward,
         unconfirmed=sum(r.platform_status == UNCONFIRMED for r in submitted),
-        currency=(study.platform_currency if study else None) or money.MTURK_CURRENCY,
+        # A Prolific study published before currencies were stored shows "?" until the next collect reads it.
+        currency=(study.platform_currency if study else None) or ("?" if platform == "prolific" else money.MTURK_CURRENCY),
         bonuses_unknown=unknown,
     )

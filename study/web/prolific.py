@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, make_response, redirect, render_template, request, session, url_for
 
 from study.platforms.prolific import COMPLETE_URL, participant_worker_id
 from study.platforms.settings import crowd_settings
 from study.web.context import study_context
+from study.web.security import check_csrf
 from study.web.worker import WORKER_KEY, shows_finished_page
 
 bp = Blueprint("prolific", __name__, url_prefix="/prolific")
@@ -46,11 +47,34 @@ def _participant() -> dict | None:
     return None
 
 
+def _message(title: str, *lines: str):
+    # Not the error page: nothing went wrong, and its "start page" link leads to the local sign-in.
+    # A response, not a (body, status) pair: after_app_request handlers return it as it is.
+    return make_response(render_template("study/prolific_message.html", spec=study_context().spec, title=title, lines=lines))
+
+
 def _complete():
     code = crowd_settings(study_context().spec.crowd).prolific.completion_code
     if not code:
-        return render_template("study/error.html", code=200, title="Finished", message="Thank you! Please return to Prolific."), 200
+        return _message("Finished", "Thank you! Please return to Prolific.")
     return redirect(COMPLETE_URL.format(code=code))
+
+
+@bp.before_app_request
+def stopping_participants_keep_their_place():
+    """'Stop for now' would lead a Prolific participant to the local sign-in page, without their code."""
+    if request.endpoint != "worker.leave" or request.method != "POST" or _participant() is None:
+        return None
+    check_csrf()
+    quota = crowd_settings(study_context().spec.crowd).prolific.hits_per_participant
+    answered = study_context().flow.answered(session[WORKER_KEY])
+    return _message(
+        "Your answers are saved",
+        f"You have answered {answered} of {quota} HITs; every answer is kept.",
+        "To go on later, open this study again from your Prolific dashboard: you continue where you stopped, "
+        "and Prolific's completion code comes after your last HIT.",
+        "If you do not want to go on, please return the study on Prolific.",
+    )
 
 
 @bp.before_app_request
@@ -70,8 +94,5 @@ def send_back_when_no_hit_is_left(response):
     if request.endpoint == "worker.next_hit" and shows_finished_page() and _participant() is not None:
         if study_context().flow.answered(session[WORKER_KEY]) > 0:
             return _complete()
-        return render_template(
-            "study/error.html", code=200, title="No HIT left",
-            message="Every HIT of this study has all its answers. Please return the study on Prolific; thank you for your time.",
-        ), 200
+        return _message("No HIT left", "Every HIT of this study has all its answers.", "Please return the study on Prolific; thank you for your time.")
     return response

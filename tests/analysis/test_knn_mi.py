@@ -25,15 +25,24 @@ def awkward_matrix(rng, n, n_features):
     return X
 
 
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
 @pytest.mark.parametrize("seed", range(12))
-def test_equal_to_sklearn_on_random_matrices_with_ties_and_constant_columns(seed):
+def test_equal_to_sklearn_on_random_matrices_with_ties_and_constant_columns(seed, compiled):
     rng = np.random.default_rng(seed)
     n = int(rng.integers(6, 700))
     rate = [0.01, 0.03, 0.1, 0.3, 0.5, 0.8][seed % 6]
     y = rng.random(n) < rate
     y[:2] = [True, False]  # both classes present; some seeds leave the failure class tiny (brute-force path)
     X = awkward_matrix(rng, n, 24)
-    np.testing.assert_allclose(mutual_info_knn_exact(X, y, seed), sklearn_mi(X, y, seed), rtol=0, atol=1e-9)
+    ours = mutual_info_knn_exact(X, y, seed, compiled=compiled)
+    np.testing.assert_allclose(ours, sklearn_mi(X, y, seed), rtol=0, atol=1e-9)
+
+
+def test_compiled_and_numpy_paths_agree_bit_for_bit_with_three_classes():
+    rng = np.random.default_rng(99)
+    X = awkward_matrix(rng, 500, 16)
+    y = rng.integers(0, 3, 500)
+    assert np.array_equal(mutual_info_knn_exact(X, y, 1, compiled=True), mutual_info_knn_exact(X, y, 1, compiled=False))
 
 
 def test_a_class_of_one_point_is_left_out_as_in_sklearn():

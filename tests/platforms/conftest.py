@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
+# Fixtures from elsewhere (F401): the spec-checking fake Prolific of the end-to-end tests and
+# both database backends, for the other Prolific test files.
 from tests.platforms.fakes.mturk import FakeMTurk, Running
-from tests.study.conftest import make_analysis, make_study
+from tests.platforms.test_prolific import prolific  # noqa: F401
+from tests.study.conftest import database_url, make_analysis, make_study, postgres_server, postgres_url  # noqa: F401
 
 AKID, SECRET = "AKIDFAKEMTURK", "fake-secret"
 

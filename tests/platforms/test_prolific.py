@@ -60,7 +60,7 @@ def participant(client, fake, study_id, pid, answers_for):
     session_id = fake.start(study_id, pid)
     response = client.get(f"/prolific?PROLIFIC_PID={pid}&STUDY_ID={study_id}&SESSION_ID={session_id}")
     answered = []
-    for _ in range(30):
+    for _ in range(200):
         if response.status_code == 200:
             page = response.get_data(as_text=True)
             form = re.search(r'action="/hit/([^"/]+)/submit"', page)
@@ -211,6 +211,17 @@ def test_usd_accounts_pay_dollars_and_the_minimum_wage_is_checked_first(monkeypa
         server.close()
 
 
+def sent_minutes_ago(pstudy, minutes: int) -> None:
+    """Move every payment's pay-sent mark back (the user comes back to it later)."""
+    from datetime import timedelta
+
+    db = open_study_database(pstudy, create=False)
+    with db.sessions.begin() as s:
+        for b in s.scalars(select(Bonus).where(Bonus.pay_sent_at.is_not(None))):
+            b.pay_sent_at -= timedelta(minutes=minutes)
+    db.dispose()
+
+
 def unknown_line(out: str) -> str:
     return next(line for line in out.splitlines() if line.startswith("NOT PAID AGAIN"))
 
@@ -250,6 +261,10 @@ def test_a_pay_that_never_reached_prolific_is_paid_once_after_confirm_unpaid(pst
     (bid,) = prolific.bonuses
     assert not prolific.payments
     capsys.readouterr()
+    # Prolific pays asynchronously: a check right after the lost answer can miss the payment.
+    assert main(["study", "bonus", str(pstudy), "--confirm-unpaid", bid]) == 2
+    assert "may still be making it" in capsys.readouterr().err and not prolific.payments
+    sent_minutes_ago(pstudy, 20)  # the user looked again later, and it was not paid
     assert main(["study", "bonus", str(pstudy), "--confirm-unpaid", bid]) == 0
     assert "finished 1 bonus" in capsys.readouterr().out
     assert prolific.payments == {bid: 1} and prolific.paid == {("PARTICIPANT1", "GBP"): Decimal("0.50")}

@@ -115,3 +115,32 @@ def test_baseline_is_the_first_revision():
     config = Config()
     config.set_main_option("script_location", "study:migrations")
     assert ScriptDirectory.from_config(config).get_base() == BASELINE
+
+
+def test_revision_0003_marks_old_prolific_set_ups_unknown_and_leaves_their_currency_to_prolific(study_dir):
+    from alembic import command
+
+    from study.schema import _config
+
+    url = f"sqlite:///{study_dir / 'at-0002.sqlite'}"
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(_config(conn), "0002_crowd_platforms")
+            now = "2026-11-01 10:00:00"
+            for sid, platform in ((1, "prolific"), (2, "mturk"), (3, None)):
+                conn.execute(text("INSERT INTO studies (id, name, title, settings, created_at, platform) VALUES (:i, :n, 't', '{}', :c, :p)"),
+                             {"i": sid, "n": f"s{sid}", "c": now, "p": platform})
+            conn.execute(text("INSERT INTO workers (id, external_id, source, created_at, last_seen_at) VALUES (1, 'prolific:P1', 'local', :c, :c)"), {"c": now})
+            # Set up and maybe paid (earlier versions sent pay again), paid, never set up (nothing paid).
+            for bid, remote, paid in ((1, "bulk1", None), (2, "bulk2", now), (3, None, None)):
+                conn.execute(text("INSERT INTO bonuses (id, study_id, worker_id, amount_cents, reason, token, kind, remote_id, created_at, paid_at) "
+                                  "VALUES (:i, 1, 1, 50, 'r', :t, 'manual', :r, :c, :p)"), {"i": bid, "t": f"tok{bid}", "r": remote, "c": now, "p": paid})
+        assert upgrade_database(engine) == head_revision()
+        with engine.connect() as conn:
+            currencies = dict(conn.execute(text("SELECT name, platform_currency FROM studies")).all())
+            sent = dict(conn.execute(text("SELECT remote_id, pay_sent_at IS NOT NULL FROM bonuses")).all())
+        assert currencies == {"s1": None, "s2": "USD", "s3": None}
+        assert sent == {"bulk1": 1, "bulk2": 0, None: 0}
+    finally:
+        engine.dispose()

@@ -17,6 +17,9 @@ repeated automatically. If its answer is lost (a dropped connection, a server er
 killed run), the outcome is unknown: Barlow says so, names the payment id, and pays it
 again only after you checked it was not paid and ran
   barlow study bonus STUDY --confirm-unpaid PAYMENT_ID
+Prolific pays bonuses asynchronously, within minutes: --confirm-unpaid is taken only
+15 minutes after the lost answer, and a refused second call leaves the outcome unknown.
+Two runs at once (two terminals) never pay one bonus twice.
 (MTurk's SendBonus is idempotent by its token, so an MTurk bonus is simply resent.)
 Prolific's pay call cannot carry the reason: it is sent to the participant as a message.
 
@@ -63,20 +66,21 @@ def run(args: argparse.Namespace) -> int:
                 raise BarlowError(f"--amount {args.amount!r} is not an amount like 0.50") from None
             report = payments.bonus(ps, platform, args.worker, amount, args.reason, again=args.again, confirm_unpaid=args.confirm_unpaid)
         else:
-            report = payments.BonusReport(currency=payments.study_money(ps)[1])
-            payments.settle_pending(ps, platform, report, args.confirm_unpaid)
+            report = payments.settle(ps, platform, args.confirm_unpaid)
     if report.resent:
         print(f"finished {report.resent} bonus(es) an earlier run left unpaid (never sent, or resent with the same MTurk token)")
     for worker, amount in report.paid:
         print(f"paid {report.money(amount)} to {worker}")
     if args.top_up_to_wage:
         print(f"{len(report.paid)} workers topped up to {report.money(ps.crowd.target_hourly_wage)}/hour; {len(report.skipped)} already at or above it")
+    if report.elsewhere:
+        print(f"left {report.elsewhere} bonus(es) to another barlow run that is paying them now; see 'barlow study status' when it is done")
     for line in report.failed:
         print(f"  not paid: {line}")
     for line in report.unsent_reasons:
         print(f"  paid, but the reason could not be sent: {line}")
     for u in report.unknown:
         print(f"NOT PAID AGAIN: the payment of {report.money(u.amount)} to {u.worker} (payment {u.payment_id}) was sent and Barlow never "
-              f"learned whether it went through. Check it ({u.check}); only if it was not paid, run: "
+              f"learned whether it went through{'; ' + u.note if u.note else ''}. Check it ({u.check}); only if it was not paid, run: "
               f"barlow study bonus {args.study} --confirm-unpaid {u.payment_id}")
     return 1 if report.unknown or report.failed else 0

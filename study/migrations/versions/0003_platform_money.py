@@ -4,8 +4,9 @@ Adds ``studies.platform_currency`` (the currency rewards and bonuses are paid in
 ``studies.platform_internal_name`` (written before a Prolific draft is created, so a rerun
 looks that draft up instead of creating another) and ``bonuses.pay_sent_at`` (written
 before a payment call; with no ``paid_at`` it marks a payment whose outcome is unknown).
-Studies published before this revision were paid in US dollars (the only currency Barlow
-knew), so their currency is filled in as USD.
+MTurk studies published before this revision were paid in US dollars; a Prolific study's
+currency is its workspace's (GBP or USD), which only Prolific knows: it is left empty here
+and read from Prolific by the next command that connects to it.
 
 Revision ID: 0003_platform_money
 Revises: 0002_crowd_platforms
@@ -26,7 +27,7 @@ def upgrade() -> None:
     columns = {t: {c["name"] for c in inspector.get_columns(t)} for t in ("studies", "bonuses")}
     if "platform_currency" not in columns["studies"]:
         op.add_column("studies", sa.Column("platform_currency", sa.String(length=3), nullable=True))
-        op.execute("UPDATE studies SET platform_currency = 'USD' WHERE platform IS NOT NULL")
+        op.execute("UPDATE studies SET platform_currency = 'USD' WHERE platform = 'mturk'")
     if "platform_internal_name" not in columns["studies"]:
         op.add_column("studies", sa.Column("platform_internal_name", sa.String(length=255), nullable=True))
     if "pay_sent_at" not in columns["bonuses"]:

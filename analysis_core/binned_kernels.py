@@ -1,0 +1,296 @@
+"""Inner loops of the binned analysis: column binning, per-bin counts for many label vectors, and
+the small entropy trees, compiled by numba when it is installed (``analysis_core.compiled``).
+
+Layouts: ``X`` is rows x features (float32, as read from features.npy); ``bins_t`` is features x
+rows (uint8), so that one feature's bins are contiguous; label vectors are columns of an
+(rows x vectors) uint8 matrix ``W``, so that one row's flags for all vectors are contiguous
+and the counting loop adds a whole row of flags at once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from analysis_core.compiled import jit
+
+BLOCK = 32  # columns transposed together (one cache line of rows at a time)
+FEATURE_THRESHOLD = 1e-7  # scikit-learn's: values closer than this are not split apart
+
+
+@jit
+def transpose(X, out):
+    """out[f, i] = X[i, f], block by block (a strided column read per value is ten times slower)."""
+    n, n_features = X.shape
+    for f0 in range(0, n_features, BLOCK):
+        f1 = min(f0 + BLOCK, n_features)
+        for i in range(n):
+            for f in range(f0, f1):
+                out[f, i] = X[i, f]
+    return out
+
+
+@jit
+def bins_from_cuts(Xt, cuts, out):
+    """out[f, i] = number of cuts[f] strictly below Xt[f, i]."""
+    n_features, n = Xt.shape
+    n_cuts = cuts.shape[1]
+    out[:] = 0
+    for f in range(n_features):
+        for b in range(n_cuts):
+            cut = cuts[f, b]
+            for i in range(n):
+                out[f, i] += Xt[f, i] > cut
+    return out
+
+
+@jit
+def count_by_bin(bins_t, W, n_bins):
+    """counts[f, b, q] = sum of W[i, q] over the rows i whose feature f falls in bin b."""
+    n_features, n = bins_t.shape
+    n_vectors = W.shape[1]
+    counts = np.zeros((n_features, n_bins, n_vectors), dtype=np.int32)
+    for f in range(n_features):
+        for i in range(n):
+            b = bins_t[f, i]
+            for q in range(n_vectors):
+                counts[f, b, q] += W[i, q]
+    return counts
+
+
+@jit
+def mi_from_counts(counts, fail_col, all_col, table):
+    """(Miller-Madow corrected MI, plug-in MI) of every feature for each vector q: its failures are
+    counted in column ``fail_col[q]`` of ``counts`` (features x bins x columns), its rows in
+    ``all_col[q]``; ``table`` is ``mutual_info.xlogx_table``. The arithmetic, term by term and in
+    the same order, is ``mutual_info.binned_mi``'s."""
+    n_features, n_bins, _ = counts.shape
+    n_vectors = fail_col.shape[0]
+    mi = np.empty((n_vectors, n_features))
+    plugin = np.empty((n_vectors, n_features))
+    for q in range(n_vectors):
+        a, c = all_col[q], fail_col[q]
+        n = 0
+        n_fail = 0
+        for b in range(n_bins):
+            n += counts[0, b, a]
+            n_fail += counts[0, b, c]
+        n_y = table[n] - table[n_fail] - table[n - n_fail]
+        both = 1.0 if 0 < n_fail < n else 0.0
+        for f in range(n_features):
+            s = 0.0
+            occupied = 0
+            for b in range(n_bins):
+                ca = counts[f, b, a]
+                cf = counts[f, b, c]
+                s += table[ca] - table[cf] - table[ca - cf]
+                occupied += ca > 0
+            p = max((n_y - s) / n, 0.0)
+            plugin[q, f] = p
+            mi[q, f] = max(p - (occupied - 1) * both / (2 * n), 0.0)
+    return mi, plugin
+
+
+def tree_tables(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(k log k, log k + 1) for k = 0..2n: a node's weighted total (successes + w_fail x failures,
+    w_fail = successes / failures at the root) never exceeds twice the root's successes."""
+    k = np.arange(2 * n + 1, dtype=np.float64)
+    log_k = np.log(np.maximum(k, 1.0))
+    return k * log_k, log_k + 1.0
+
+
+@jit
+def _xlogx(a):
+    return a * np.log(a) if a > 0 else 0.0
+
+
+@jit
+def grow_tree(order, values, y, train, depth, min_leaf, w_fail, table, log_table):
+    """The best-split entropy tree that scikit-learn's DecisionTreeClassifier grows with Barlow's
+    settings (class weights {0: 1, 1: w_fail}, max_depth, min_samples_leaf), on the ``train`` rows.
+
+    ``order[j]`` is the row order of column j sorted by value (all rows), ``values[j, i]`` the
+    float32 value of row i in column j. Every row, trained on or not, is routed to its leaf.
+    Split candidates are scored like scikit-learn's (weighted entropy of the children) and
+    thresholds placed as it places them (midpoint, in float64); between equally good splits the
+    first column (in the given order) and then the lowest cut wins, where scikit-learn breaks ties by
+    its random feature order. Nodes are numbered depth-first, left child first, as scikit-learn numbers
+    them. ``table`` / ``log_table`` are ``tree_tables(row count)``: a split's weighted entropy, the
+    sum over children of T log T - w0 log w0 - w1 log w1 with w1 = w_fail x failures, then needs
+    only the logarithms of the children's weighted totals T (the rest is looked up, and the
+    w1 log w_fail terms add up to the same constant for every split of a node).
+    Returns (feature, threshold, left, right, n_train, n_fail_train, leaf_of_row).
+    """
+    n_cols, n = order.shape
+    max_nodes = 2 ** (depth + 1) - 1
+    feature = np.full(max_nodes, -1, dtype=np.int64)
+    threshold = np.zeros(max_nodes, dtype=np.float64)
+    left = np.full(max_nodes, -1, dtype=np.int64)
+    right = np.full(max_nodes, -1, dtype=np.int64)
+    m = np.zeros(max_nodes, dtype=np.int64)
+    k = np.zeros(max_nodes, dtype=np.int64)
+    node = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        if train[i]:
+            m[0] += 1
+            k[0] += y[i]
+    n_nodes = 1
+    level_start, level_end = 0, 1
+    run_n = np.zeros(max_nodes, dtype=np.int64)
+    run_k = np.zeros(max_nodes, dtype=np.int64)
+    last = np.zeros(max_nodes, dtype=np.float64)
+    best = np.full(max_nodes, -np.inf)
+    best_col = np.full(max_nodes, -1, dtype=np.int64)
+    best_low = np.zeros(max_nodes, dtype=np.float64)
+    best_high = np.zeros(max_nodes, dtype=np.float64)
+    active = np.zeros(max_nodes, dtype=np.bool_)
+    for level in range(depth):
+        any_active = False
+        for d in range(level_start, level_end):
+            active[d] = m[d] >= 2 and m[d] >= 2 * min_leaf and 0 < k[d] < m[d]
+            any_active = any_active or active[d]
+        if not any_active:
+            break
+        for j in range(n_cols):
+            for d in range(level_start, level_end):
+                run_n[d] = 0
+                run_k[d] = 0
+            for t in range(n):
+                i = order[j, t]
+                d = node[i]
+                if not train[i] or not active[d]:
+                    continue
+                v = np.float64(values[j, i])
+                if run_n[d] > 0 and v > last[d] + FEATURE_THRESHOLD:
+                    left_n = run_n[d]
+                    if left_n >= min_leaf and m[d] - left_n >= min_leaf:
+                        l1 = run_k[d]
+                        l0 = left_n - l1
+                        r1 = k[d] - l1
+                        r0 = (m[d] - k[d]) - l0
+                        purity = table[l0] + table[r0] + w_fail * (table[l1] + table[r1])
+                        t_left = l0 + w_fail * l1
+                        t_right = r0 + w_fail * r1
+                        if t_left >= 1.0 and t_right >= 1.0:
+                            # x log x is convex: its tangent at floor(x) bounds it from below (to
+                            # within 1 / (2 floor(x))), so most cuts are ruled out without a logarithm.
+                            a_left, a_right = int(t_left), int(t_right)
+                            bound = (purity - table[a_left] - log_table[a_left] * (t_left - a_left)
+                                     - table[a_right] - log_table[a_right] * (t_right - a_right))
+                            if bound < best[d] - 1e-9 * (abs(best[d]) + 1.0):
+                                run_n[d] += 1
+                                run_k[d] += y[i]
+                                last[d] = v
+                                continue
+                        score = purity - _xlogx(t_left) - _xlogx(t_right)
+                        if score > best[d]:
+                            best[d] = score
+                            best_col[d] = j
+                            best_low[d] = last[d]
+                            best_high[d] = v
+                run_n[d] += 1
+                run_k[d] += y[i]
+                last[d] = v
+        next_start = n_nodes
+        for d in range(level_start, level_end):
+            if not active[d] or best_col[d] < 0:
+                continue
+            thr = best_low[d] / 2.0 + best_high[d] / 2.0
+            if thr == best_high[d] or np.isinf(thr):
+                thr = best_low[d]
+            feature[d] = best_col[d]
+            threshold[d] = thr
+            left[d] = n_nodes
+            right[d] = n_nodes + 1
+            n_nodes += 2
+        for i in range(n):
+            d = node[i]
+            if d >= level_start and d < level_end and feature[d] >= 0:
+                child = left[d] if np.float64(values[feature[d], i]) <= threshold[d] else right[d]
+                node[i] = child
+                if train[i]:
+                    m[child] += 1
+                    k[child] += y[i]
+        level_start, level_end = next_start, n_nodes
+        if level_start == level_end:
+            break
+    # Renumber depth-first, left child first (scikit-learn's order).
+    new_id = np.full(n_nodes, -1, dtype=np.int64)
+    stack = np.zeros(max_nodes, dtype=np.int64)
+    top = 1
+    count = 0
+    while top > 0:
+        top -= 1
+        d = stack[top]
+        new_id[d] = count
+        count += 1
+        if feature[d] >= 0:
+            stack[top] = right[d]
+            stack[top + 1] = left[d]
+            top += 2
+    out_feature = np.full(n_nodes, -1, dtype=np.int64)
+    out_threshold = np.zeros(n_nodes, dtype=np.float64)
+    out_left = np.full(n_nodes, -1, dtype=np.int64)
+    out_right = np.full(n_nodes, -1, dtype=np.int64)
+    out_m = np.zeros(n_nodes, dtype=np.int64)
+    out_k = np.zeros(n_nodes, dtype=np.int64)
+    for d in range(n_nodes):
+        e = new_id[d]
+        out_feature[e] = feature[d]
+        out_threshold[e] = threshold[d]
+        out_m[e] = m[d]
+        out_k[e] = k[d]
+        if feature[d] >= 0:
+            out_left[e] = new_id[left[d]]
+            out_right[e] = new_id[right[d]]
+    leaf_of_row = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        leaf_of_row[i] = new_id[node[i]]
+    return out_feature, out_threshold, out_left, out_right, out_m, out_k, leaf_of_row
+
+
+@jit
+def aler_minus_ber_many(order_all, Xt, selected, Y, depth, min_leaf, table, log_table):
+    """In-sample ALER - BER of the tree grown on all rows for each label vector Y[q], on the columns
+    ``selected[q]`` (``order_all`` / ``Xt``: sort order and values of every column, features x rows)."""
+    n_vectors, n = Y.shape
+    out = np.empty(n_vectors)
+    train = np.ones(n, dtype=np.bool_)
+    for q in range(n_vectors):
+        n_fail = 0
+        for i in range(n):
+            n_fail += Y[q, i]
+        w_fail = (n - n_fail) / n_fail
+        cols = selected[q]
+        feature, _, _, _, m, k, _ = grow_tree(order_all[cols], Xt[cols], Y[q], train, depth, min_leaf, w_fail,
+                                              table, log_table)
+        aler = 0.0
+        for d in range(feature.shape[0]):
+            if feature[d] < 0 and m[d] > 0:
+                aler += k[d] * k[d] / m[d]
+        out[q] = aler / n_fail - n_fail / n
+    return out
+
+
+@jit
+def order_keys(Xt, keys):
+    """keys[f, i] = (Xt[f, i] as order-preserving bits) << 32 | i: sorting each row of keys sorts
+    the row's values with ties by row number, so its low halves are the stable argsort (NumPy's
+    vectorized sort of integers is several times faster than its indirect argsort)."""
+    n_features, n = Xt.shape
+    bits = Xt.view(np.uint32)
+    for f in range(n_features):
+        for i in range(n):
+            b = bits[f, i]
+            if b == np.uint32(0x80000000):
+                b = np.uint32(0)  # -0.0 ties with 0.0
+            # IEEE order as unsigned: flip all bits of negatives, the sign bit of the others.
+            b = b ^ np.uint32(0xFFFFFFFF) if b & np.uint32(0x80000000) else b | np.uint32(0x80000000)
+            keys[f, i] = (np.uint64(b) << np.uint64(32)) | np.uint64(i)
+    return keys
+
+
+def stable_argsort_rows(Xt: np.ndarray) -> np.ndarray:
+    """np.argsort(Xt, axis=1, kind="stable") of a float32 matrix without NaN, as int32."""
+    keys = order_keys(Xt, np.empty(Xt.shape, dtype=np.uint64))
+    keys.sort(axis=1)
+    return (keys & np.uint64(0xFFFFFFFF)).astype(np.int32)

@@ -1,0 +1,199 @@
+"""The batched refits behind cross-fitting and the permutation test agree with the one-at-a-time
+procedure, the compiled kernels with their Python versions, torch with NumPy, and the sequential
+permutation p-value is valid."""
+
+import numpy as np
+import pytest
+
+from analysis_core import binned_kernels as kernels
+from analysis_core.compiled import python_version
+from analysis_core.artifacts.errors import BarlowError
+from analysis_core.failure_analysis import AnalysisConfig
+from analysis_core.failure_tree import FailureTree
+from analysis_core.mutual_info import auto_bins, binned_mi, column_bins, mutual_info_fast, top_features, xlogx_table
+from analysis_core.permutation import permutation_test, stop_count
+from analysis_core.refits import GroupRefits
+
+
+def relu_group(n=400, n_features=60, seed=0, planted=3):
+    rng = np.random.default_rng(seed)
+    X = np.maximum(rng.standard_normal((n, n_features)).astype(np.float32) + 0.3, 0)
+    x = X[:, planted]
+    failure = rng.random(n) < np.where(x <= np.quantile(x, 0.4), 0.5, 0.12)
+    return X, failure
+
+
+def reference_mi(X, y):
+    """The binned MI written out with entropies of rates (the estimator's textbook form)."""
+    n = len(y)
+    bins = column_bins(X, auto_bins(n))
+    mi = np.empty(X.shape[1])
+    p = y.mean()
+    h_y = -(p * np.log(p) + (1 - p) * np.log(1 - p))
+    for f in range(X.shape[1]):
+        h_cond, occupied = 0.0, 0
+        for b in np.unique(bins[f]):
+            in_bin = bins[f] == b
+            rate = y[in_bin].mean()
+            occupied += 1
+            if 0 < rate < 1:
+                h_cond -= in_bin.mean() * (rate * np.log(rate) + (1 - rate) * np.log(1 - rate))
+        mi[f] = max(max(h_y - h_cond, 0.0) - (occupied - 1) / (2 * n), 0.0)
+    return mi
+
+
+def test_fast_mi_matches_the_entropy_formula():
+    X, failure = relu_group()
+    assert np.allclose(mutual_info_fast(X, failure), reference_mi(X, failure), atol=1e-12, rtol=0)
+
+
+def test_selection_of_many_shuffles_at_once_equals_one_at_a_time():
+    X, failure = relu_group()
+    rng = np.random.default_rng(1)
+    Y = np.stack([failure] + [rng.permutation(failure) for _ in range(40)])
+    refits = GroupRefits(X, top_k=8, depth=2, min_leaf=1)
+    batched = refits.select(Y)
+    for flags, chosen in zip(Y, batched):
+        mi, plugin = mutual_info_fast(X, flags, return_plugin=True)
+        assert np.array_equal(chosen, top_features(mi, 8, plugin))
+
+
+def test_fold_selection_measures_mi_on_the_training_rows_only():
+    X, failure = relu_group(seed=2)
+    rng = np.random.default_rng(3)
+    rows = rng.random((4, len(failure))) < 0.8
+    refits = GroupRefits(X, top_k=6, depth=1, min_leaf=1)
+    chosen = refits.select(np.broadcast_to(failure, rows.shape), rows)
+    bins = column_bins(X, auto_bins(len(failure)))  # the whole group's cuts: they never see a flag
+    for train, sel in zip(rows, chosen):
+        # Held-out flags must not matter: flip them all and the selection stays.
+        flipped = np.where(train, failure, ~failure)
+        assert np.array_equal(refits.select(flipped[None, :], train[None, :])[0], sel)
+        W = np.stack([train, failure & train], axis=1).astype(np.uint8)
+        counts = kernels.count_by_bin(bins, W, refits.n_bins)
+        mi, plugin = binned_mi(counts[:, :, 0], counts[:, :, 1], int(train.sum()), int((failure & train).sum()),
+                               xlogx_table(len(failure)))
+        assert np.array_equal(sel, top_features(mi, 6, plugin))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_tree_kernel_grows_scikit_learns_tree(seed):
+    from sklearn.tree import DecisionTreeClassifier
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(80, 900))
+    X = rng.standard_normal((n, 12)).astype(np.float32)
+    if seed % 2:
+        X = np.maximum(X + 0.3, 0)  # ties at zero
+    failure = rng.random(n) < 1 / (1 + np.exp(-2 * X[:, 3] + X[:, 5]))
+    depth, min_leaf = 1 + seed % 3, 1 + seed % 4
+    refits = GroupRefits(X, top_k=12, depth=depth, min_leaf=min_leaf)
+    feature, threshold, _, _, n_leaf, k_leaf, leaf = refits.grow(np.arange(12), failure)
+    n_fail = int(failure.sum())
+    sk = DecisionTreeClassifier(criterion="entropy", max_depth=depth, min_samples_leaf=min_leaf,
+                                class_weight={0: 1.0, 1: (n - n_fail) / n_fail}, random_state=0).fit(X, failure)
+    assert np.array_equal(sk.apply(X), leaf)
+    inner = sk.tree_.feature >= 0
+    assert np.array_equal(sk.tree_.feature[inner], feature[feature >= 0])
+    assert np.allclose(sk.tree_.threshold[inner], threshold[feature >= 0], rtol=0, atol=0)
+    assert np.array_equal(sk.tree_.n_node_samples, n_leaf)
+
+
+def test_tree_kernel_routes_rows_it_did_not_train_on():
+    X, failure = relu_group(n=300, n_features=10)
+    train = np.arange(300) % 5 != 0
+    refits = GroupRefits(X, top_k=10, depth=2, min_leaf=2)
+    feature, threshold, left, right, m, k, leaf = refits.grow(np.arange(10), failure, train)
+    assert m.sum() > 0 and m[0] == train.sum() and k[0] == failure[train].sum()
+    for i in range(300):  # replay the splits row by row
+        node = 0
+        while feature[node] >= 0:
+            node = left[node] if np.float64(X[i, feature[node]]) <= threshold[node] else right[node]
+        assert leaf[i] == node
+
+
+def test_compiled_kernels_equal_their_python_versions():
+    X, failure = relu_group(n=150, n_features=25)
+    refits = GroupRefits(X, top_k=5, depth=3, min_leaf=1)
+    Xt = np.ascontiguousarray(X.T)
+    assert np.array_equal(python_version(kernels.transpose)(X, np.empty_like(Xt)), Xt)
+    cuts = np.ascontiguousarray(np.sort(Xt, axis=1)[:, [30, 75, 120]])
+    assert np.array_equal(python_version(kernels.bins_from_cuts)(Xt, cuts, np.empty(Xt.shape, np.uint8)),
+                          kernels.bins_from_cuts(Xt, cuts, np.empty(Xt.shape, np.uint8)))
+    W = np.stack([np.ones(150), failure, failure[::-1]], axis=1).astype(np.uint8)
+    counts = kernels.count_by_bin(refits.bins_t, W, refits.n_bins)
+    assert np.array_equal(python_version(kernels.count_by_bin)(refits.bins_t, W, refits.n_bins), counts)
+    cols = (np.array([1, 2]), np.array([0, 0]), refits.table)
+    for a, b in zip(python_version(kernels.mi_from_counts)(counts, *cols), kernels.mi_from_counts(counts, *cols)):
+        assert np.allclose(a, b, rtol=0, atol=1e-12)
+    assert np.array_equal(python_version(kernels.order_keys)(Xt, np.empty(Xt.shape, np.uint64)),
+                          kernels.order_keys(Xt, np.empty(Xt.shape, np.uint64)))
+    assert np.array_equal(kernels.stable_argsort_rows(Xt), np.argsort(Xt, axis=1, kind="stable"))
+    order, values = refits.sort_columns(np.arange(5))[:5], refits.Xt[:5]
+    args = (order, values, failure.astype(np.int64), np.ones(150, bool), 3, 1, 1.7, *refits.tree_tables)
+    for a, b in zip(python_version(kernels.grow_tree)(*args), kernels.grow_tree(*args)):
+        assert np.allclose(a, b, rtol=0, atol=1e-12)
+
+
+def test_torch_path_selects_what_numpy_selects():
+    pytest.importorskip("torch")
+    X, failure = relu_group(seed=4)
+    rng = np.random.default_rng(5)
+    Y = np.stack([failure] + [rng.permutation(failure) for _ in range(20)])
+    rows = rng.random(Y.shape) < 0.8
+    cpu = GroupRefits(X, top_k=10, depth=2, min_leaf=1)
+    torch_cpu = GroupRefits(X, top_k=10, depth=2, min_leaf=1, device="torch-cpu")
+    assert np.array_equal(cpu.select(Y), torch_cpu.select(Y))
+    assert np.array_equal(cpu.select(Y, rows), torch_cpu.select(Y, rows))
+    tree = FailureTree(depth=2, top_k=10).fit(X, failure)
+    assert permutation_test(tree, X, failure, 30, device="torch-cpu") == permutation_test(tree, X, failure, 30)
+
+
+def test_binned_mi_on_torch_tensors_equals_numpy():
+    torch = pytest.importorskip("torch")
+    X, failure = relu_group(seed=6)
+    refits = GroupRefits(X, top_k=5, depth=1, min_leaf=1)
+    W = np.stack([np.ones(len(failure)), failure], axis=1).astype(np.uint8)
+    counts = kernels.count_by_bin(refits.bins_t, W, refits.n_bins).astype(np.int64)
+    n, n_fail = len(failure), int(failure.sum())
+    mi_np, plugin_np = binned_mi(counts[:, :, 0], counts[:, :, 1], n, n_fail, refits.table)
+    t = torch.from_numpy(counts)
+    mi_t, plugin_t = binned_mi(t[:, :, 0], t[:, :, 1], torch.tensor(n), torch.tensor(n_fail), torch.from_numpy(refits.table))
+    assert np.allclose(mi_t.numpy(), mi_np, rtol=0, atol=1e-12)
+    assert np.allclose(plugin_t.numpy(), plugin_np, rtol=0, atol=1e-12)
+    assert np.allclose(mi_np, mutual_info_fast(X, failure), rtol=0, atol=1e-12)
+
+
+def test_device_errors_are_clear():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(BarlowError, match="unknown device"):
+        AnalysisConfig(device="gpu-please").validate()
+    if not torch.cuda.is_available():
+        with pytest.raises(BarlowError, match="no CUDA GPU"):
+            AnalysisConfig(device="cuda").validate()
+    assert AnalysisConfig(device="torch-cpu").validate().device == "torch-cpu"
+
+
+def test_sequential_p_value_is_valid_on_null_groups_and_exact_where_it_matters():
+    rng = np.random.default_rng(7)
+    n_perm, alpha = 99, 0.05
+    h = stop_count(alpha, n_perm)
+    p_seq, p_full, runs = [], [], []
+    for g in range(120):
+        X = rng.standard_normal((60, 8)).astype(np.float32)
+        failure = rng.random(60) < 0.3
+        failure[:2] = [True, False]
+        tree = FailureTree(depth=1, top_k=3)
+        seq = permutation_test(tree, X, failure, n_perm, random_state=g, stop_at=h)
+        full = permutation_test(tree, X, failure, n_perm, random_state=g)
+        p_seq.append(seq["p_value"])
+        p_full.append(full["p_value"])
+        runs.append(seq["n_permutations"])
+        if full["p_value"] <= alpha or not seq["stopped_early"]:
+            assert seq["p_value"] == full["p_value"]
+        else:
+            assert seq["p_value"] > alpha
+    p_seq = np.array(p_seq)
+    for u in (0.05, 0.1, 0.25, 0.5):  # valid: P(p <= u) <= u (binomial slack for 120 groups)
+        assert (p_seq <= u).mean() <= u + 3 * np.sqrt(u * (1 - u) / len(p_seq))
+    assert np.mean(runs) < 0.5 * n_perm  # and it stops early on null groups
