@@ -27,6 +27,7 @@ from study.models import ASSIGNED, RELEASED, SUBMITTED, Answer, Assignment, Hit,
 
 Clock = Callable[[], datetime]
 _TAKEN = (ASSIGNED, SUBMITTED)
+LOCAL_MODE = "local"
 _ANSWERS = Answer.__table__
 _WORKERS = Worker.__table__
 _ASSIGNMENTS = Assignment.__table__
@@ -132,7 +133,7 @@ class _Statements:
             bindparam("hit_id", type_=Integer),
             bindparam("worker_id", type_=Integer),
             literal_column(f"'{ASSIGNED}'"),
-            literal_column("'local'"),
+            literal_column(f"'{LOCAL_MODE}'"),
             bindparam("accepted_at", type_=a.accepted_at.type),
         ).where(taken_now < bindparam("cap", type_=Integer))
         claim_columns = ["public_id", "hit_id", "worker_id", "status", "mode", "accepted_at"]
@@ -141,12 +142,12 @@ class _Statements:
             stmt = insert_of(_ASSIGNMENTS).from_select(claim_columns, claim_values)
             self.claim[dialect] = stmt.on_conflict_do_update(
                 index_elements=["hit_id", "worker_id"],
-                set_={"status": ASSIGNED, "accepted_at": stmt.excluded.accepted_at, "released_at": None, "mode": "local"},
+                set_={"status": ASSIGNED, "accepted_at": stmt.excluded.accepted_at, "released_at": None, "mode": LOCAL_MODE},
                 where=a.status == RELEASED,
             ).returning(a.id, a.public_id)
-        self.add_answers = insert(_ANSWERS)
         self.by_platform_id = select(Assignment).where(Assignment.platform_assignment_id == bindparam("platform_assignment_id"))
         self.answered_by_platform_worker = select(a.id).where(a.hit_id == hit_id, a.worker_id == of_worker, a.status == SUBMITTED)
+        self.add_answers = insert(_ANSWERS)
         self.add_assignment = insert(_ASSIGNMENTS)
         # The columns to set come with the parameters (a submit sets five, a re-take four).
         self.set_assignment = update(_ASSIGNMENTS).where(a.id == bindparam("assignment_id"))
@@ -290,6 +291,11 @@ class Allocator:
                 row = self._claim(session, claim, hit, worker)
                 if row is not None:
                     return row
+                # Nothing claimed: the slots went, or the same worker's other request (another
+                # tab) took this HIT meanwhile; then that one is theirs.
+                held = self.current(session, worker)
+                if held is not None:
+                    return held
             lost.append(hit.id)
 
     def _claim(self, session: Session, claim, hit, worker: HasId) -> Assignment | None:
@@ -303,7 +309,7 @@ class Allocator:
             # A released assignment picked up again: its other columns are as stored.
             return session.get(Assignment, got.id, populate_existing=True)
         del values["cap"]
-        row = Assignment(id=got.id, status=ASSIGNED, mode="local", platform_assignment_id=None, **values)
+        row = Assignment(id=got.id, status=ASSIGNED, mode=LOCAL_MODE, platform_assignment_id=None, **values)
         make_transient_to_detached(row)
         session.add(row)
         return row
@@ -426,9 +432,8 @@ class Allocator:
             )
         now = self.clock()
         if answers:
-            # One multi-row INSERT; the unique (assignment, question) constraint still refuses a double submit.
-            # psycopg sends these rows in one pipeline (one round trip); a multi-VALUES
-            # INSERT would be compiled anew each time (SQLAlchemy cannot cache it).
+            # One executemany (psycopg sends the rows in one pipeline; SQLAlchemy cannot cache a
+            # multi-VALUES INSERT); the unique (assignment, question) constraint still refuses a double submit.
             session.execute(self._sql.add_answers, [{"assignment_id": assignment.id, "question_id": q, "value": v, "created_at": now} for q, v in answers.items()])
             session.expire(assignment, ["answers"])
         work_time = max(0.0, (now - assignment.accepted_at).total_seconds())

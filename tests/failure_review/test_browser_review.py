@@ -44,10 +44,10 @@ def review_session(browser, server, name: str, plan: dict) -> list[str]:
     page.click("#start")
     done = []
     while True:
-        page.wait_for_url(lambda url: "/hit/" in url or url.endswith("/survey"))
+        page.wait_for_url(lambda url: url.endswith("/next") or url.endswith("/survey"))  # /next shows the HIT
         if page.url.endswith("/survey"):
             break
-        hit = page.url.rsplit("/", 1)[1]
+        hit = page.get_attribute("#hit-form", "action").rsplit("/", 2)[1]
         # What the reviewer judges: the rule, ER against BER, the tree, failures beside correct images.
         assert page.is_visible("#review-context .sentence") and page.is_visible("#tree .tnode.reviewed")
         assert page.is_visible("#compare figure.fail img") and page.is_visible("#compare figure.ok img")
@@ -66,7 +66,7 @@ def review_session(browser, server, name: str, plan: dict) -> list[str]:
         if plan.get("other"):
             page.get_by_label("Other:", exact=True).check()
             page.click("#submit")  # "Other" ticked with an empty box: the browser keeps the form
-            assert page.url.endswith(f"/hit/{hit}") and "left" in page.text_content("#client-errors")
+            assert page.url.endswith("/next") and "left" in page.text_content("#client-errors")
             page.fill("#input-actions-other-text", plan["other"])
         page.click("#submit")
         page.wait_for_url(f"**/thanks/{hit}?again=0")

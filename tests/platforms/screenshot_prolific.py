@@ -63,7 +63,7 @@ def main(out_dir: str = "screenshots/prolific") -> None:
                 session_id = fake.start(study_id, pid)
                 page.goto(f"{base}/prolific?PROLIFIC_PID={pid}&STUDY_ID={study_id}&SESSION_ID={session_id}")
                 for n in range(2):
-                    page.wait_for_url("**/hit/*")
+                    page.wait_for_url("**/next")  # /next shows the HIT itself
                     if pid == "PARTICIPANTANA":
                         page.screenshot(path=str(out / f"participant_hit_{n + 1}.png"), full_page=True)
                     _answer(page, n)
