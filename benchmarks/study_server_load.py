@@ -3,8 +3,8 @@
 Each simulated worker does what a browser does: GET / (CSRF token) -> POST /start -> follow
 its redirect to GET /next (the HIT page, with its form and token) -> POST the form to its
 action (/hit/<key>/submit) -> follow the redirect to the thank-you page -> its "Next HIT"
-link (/next), until the server says the study is done. Afterwards the database and the admin export are
-checked against what every client was told:
+link (/next), until the server says the study is done. Afterwards the database and the
+admin export are checked against what every client was told:
 
   lost          answers acknowledged to a client ("Your answer is saved") but not stored
   changed       stored answers that differ from what the client sent
