@@ -58,6 +58,17 @@ def test_selection_of_many_shuffles_at_once_equals_one_at_a_time():
         assert np.array_equal(chosen, top_features(mi, 8, plugin))
 
 
+def test_displayed_tree_on_the_group_bins_is_the_tree_fitted_alone():
+    X, failure = relu_group(seed=6)
+    refits = GroupRefits(X, top_k=8, depth=3, min_leaf=1)
+    for got, want in zip(refits.mutual_information(failure), mutual_info_fast(X, failure, return_plugin=True)):
+        assert np.array_equal(got, want)
+    shared = FailureTree(depth=3, top_k=8).fit(X, failure, precomputed_mi=refits.mutual_information(failure))
+    alone = FailureTree(depth=3, top_k=8).fit(X, failure)
+    assert np.array_equal(shared.selected_features_, alone.selected_features_)
+    assert shared.nodes_ == alone.nodes_
+
+
 def test_fold_selection_measures_mi_on_the_training_rows_only():
     X, failure = relu_group(seed=2)
     rng = np.random.default_rng(3)
@@ -129,8 +140,9 @@ def test_compiled_kernels_equal_their_python_versions():
     assert np.array_equal(python_version(kernels.order_keys)(Xt, np.empty(Xt.shape, np.uint64)),
                           kernels.order_keys(Xt, np.empty(Xt.shape, np.uint64)))
     assert np.array_equal(kernels.stable_argsort_rows(Xt), np.argsort(Xt, axis=1, kind="stable"))
-    order, values = refits.sort_columns(np.arange(5))[:5], refits.Xt[:5]
-    args = (order, values, failure.astype(np.int64), np.ones(150, bool), 3, 1, 1.7, *refits.tree_tables)
+    order, sorted_values = refits.sort_columns(np.arange(5))
+    assert np.array_equal(sorted_values[:5], np.sort(refits.Xt[:5], axis=1))
+    args = (order[:5], sorted_values[:5], refits.Xt[:5], failure.astype(np.int64), np.ones(150, bool), 3, 1, 1.7, *refits.tree_tables)
     for a, b in zip(python_version(kernels.grow_tree)(*args), kernels.grow_tree(*args)):
         assert np.allclose(a, b, rtol=0, atol=1e-12)
 
