@@ -172,5 +172,22 @@ class GroupRefits:
 
 def top_features_many(mi: np.ndarray, plugin: np.ndarray, k: int) -> np.ndarray:
     """``mutual_info.top_features`` for every row of ``mi`` (vectors x features) at once."""
-    ids = np.broadcast_to(np.arange(mi.shape[1]), mi.shape)
-    return np.lexsort((ids, -plugin, -mi), axis=-1)[:, :k]
+    n_vectors, n_features = mi.shape
+    if k >= n_features:
+        ids = np.broadcast_to(np.arange(n_features), mi.shape)
+        return np.lexsort((ids, -plugin, -mi), axis=-1)[:, :k]
+    # Only the features whose MI reaches the k-th largest can be chosen: sort just those (all of a
+    # row's features where ties at that value make more than k candidates).
+    kth = -np.partition(-mi, k - 1, axis=1)[:, k - 1]
+    candidate = mi >= kth[:, None]
+    out = np.empty((n_vectors, k), dtype=np.int64)
+    exact = candidate.sum(axis=1) == k
+    if exact.any():
+        ids = np.nonzero(candidate[exact])[1].reshape(-1, k)
+        rows = np.arange(len(ids))[:, None]
+        mi_c, plugin_c = mi[exact][rows, ids], plugin[exact][rows, ids]
+        out[exact] = np.take_along_axis(ids, np.lexsort((ids, -plugin_c, -mi_c), axis=-1), axis=1)
+    if not exact.all():
+        ids = np.broadcast_to(np.arange(n_features), (int((~exact).sum()), n_features))
+        out[~exact] = np.lexsort((ids, -plugin[~exact], -mi[~exact]), axis=-1)[:, :k]
+    return out

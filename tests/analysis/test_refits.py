@@ -209,3 +209,34 @@ def test_sequential_p_value_is_valid_on_null_groups_and_exact_where_it_matters()
     for u in (0.05, 0.1, 0.25, 0.5):  # valid: P(p <= u) <= u (binomial slack for 120 groups)
         assert (p_seq <= u).mean() <= u + 3 * np.sqrt(u * (1 - u) / len(p_seq))
     assert np.mean(runs) < 0.5 * n_perm  # and it stops early on null groups
+
+
+def test_sequential_test_result_does_not_depend_on_its_block_sizes(monkeypatch):
+    from analysis_core import permutation
+
+    X, failure = relu_group(n=300, n_features=40, seed=8)
+    null_failure = np.random.default_rng(9).permutation(failure)  # no failure mode: stops early
+    tree = FailureTree(depth=2, top_k=5)
+    for flags in (failure, null_failure):
+        small_first = permutation_test(tree, X, flags, 100, random_state=3, stop_at=6)
+        monkeypatch.setattr(permutation, "FIRST_CHUNK", permutation.CHUNK)
+        one_size = permutation_test(tree, X, flags, 100, random_state=3, stop_at=6)
+        monkeypatch.undo()
+        assert small_first == one_size
+    assert small_first["stopped_early"] and small_first["n_permutations"] < permutation.FIRST_CHUNK + 31
+
+
+def test_top_features_of_many_vectors_equal_one_sort_of_each_with_ties():
+    from analysis_core.refits import top_features_many
+
+    rng = np.random.default_rng(10)
+    mi = rng.random((30, 50))
+    plugin = mi + rng.random((30, 50))
+    mi[:10, :25] = 0.0  # more than k tied at the cut (MI clipped at zero in small groups)
+    mi[10:20, 5] = mi[10:20, 6]  # a tie broken by the plug-in value
+    plugin[20:, 7] = plugin[20:, 8]
+    mi[20:, 7] = mi[20:, 8]  # a tie broken by the lower id
+    for k in (1, 5, 40, 50, 60):
+        got = top_features_many(mi, plugin, k)
+        for row in range(len(mi)):
+            assert np.array_equal(got[row], top_features(mi[row], k, plugin[row]))
