@@ -43,12 +43,18 @@ def bins_from_cuts(Xt, cuts, out):
     return out
 
 
-@jit
 def count_by_bin(bins_t, W, n_bins):
-    """counts[f, b, q] = sum of W[i, q] over the rows i whose feature f falls in bin b."""
+    """counts[f, b, q] = sum of W[i, q] over the rows i whose feature f falls in bin b (features x
+    bins x vectors; int16 where every count fits, which doubles the additions per instruction)."""
+    dtype = np.int16 if bins_t.shape[1] <= np.iinfo(np.int16).max else np.int32
+    return count_by_bin_into(bins_t, W, np.zeros((bins_t.shape[0], n_bins, W.shape[1]), dtype=dtype))
+
+
+@jit
+def count_by_bin_into(bins_t, W, counts):
+    """``count_by_bin`` adding into ``counts`` (zeros)."""
     n_features, n = bins_t.shape
     n_vectors = W.shape[1]
-    counts = np.zeros((n_features, n_bins, n_vectors), dtype=np.int32)
     for f in range(n_features):
         for i in range(n):
             b = bins_t[f, i]

@@ -133,7 +133,8 @@ def test_compiled_kernels_equal_their_python_versions():
                           kernels.bins_from_cuts(Xt, cuts, np.empty(Xt.shape, np.uint8)))
     W = np.stack([np.ones(150), failure, failure[::-1]], axis=1).astype(np.uint8)
     counts = kernels.count_by_bin(refits.bins_t, W, refits.n_bins)
-    assert np.array_equal(python_version(kernels.count_by_bin)(refits.bins_t, W, refits.n_bins), counts)
+    assert np.array_equal(python_version(kernels.count_by_bin_into)(refits.bins_t, W, np.zeros_like(counts)), counts)
+    assert np.array_equal(counts.sum(axis=1), np.broadcast_to(W.sum(axis=0), (X.shape[1], 3)))
     cols = (np.array([1, 2]), np.array([0, 0]), refits.table)
     for a, b in zip(python_version(kernels.mi_from_counts)(counts, *cols), kernels.mi_from_counts(counts, *cols)):
         assert np.allclose(a, b, rtol=0, atol=1e-12)
