@@ -116,7 +116,8 @@ def grow_tree(order, sorted_values, values, y, train, depth, min_leaf, w_fail, t
 
     ``order[j]`` is the row order of column j sorted by value (all rows), ``values[j, i]`` the
     float32 value of row i in column j and ``sorted_values[j, t] = values[j, order[j, t]]`` (the
-    scans read values in sorted order without a gather). Every row, trained on or not, is routed to its leaf.
+    scans read values in sorted order without a gather). Every row, trained on or not, is routed
+    to its leaf.
     Split candidates are scored like scikit-learn's (weighted entropy of the children) and
     thresholds placed as it places them (midpoint, in float64); between equally good splits the
     first column (in the given order) and then the lowest cut wins, where scikit-learn breaks ties by

@@ -26,7 +26,7 @@ import numpy as np
 
 from analysis_core.binned_kernels import aler_minus_ber_many, count_by_bin, grow_tree, mi_from_counts, stable_argsort_rows, transpose, tree_tables
 from analysis_core.artifacts.errors import BarlowError
-from analysis_core.mutual_info import auto_bins, binned_mi, column_bins_of_transposed, xlogx_table
+from analysis_core.mutual_info import auto_bins, binned_mi, column_bins_of_transposed, mi_of_bins, xlogx_table
 
 CPU = "cpu"
 TORCH_CPU = "torch-cpu"
@@ -103,10 +103,7 @@ class GroupRefits:
 
     def mutual_information(self, fail: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``mutual_info.mutual_info_fast(X, fail, return_plugin=True)`` from the group's bins (same values)."""
-        W = np.ones((self.n, 2), dtype=np.uint8)
-        W[:, 1] = np.asarray(fail, dtype=bool)
-        mi, plugin = mi_from_counts(count_by_bin(self.bins_t, W, self.n_bins), np.array([1]), np.array([0]), self.table)
-        return mi[0], plugin[0]
+        return mi_of_bins(self.bins_t, fail, self.n_bins, self.table)
 
     def _select_torch(self, W: np.ndarray, fail_col: np.ndarray, all_col: np.ndarray) -> np.ndarray:
         import torch
