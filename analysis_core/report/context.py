@@ -23,10 +23,10 @@ from analysis_core.artifacts import (
     read_descriptions,
 )
 from analysis_core.artifacts.descriptions import DESCRIPTIONS_FILE
-from analysis_core.artifacts.visualization_index import LEAF_TYPICAL, leaf_selection
 from analysis_core.artifacts.errors import BarlowError
 from analysis_core.artifacts.tables import optional_float
 from analysis_core.artifacts.judgements import JUDGEMENTS_FILE, read_judgements
+from analysis_core.artifacts.visualization_index import LEAF_TYPICAL, leaf_selection
 from analysis_core.report.judgements import attach_judgements
 from analysis_core.report.sentences import (
     condition_text,
