@@ -62,7 +62,7 @@ def test_grid_shows_top_scored_failures_when_scored_and_random_otherwise(fmnist_
     again = visualize_analysis(analysis, feature_ids=[3], config=config, progress=False)
     assert again["leaves"][key]["selection"] == "random"
     assert again["leaves"][key]["rows"] != index["leaves"][key]["rows"]
-    _, _ = build_report(analysis, tmp_path / "report2", progress=False)
+    build_report(analysis, tmp_path / "report2", progress=False)
     assert "randomly chosen failures" in _caption((tmp_path / "report2" / view["href"]).read_text(), scored_leaf)
 
 
