@@ -149,8 +149,8 @@ def _choice(question: ChoiceQuestion, answers: pd.DataFrame, codes: np.ndarray, 
     per_item[f"{question.name}_majority_count"] = [m.count for m in majorities]
     per_item[f"{question.name}_tie"] = [m.tie for m in majorities]
     per_item[f"{question.name}_agreement"] = agreement.item_agreement(table)
-    for k, option in enumerate(question.options):
-        per_item[f"{question.name}_n_{slug(option)}"] = table[:, k]
+    for k, choice in enumerate(question.options):
+        per_item[f"{question.name}_n_{slug(choice)}"] = table[:, k]
 
     total = int(table.sum())
     low, high = stats.bootstrap_proportions(table, options.n_bootstrap, options.level, options.seed)
