@@ -43,12 +43,18 @@ def bins_from_cuts(Xt, cuts, out):
     return out
 
 
-@jit
 def count_by_bin(bins_t, W, n_bins):
-    """counts[f, b, q] = sum of W[i, q] over the rows i whose feature f falls in bin b."""
+    """counts[f, b, q] = sum of W[i, q] over the rows i whose feature f falls in bin b (features x
+    bins x vectors; int16 where every count fits, which doubles the additions per instruction)."""
+    dtype = np.int16 if bins_t.shape[1] <= np.iinfo(np.int16).max else np.int32
+    return count_by_bin_into(bins_t, W, np.zeros((bins_t.shape[0], n_bins, W.shape[1]), dtype=dtype))
+
+
+@jit
+def count_by_bin_into(bins_t, W, counts):
+    """``count_by_bin`` adding into ``counts`` (zeros)."""
     n_features, n = bins_t.shape
     n_vectors = W.shape[1]
-    counts = np.zeros((n_features, n_bins, n_vectors), dtype=np.int32)
     for f in range(n_features):
         for i in range(n):
             b = bins_t[f, i]
@@ -104,12 +110,14 @@ def _xlogx(a):
 
 
 @jit
-def grow_tree(order, values, y, train, depth, min_leaf, w_fail, table, log_table):
+def grow_tree(order, sorted_values, values, y, train, depth, min_leaf, w_fail, table, log_table):
     """The best-split entropy tree that scikit-learn's DecisionTreeClassifier grows with Barlow's
     settings (class weights {0: 1, 1: w_fail}, max_depth, min_samples_leaf), on the ``train`` rows.
 
     ``order[j]`` is the row order of column j sorted by value (all rows), ``values[j, i]`` the
-    float32 value of row i in column j. Every row, trained on or not, is routed to its leaf.
+    float32 value of row i in column j and ``sorted_values[j, t] = values[j, order[j, t]]`` (the
+    scans read values in sorted order without a gather). Every row, trained on or not, is routed
+    to its leaf.
     Split candidates are scored like scikit-learn's (weighted entropy of the children) and
     thresholds placed as it places them (midpoint, in float64); between equally good splits the
     first column (in the given order) and then the lowest cut wins, where scikit-learn breaks ties by
@@ -143,6 +151,9 @@ def grow_tree(order, values, y, train, depth, min_leaf, w_fail, table, log_table
     best_low = np.zeros(max_nodes, dtype=np.float64)
     best_high = np.zeros(max_nodes, dtype=np.float64)
     active = np.zeros(max_nodes, dtype=np.bool_)
+    # One gather per row and cut in the scans: state[i] = 2 x node + failure flag for a training
+    # row in a node that may split, -1 for any other row.
+    state = np.empty(n, dtype=np.int64)
     for level in range(depth):
         any_active = False
         for d in range(level_start, level_end):
@@ -150,16 +161,20 @@ def grow_tree(order, values, y, train, depth, min_leaf, w_fail, table, log_table
             any_active = any_active or active[d]
         if not any_active:
             break
+        for i in range(n):
+            d = node[i]
+            state[i] = 2 * d + y[i] if train[i] and active[d] else -1
         for j in range(n_cols):
             for d in range(level_start, level_end):
                 run_n[d] = 0
                 run_k[d] = 0
             for t in range(n):
-                i = order[j, t]
-                d = node[i]
-                if not train[i] or not active[d]:
+                s = state[order[j, t]]
+                if s < 0:
                     continue
-                v = np.float64(values[j, i])
+                d = s >> 1
+                y_i = s & 1
+                v = np.float64(sorted_values[j, t])
                 if run_n[d] > 0 and v > last[d] + FEATURE_THRESHOLD:
                     left_n = run_n[d]
                     if left_n >= min_leaf and m[d] - left_n >= min_leaf:
@@ -178,7 +193,7 @@ def grow_tree(order, values, y, train, depth, min_leaf, w_fail, table, log_table
                                      - table[a_right] - log_table[a_right] * (t_right - a_right))
                             if bound < best[d] - 1e-9 * (abs(best[d]) + 1.0):
                                 run_n[d] += 1
-                                run_k[d] += y[i]
+                                run_k[d] += y_i
                                 last[d] = v
                                 continue
                         score = purity - _xlogx(t_left) - _xlogx(t_right)
@@ -188,7 +203,7 @@ def grow_tree(order, values, y, train, depth, min_leaf, w_fail, table, log_table
                             best_low[d] = last[d]
                             best_high[d] = v
                 run_n[d] += 1
-                run_k[d] += y[i]
+                run_k[d] += y_i
                 last[d] = v
         next_start = n_nodes
         for d in range(level_start, level_end):
@@ -249,9 +264,10 @@ def grow_tree(order, values, y, train, depth, min_leaf, w_fail, table, log_table
 
 
 @jit
-def aler_minus_ber_many(order_all, Xt, selected, Y, depth, min_leaf, table, log_table):
+def aler_minus_ber_many(order_all, sorted_all, Xt, selected, Y, depth, min_leaf, table, log_table):
     """In-sample ALER - BER of the tree grown on all rows for each label vector Y[q], on the columns
-    ``selected[q]`` (``order_all`` / ``Xt``: sort order and values of every column, features x rows)."""
+    ``selected[q]`` (``order_all`` / ``sorted_all`` / ``Xt``: sort order, sorted values and values of
+    every column, features x rows)."""
     n_vectors, n = Y.shape
     out = np.empty(n_vectors)
     train = np.ones(n, dtype=np.bool_)
@@ -261,8 +277,8 @@ def aler_minus_ber_many(order_all, Xt, selected, Y, depth, min_leaf, table, log_
             n_fail += Y[q, i]
         w_fail = (n - n_fail) / n_fail
         cols = selected[q]
-        feature, _, _, _, m, k, _ = grow_tree(order_all[cols], Xt[cols], Y[q], train, depth, min_leaf, w_fail,
-                                              table, log_table)
+        feature, _, _, _, m, k, _ = grow_tree(order_all[cols], sorted_all[cols], Xt[cols], Y[q], train, depth,
+                                              min_leaf, w_fail, table, log_table)
         aler = 0.0
         for d in range(feature.shape[0]):
             if feature[d] < 0 and m[d] > 0:

@@ -330,3 +330,21 @@ def _versions() -> dict:
         torchvision_version = None
     return {"barlow": __version__, "torch": torch.__version__, "torchvision": torchvision_version,
             "numpy": np.__version__, "python": platform.python_version()}
+
+
+def features_in_memory(dataset: ImageDataset, model: FeatureModel, n_images: int | None = None,
+                       batch_size: int = 500) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features, labels and predicted class ids of the first ``n_images`` images, in memory.
+
+    For benchmarks and calibration runs on a few thousand images; ``extract`` streams a whole
+    data set to disk, resumably, and is what the pipeline uses.
+    """
+    n = len(dataset) if n_images is None else min(n_images, len(dataset))
+    subset = torch.utils.data.Subset(dataset, range(n))
+    features, predictions = [], []
+    with torch.no_grad():
+        for x, _ in torch.utils.data.DataLoader(subset, batch_size=batch_size):
+            out = model(x)
+            features.append(out.features.numpy().astype(np.float32))
+            predictions.append(out.logits.argmax(1).numpy())
+    return np.concatenate(features), np.asarray(dataset.labels)[:n], np.concatenate(predictions)

@@ -305,15 +305,16 @@ def _analyze_group(features: np.ndarray, task: dict, config: AnalysisConfig) -> 
             "leaves": leaves,
         }
         X, failure = X[fit_idx], fit_fail
-    else:
-        tree.fit(X, failure)
     from analysis_core.permutation import permutation_test, stop_count
     from analysis_core.refits import GroupRefits
 
-    # Cross-fitting and the permutation test refit the procedure on the same rows: they share its bins.
+    # Cross-fitting and the permutation test refit the procedure on the same rows: they share its
+    # bins, and so does the displayed tree when fitted on those rows with the binned estimator.
     refits = None
     if config.permutations > 0 or (config.folds >= 2 and config.mi == "fast"):
         refits = GroupRefits(X, config.top_k, config.depth, config.min_leaf, config.device)
+    if holdout is None:
+        tree.fit(X, failure, precomputed_mi=refits.mutual_information(failure) if refits and config.mi == "fast" else None)
     honest = None
     if config.folds >= 2:
         honest = cross_fit(tree, X, failure, config.folds, random_state=[config.seed, task["index"]], refits=refits)

@@ -176,7 +176,7 @@ class FailureTree(ClassifierMixin, BaseEstimator):
         tags.classifier_tags.multi_class = False
         return tags
 
-    def fit(self, X, y) -> "FailureTree":
+    def fit(self, X, y, precomputed_mi=None) -> "FailureTree":
         """Select features by mutual information with failure and grow the tree.
 
         Parameters
@@ -185,6 +185,9 @@ class FailureTree(ClassifierMixin, BaseEstimator):
             Feature matrix of the group's rows (all original columns); finite numbers.
         y : array-like of shape (n_samples,)
             Failure indicator: exactly two distinct values, the larger (``True``, ``1``) a failure.
+        precomputed_mi : tuple (mi, tiebreak) of arrays of shape (n_features,), optional
+            What ``mutual_information(X, failure, self.mi)`` returns, when the caller has it already
+            (``GroupRefits.mutual_information`` reuses the group's bins); not checked against X.
 
         Returns
         -------
@@ -216,7 +219,9 @@ class FailureTree(ClassifierMixin, BaseEstimator):
         n = int(failure.shape[0])
         self.n_, self.n_fail_ = n, n_fail
         self.ber_ = n_fail / n
-        self.mi_, tiebreak = mutual_information(X, failure, method=self.mi, random_state=self.random_state)
+        if precomputed_mi is None:
+            precomputed_mi = mutual_information(X, failure, method=self.mi, random_state=self.random_state)
+        self.mi_, tiebreak = precomputed_mi
         selected = top_features(self.mi_, self.top_k, tiebreak)
         self.selected_features_ = selected.astype(np.int64)
         self.selected_mi_ = self.mi_[selected]

@@ -96,18 +96,22 @@ def mutual_info_fast(
     the correction can zero every feature; ``return_plugin=True`` also returns the uncorrected
     estimate, which ``top_features`` uses to break such ties.
     """
+    if n_bins is None:
+        n_bins = auto_bins(X.shape[0])
+    mi, plugin = mi_of_bins(column_bins(X, n_bins), y, n_bins)
+    return (mi, plugin) if return_plugin else mi
+
+
+def mi_of_bins(bins_t: np.ndarray, y: np.ndarray, n_bins: int, table: np.ndarray | None = None):
+    """(corrected, plug-in) MI of every feature of ``column_bins`` output ``bins_t`` with binary y."""
     from analysis_core.binned_kernels import count_by_bin, mi_from_counts
 
-    y = np.asarray(y).astype(bool)
-    n = X.shape[0]
-    if n_bins is None:
-        n_bins = auto_bins(n)
+    n = bins_t.shape[1]
     W = np.ones((n, 2), dtype=np.uint8)
-    W[:, 1] = y
-    counts = count_by_bin(column_bins(X, n_bins), W, n_bins)
-    mi, plugin = mi_from_counts(counts, np.array([1]), np.array([0]), xlogx_table(n))
-    mi, plugin = mi[0], plugin[0]
-    return (mi, plugin) if return_plugin else mi
+    W[:, 1] = np.asarray(y).astype(bool)
+    table = xlogx_table(n) if table is None else table
+    mi, plugin = mi_from_counts(count_by_bin(bins_t, W, n_bins), np.array([1]), np.array([0]), table)
+    return mi[0], plugin[0]
 
 
 

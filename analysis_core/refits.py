@@ -26,7 +26,7 @@ import numpy as np
 
 from analysis_core.binned_kernels import aler_minus_ber_many, count_by_bin, grow_tree, mi_from_counts, stable_argsort_rows, transpose, tree_tables
 from analysis_core.artifacts.errors import BarlowError
-from analysis_core.mutual_info import auto_bins, binned_mi, column_bins_of_transposed, xlogx_table
+from analysis_core.mutual_info import auto_bins, binned_mi, column_bins_of_transposed, mi_of_bins, xlogx_table
 
 CPU = "cpu"
 TORCH_CPU = "torch-cpu"
@@ -75,6 +75,7 @@ class GroupRefits:
         self.table = xlogx_table(self.n)
         self.tree_tables = tree_tables(self.n)
         self._order = np.zeros((self.n_features, self.n), dtype=np.int32)
+        self._sorted_values = np.zeros((self.n_features, self.n), dtype=np.float32)
         self._sorted = np.zeros(self.n_features, dtype=bool)
         self._torch = None
 
@@ -99,6 +100,10 @@ class GroupRefits:
             mi, plugin = mi_from_counts(counts, fail_col, all_col, self.table)
             return top_features_many(mi, plugin, self.top_k)
         return self._select_torch(W, fail_col, all_col)
+
+    def mutual_information(self, fail: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``mutual_info.mutual_info_fast(X, fail, return_plugin=True)`` from the group's bins (same values)."""
+        return mi_of_bins(self.bins_t, fail, self.n_bins, self.table)
 
     def _select_torch(self, W: np.ndarray, fail_col: np.ndarray, all_col: np.ndarray) -> np.ndarray:
         import torch
@@ -133,32 +138,53 @@ class GroupRefits:
 
     # --- trees ---------------------------------------------------------------------------
 
-    def sort_columns(self, selected: np.ndarray) -> np.ndarray:
-        """Every column's sort order (features x rows), computed for the ``selected`` ones where missing."""
+    def sort_columns(self, selected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every column's sort order and sorted values (features x rows each), computed for the
+        ``selected`` ones where missing."""
         need = np.unique(selected)
         need = need[~self._sorted[need]]
         if len(need):
-            self._order[need] = stable_argsort_rows(self.Xt[need])
+            order = stable_argsort_rows(self.Xt[need])
+            self._order[need] = order
+            self._sorted_values[need] = np.take_along_axis(self.Xt[need], order, axis=1)
             self._sorted[need] = True
-        return self._order
+        return self._order, self._sorted_values
 
     def aler_minus_ber(self, selected: np.ndarray, Y: np.ndarray) -> np.ndarray:
         """In-sample ALER - BER of the tree on ``selected[q]`` for flags Y[q], trained on all rows."""
-        order = self.sort_columns(selected)
-        return aler_minus_ber_many(order, self.Xt, selected, Y, self.depth, self.min_leaf, *self.tree_tables)
+        order, sorted_values = self.sort_columns(selected)
+        return aler_minus_ber_many(order, sorted_values, self.Xt, selected, Y, self.depth, self.min_leaf, *self.tree_tables)
 
     def grow(self, selected: np.ndarray, fail: np.ndarray, rows: np.ndarray | None = None):
         """The tree on ``selected`` columns for flags ``fail`` trained on ``rows`` (default all);
         returns grow_tree's (feature, threshold, left, right, n_train, n_fail_train, leaf_of_row)."""
-        order, values = self.sort_columns(selected)[selected], self.Xt[selected]
+        order, sorted_values = self.sort_columns(selected)
+        order, sorted_values, values = order[selected], sorted_values[selected], self.Xt[selected]
         fail = np.asarray(fail, dtype=np.int64)
         train = np.ones(self.n, dtype=bool) if rows is None else np.asarray(rows, dtype=bool)
         n_fail = int(fail[train].sum())
         w_fail = (int(train.sum()) - n_fail) / n_fail
-        return grow_tree(order, values, fail, train, self.depth, self.min_leaf, w_fail, *self.tree_tables)
+        return grow_tree(order, sorted_values, values, fail, train, self.depth, self.min_leaf, w_fail, *self.tree_tables)
 
 
 def top_features_many(mi: np.ndarray, plugin: np.ndarray, k: int) -> np.ndarray:
     """``mutual_info.top_features`` for every row of ``mi`` (vectors x features) at once."""
-    ids = np.broadcast_to(np.arange(mi.shape[1]), mi.shape)
-    return np.lexsort((ids, -plugin, -mi), axis=-1)[:, :k]
+    n_vectors, n_features = mi.shape
+    if k >= n_features:
+        ids = np.broadcast_to(np.arange(n_features), mi.shape)
+        return np.lexsort((ids, -plugin, -mi), axis=-1)[:, :k]
+    # Only the features whose MI reaches the k-th largest can be chosen: sort just those (all of a
+    # row's features where ties at that value make more than k candidates).
+    kth = -np.partition(-mi, k - 1, axis=1)[:, k - 1]
+    candidate = mi >= kth[:, None]
+    out = np.empty((n_vectors, k), dtype=np.int64)
+    exact = candidate.sum(axis=1) == k
+    if exact.any():
+        ids = np.nonzero(candidate[exact])[1].reshape(-1, k)
+        rows = np.arange(len(ids))[:, None]
+        mi_c, plugin_c = mi[exact][rows, ids], plugin[exact][rows, ids]
+        out[exact] = np.take_along_axis(ids, np.lexsort((ids, -plugin_c, -mi_c), axis=-1), axis=1)
+    if not exact.all():
+        ids = np.broadcast_to(np.arange(n_features), (int((~exact).sum()), n_features))
+        out[~exact] = np.lexsort((ids, -plugin[~exact], -mi[~exact]), axis=-1)[:, :k]
+    return out

@@ -30,21 +30,11 @@ from analysis_core.leaf_stats import benjamini_hochberg, binomial_p_greater
 
 def shipped_features(n_images: int):
     """(features, labels, predictions) of the shipped robust model on the first test images."""
-    import torch
-
     from analysis_core.datasets import load_dataset
+    from analysis_core.extraction import features_in_memory
     from analysis_core.models.loading import load_model
 
-    dataset = load_dataset("fashion-mnist")
-    model = load_model("fmnist-robust")
-    subset = torch.utils.data.Subset(dataset, range(min(n_images, len(dataset))))
-    features, predictions = [], []
-    with torch.no_grad():
-        for x, _ in torch.utils.data.DataLoader(subset, batch_size=500):
-            out = model(x)
-            features.append(out.features.numpy().astype(np.float32))
-            predictions.append(out.logits.argmax(1).numpy())
-    return np.concatenate(features), np.asarray(dataset.labels)[: len(subset)], np.concatenate(predictions)
+    return features_in_memory(load_dataset("fashion-mnist"), load_model("fmnist-robust"), n_images)
 
 
 def with_failures(labels: np.ndarray, failure: np.ndarray, rng) -> np.ndarray:
@@ -140,7 +130,7 @@ def main() -> None:
     for depth in args.depths:
         config = AnalysisConfig(grouping="label", depth=depth, mi=args.mi, folds=args.folds,
                                 permutations=args.permutations, jobs=args.jobs, seed=args.seed)
-        found, sig, valid_sig, root, er_in, er_h, ber, groups = 0, 0, 0, 0, [], [], [], 0
+        sig, valid_sig, root, er_in, er_h, ber, groups = 0, 0, 0, [], [], [], 0
         for s in range(args.planted):
             rng = np.random.default_rng([args.seed, 100 + depth, s])
             failure = np.zeros(len(labels), dtype=bool)

@@ -10,7 +10,9 @@ Layout (version 1)::
      "correct": {"<grouping>/<class>": CORRECT}}               # failure-review studies
     ENTRY = {"A", "B", "C": paths relative to visualizations/, "top_rows", "top_values",
              "attack_before", "attack_after", "heatmap_max", "group_rows" (group scope)}
-    LEAF = {"grouping", "class", "leaf", "rule", "samples": path, "rows", "n_fail_in_leaf"}
+    LEAF = {"grouping", "class", "leaf", "rule", "samples": path, "rows", "n_fail_in_leaf",
+            "selection": "typical" (top of failure_scores.csv, most typical first) | "random"}
+            (an index without "selection" was written before leaves were scored: random)
     CORRECT = {"grouping", "class", "samples": path, "rows", "n_correct"}  (random correct images)
 
 Group and leaf keys and the file-name slugs of groups are made here only.
@@ -33,6 +35,13 @@ VISUALIZATIONS_DIR = "visualizations"
 INDEX_FILE = "index.json"
 INDEX_VERSION = 1
 SECTIONS = ("A", "B", "C")
+LEAF_TYPICAL = "typical"
+LEAF_RANDOM = "random"
+
+
+def leaf_selection(entry: dict) -> str:
+    """How a leaf grid's failures were chosen: 'typical' or 'random'."""
+    return entry.get("selection", LEAF_RANDOM)
 
 
 def _grouping_and_class(group: Any) -> tuple[str, str]:

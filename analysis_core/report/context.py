@@ -26,6 +26,7 @@ from analysis_core.artifacts.descriptions import DESCRIPTIONS_FILE
 from analysis_core.artifacts.errors import BarlowError
 from analysis_core.artifacts.tables import optional_float
 from analysis_core.artifacts.judgements import JUDGEMENTS_FILE, read_judgements
+from analysis_core.artifacts.visualization_index import LEAF_TYPICAL, leaf_selection
 from analysis_core.report.judgements import attach_judgements
 from analysis_core.report.sentences import (
     condition_text,
@@ -69,6 +70,7 @@ def _node_dicts(group: GroupTree) -> dict[int, dict]:
 def _leaf_view(group: GroupTree, row: dict, nodes: dict[int, dict], ber: float, vis: VisualizationIndex, short: dict[int, str]) -> dict:
     """One leaf: its figures from its failure_modes.csv row, its rule and path from the tree."""
     leaf_id = int(row["leaf"])
+    samples = vis.leaf_samples(group, leaf_id)
     conditions = path_conditions(nodes, leaf_id) if leaf_id in nodes else []
     er, ec = float(row["er"]), float(row["ec"])
     honest = _honest(row)
@@ -92,7 +94,8 @@ def _leaf_view(group: GroupTree, row: dict, nodes: dict[int, dict], ber: float, 
         "holdout": {k[len("holdout_") :]: optional_float(v) for k, v in row.items() if k.startswith("holdout_")},
         "sentence_html": leaf_sentence(group.grouping, group.class_name, ber, conditions, say_er, say_ec, short, html=True),
         "sentence": leaf_sentence(group.grouping, group.class_name, ber, conditions, say_er, say_ec, short),
-        "samples": vis.leaf_samples(group, leaf_id),
+        "samples": samples,
+        "samples_typical": samples is not None and leaf_selection(samples) == LEAF_TYPICAL,
         "bounds": {b.feature: b for b in merge_conditions(conditions)},
         "typical": [],  # filled from failure_scores.csv by _attach_typical
     }

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis_core.artifacts.visualization_index import LEAF_TYPICAL, leaf_selection
+
 
 def _pyplot():
     import matplotlib
@@ -55,12 +57,13 @@ def failure_mode_examples(analysis_dir: Path) -> list[dict]:
             "pictures": {s: str(vis_dir / entry[s]) for s in "ABC"} if entry else None,
             "scope": scope,
             "failures": str(vis_dir / samples["samples"]) if samples else None,
+            "failures_selection": leaf_selection(samples) if samples else "",
         })
     return examples
 
 
 def failure_mode_figure(example: dict, path: Path) -> None:
-    """Rows A (most activating images), B (heatmaps), C (feature attack), random failures of the leaf."""
+    """Rows A (most activating images), B (heatmaps), C (feature attack), failures of the leaf."""
     from PIL import Image
 
     plt = _pyplot()
@@ -72,7 +75,8 @@ def failure_mode_figure(example: dict, path: Path) -> None:
             ("C: feature attack", example["pictures"]["C"]),
         ]
     if example["failures"]:
-        panels.append(("random failures in this leaf", example["failures"]))
+        typical = example.get("failures_selection") == LEAF_TYPICAL
+        panels.append(("the most typical failures in this leaf" if typical else "random failures in this leaf", example["failures"]))
     images = [np.asarray(Image.open(p).convert("RGB")) for _, p in panels]
     heights = [img.shape[0] / img.shape[1] for img in images] or [0.1]
     fig, axes = plt.subplots(len(images) or 1, 1, figsize=(9, 9 * sum(heights) + 1.6),

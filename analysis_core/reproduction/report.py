@@ -124,7 +124,8 @@ def build_document(config: ReproductionConfig, out: Path, timings: dict, recorde
     blocks.append(Block("heading", "Section 6: failure modes (Figures 6 and 7)"))
     blocks.append(Block("paragraph", f"Inspected model '{config.section6.inspected}', depth-{config.section6.depth} trees; per grouping "
                                      "the classes whose top-IV leaf has the highest importance value: the split feature's most activating "
-                                     "images (A), heatmaps (B), feature attack (C) and random failures of the leaf."))
+                                     "images (A), heatmaps (B), feature attack (C) and failures of the leaf (its most typical ones "
+                                     "where the analysis scored them, else random ones)."))
     examples = pd.read_csv(out / "section6" / "examples.csv", keep_default_na=False) if (out / "section6" / "examples.csv").is_file() else None
     if examples is not None:
         for row in examples.itertuples(index=False):

@@ -49,6 +49,6 @@ def visualize(task: VisualizeTask) -> float:
         model, load_data(config.data), table.features, feature_ids, folder.visualizations_dir,
         features_model=config.features_model.spec, dataset_spec=extraction.manifest().get("dataset") or config.data.dataset,
         config=vis, table=table, groups=groups, group_feature_ids=per_group if vis.scope == "group" else None,
-        trees_sha1=folder.trees.sha1, progress=False,
+        trees_sha1=folder.trees.sha1, scores=folder.failure_scores(), progress=False,
     )
     return time.perf_counter() - start

@@ -21,7 +21,12 @@ from analysis_core.artifacts import (
 )
 from analysis_core.artifacts.atomic import staged_dir
 from analysis_core.artifacts.errors import BarlowError
-from analysis_core.artifacts.visualization_index import INDEX_VERSION
+from analysis_core.artifacts.visualization_index import (
+    INDEX_VERSION,
+    LEAF_RANDOM,
+    LEAF_TYPICAL,
+    leaf_selection,
+)
 from analysis_core.datasets.base import load_images
 from analysis_core.visualization.attack import feature_attack
 from analysis_core.visualization.config import SCOPES, VisualizationConfig
@@ -170,13 +175,42 @@ def draw_strips(model: torch.nn.Module, dataset, strips: list[Strip], out_dir: P
     return entries
 
 
-def render_leaf_samples(dataset, table: FeatureTable, groups: list[GroupTree], out_dir: Path, config: VisualizationConfig, progress: bool = True) -> dict[str, dict]:
-    """A grid of randomly chosen failures from each leaf (bottom rows of the paper's Figures 6-7)."""
+def _scored_leaves(scores) -> dict[str, dict[int, float]]:
+    """Per leaf key, the failure_scores.csv score of each of its images (row -> score)."""
+    if scores is None or not len(scores):
+        return {}
+    out: dict[str, dict[int, float]] = {}
+    for (grouping, name, leaf), part in scores.groupby(["grouping", "class", "leaf"], sort=False):
+        out[leaf_key((grouping, name), int(leaf))] = dict(zip(part["row"].astype(int), part["score"].astype(float)))
+    return out
+
+
+def choose_leaf_failures(fails: np.ndarray, n: int, score_of: dict[int, float] | None, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    """``n`` failures of a leaf to show and how they were chosen ('typical' or 'random').
+
+    With the leaf's scores (failure_scores.csv) the highest-scored come first, ties by row:
+    the images most like the failure mode's failures. Without them, a random draw in row order.
+    """
+    n = min(n, len(fails))
+    if score_of:
+        order = sorted((int(r) for r in fails), key=lambda r: (-score_of.get(r, -np.inf), r))
+        return np.asarray(order[:n], dtype=np.int64), LEAF_TYPICAL
+    return np.sort(rng.choice(fails, size=n, replace=False)), LEAF_RANDOM
+
+
+def render_leaf_samples(dataset, table: FeatureTable, groups: list[GroupTree], out_dir: Path, config: VisualizationConfig,
+                        progress: bool = True, scores=None) -> dict[str, dict]:
+    """A grid of failures from each leaf (bottom rows of the paper's Figures 6-7).
+
+    A leaf scored in ``scores`` (failure_scores.csv) shows its most typical failures; any
+    other leaf, randomly chosen ones.
+    """
     if config.leaves == "none" or not groups:
         return {}
     from analysis_core.failure_tree import assign_leaves
 
     failed = table.failure
+    scored = _scored_leaves(scores)
     rng = np.random.default_rng(config.seed)
     entries: dict[str, dict] = {}
     for group, slug in tqdm(list(zip(groups, group_slugs(groups))), desc="leaf samples", unit="group", disable=not progress, leave=False):
@@ -192,7 +226,7 @@ def render_leaf_samples(dataset, table: FeatureTable, groups: list[GroupTree], o
             fails = rows[(leaf_of_row == leaf) & failed[rows]]
             if len(fails) == 0:
                 continue
-            chosen = np.sort(rng.choice(fails, size=min(config.leaf_samples, len(fails)), replace=False))
+            chosen, selection = choose_leaf_failures(fails, config.leaf_samples, scored.get(leaf_key(group, leaf)), rng)
             imgs = load_images(dataset, chosen).numpy()
             scale = display_scale(imgs.shape[2], imgs.shape[3])
             # A label group's failures differ by prediction, a prediction group's by label.
@@ -209,8 +243,18 @@ def render_leaf_samples(dataset, table: FeatureTable, groups: list[GroupTree], o
                 "samples": name,
                 "rows": [int(r) for r in chosen],
                 "n_fail_in_leaf": int(len(fails)),
+                "selection": selection,
             }
     return entries
+
+
+def _leaves_still_fit(leaves: dict[str, dict], scores, out_dir: Path) -> bool:
+    """Whether earlier leaf grids are all on disk and chosen as they would be now (typical where scored)."""
+    scored = _scored_leaves(scores)
+    return all(
+        (out_dir / e["samples"]).is_file() and leaf_selection(e) == (LEAF_TYPICAL if key in scored else LEAF_RANDOM)
+        for key, e in leaves.items()
+    )
 
 
 def _same_settings(old: VisualizationIndex, features_model: str, dataset_spec: str, params: dict) -> bool:
@@ -269,11 +313,13 @@ def write_visualizations(
     groups: list[GroupTree] | None = None,
     group_feature_ids: list[list[int]] | None = None,
     trees_sha1: str | None = None,
+    scores=None,
     progress: bool = True,
 ) -> dict:
     """Render features and leaves into ``out_dir`` and write ``out_dir/index.json``.
 
-    ``table`` holds the rows' labels and predictions (for leaf samples and group scope).
+    ``table`` holds the rows' labels and predictions (for leaf samples and group scope);
+    ``scores`` (failure_scores.csv, optional) picks the most typical failures of scored leaves.
     With ``config.scope == "group"``, ``group_feature_ids[i]`` are also drawn with their
     top-k among the rows of ``groups[i]`` (index.json's ``group_features``).
     Features already drawn with the same model, data and parameters (per an existing
@@ -308,10 +354,10 @@ def write_visualizations(
         drawn_groups = {key: dict(e) for key, e in kept_groups.items()}
         for (key, strip), entry in zip(group_order, entries[len(strips) :]):
             drawn_groups.setdefault(key, {})[str(strip.feature)] = entry
-        if reuse_leaves and all((out_dir / e["samples"]).is_file() for e in old.leaves.values()):
+        if reuse_leaves and _leaves_still_fit(old.leaves, scores, out_dir):
             leaves = old.leaves
         elif table is not None and groups:
-            leaves = render_leaf_samples(dataset, table, groups, stage, config, progress=progress)
+            leaves = render_leaf_samples(dataset, table, groups, stage, config, progress=progress, scores=scores)
         else:
             leaves = {}
         correct = old.correct if reuse_leaves else {}
@@ -417,5 +463,6 @@ def visualize_analysis(
         groups=groups,
         group_feature_ids=per_group if group_scope else None,
         trees_sha1=folder.trees.sha1,
+        scores=folder.failure_scores(),
         progress=progress,
     )

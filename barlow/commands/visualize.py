@@ -10,8 +10,9 @@ Draw the three views of each feature that the failure trees use, as in the Barlo
   A  the k images of the data set (or of a group, see --scope) with the largest value of the feature
   B  heatmaps: the feature's channel of the last spatial map, one colour scale for the k images
   C  feature attack: each image changed by projected L2 gradient ascent to increase the feature
-plus, for each leaf, a grid of random failures from that leaf. Writes PNG strips and
-visualizations/index.json into the analysis folder. The data set and the features model are
+plus, for each leaf, a grid of its failures: the most typical ones (highest score in the
+analysis's failure_scores.csv) for the leaves it scores, randomly chosen ones otherwise.
+Writes PNG strips and visualizations/index.json into the analysis folder. The data set and the features model are
 read from the extraction's manifest.json unless given. Features already drawn with the same
 settings are reused.
 

@@ -149,25 +149,25 @@ def _choice(question: ChoiceQuestion, answers: pd.DataFrame, codes: np.ndarray, 
     per_item[f"{question.name}_majority_count"] = [m.count for m in majorities]
     per_item[f"{question.name}_tie"] = [m.tie for m in majorities]
     per_item[f"{question.name}_agreement"] = agreement.item_agreement(table)
-    for k, option in enumerate(question.options):
-        per_item[f"{question.name}_n_{slug(option)}"] = table[:, k]
+    for k, choice in enumerate(question.options):
+        per_item[f"{question.name}_n_{slug(choice)}"] = table[:, k]
 
     total = int(table.sum())
     low, high = stats.bootstrap_proportions(table, options.n_bootstrap, options.level, options.seed)
     answered_items = int((table.sum(axis=1) > 0).sum())
     distribution, majority, dist_rows = {}, {}, []
     answered = np.array([m.n > 0 for m in majorities])
-    for k, option in enumerate(question.options):
+    for k, choice in enumerate(question.options):
         n = int(table[:, k].sum())
-        won = np.array([m.answer == option for m in majorities])[answered].astype(float)
+        won = np.array([m.answer == choice for m in majorities])[answered].astype(float)
         wins = int(won.sum())
         win_low, win_high = stats.bootstrap_mean(won, options.n_bootstrap, options.level, options.seed)
-        distribution[option] = {"n": n, "fraction": n / total if total else None, "ci_low": _num(low[k]), "ci_high": _num(high[k])}
-        majority[option] = {"count": wins, "fraction": wins / answered_items if answered_items else None,
+        distribution[choice] = {"n": n, "fraction": n / total if total else None, "ci_low": _num(low[k]), "ci_high": _num(high[k])}
+        majority[choice] = {"count": wins, "fraction": wins / answered_items if answered_items else None,
                             "ci_low": _num(win_low), "ci_high": _num(win_high)}
-        dist_rows.append({"question": question.name, "option": option, "n_answers": n, "fraction": distribution[option]["fraction"],
-                          "ci_low": distribution[option]["ci_low"], "ci_high": distribution[option]["ci_high"],
-                          "items_majority": wins, "fraction_items_majority": majority[option]["fraction"]})
+        dist_rows.append({"question": question.name, "option": choice, "n_answers": n, "fraction": distribution[choice]["fraction"],
+                          "ci_low": distribution[choice]["ci_low"], "ci_high": distribution[choice]["ci_high"],
+                          "items_majority": wins, "fraction_items_majority": majority[choice]["fraction"]})
     ties = sum(1 for m in majorities if m.tie)
     kappa = agreement.fleiss_kappa(table)
     alpha = agreement.krippendorff_alpha(table, "nominal", list(range(len(question.options))))

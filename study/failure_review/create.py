@@ -184,6 +184,7 @@ def review_items(data, unit: str, max_depth: int) -> tuple[list[ReviewItem], lis
                         "samples": lf["samples"]["samples"],
                         "n_shown": len(lf["samples"]["rows"]),
                         "n_fail_in_leaf": lf["samples"]["n_fail_in_leaf"],
+                        "typical": lf["samples_typical"],
                     }
                 )
             context = {

@@ -68,22 +68,11 @@ def write_files():
 def shipped_fmnist_features(n_images: int = 2000):
     """Penultimate features of the shipped robust Fashion-MNIST model on the first test images,
     with that model's labels and predictions (class ids)."""
-    import torch
-
     from analysis_core.datasets import load_dataset
+    from analysis_core.extraction import features_in_memory
     from analysis_core.models.loading import load_model
 
-    dataset = load_dataset("fashion-mnist")
-    model = load_model("fmnist-robust")
-    subset = torch.utils.data.Subset(dataset, range(min(n_images, len(dataset))))
-    features, predictions = [], []
-    with torch.no_grad():
-        for x, _ in torch.utils.data.DataLoader(subset, batch_size=500):
-            out = model(x)
-            features.append(out.features.numpy().astype(np.float32))
-            predictions.append(out.logits.argmax(1).numpy())
-    labels = np.asarray(dataset.labels)[: len(subset)]
-    return np.concatenate(features), labels, np.concatenate(predictions)
+    return features_in_memory(load_dataset("fashion-mnist"), load_model("fmnist-robust"), n_images)
 
 
 @pytest.fixture(scope="session")

@@ -58,6 +58,17 @@ def test_selection_of_many_shuffles_at_once_equals_one_at_a_time():
         assert np.array_equal(chosen, top_features(mi, 8, plugin))
 
 
+def test_displayed_tree_on_the_group_bins_is_the_tree_fitted_alone():
+    X, failure = relu_group(seed=6)
+    refits = GroupRefits(X, top_k=8, depth=3, min_leaf=1)
+    for got, want in zip(refits.mutual_information(failure), mutual_info_fast(X, failure, return_plugin=True)):
+        assert np.array_equal(got, want)
+    shared = FailureTree(depth=3, top_k=8).fit(X, failure, precomputed_mi=refits.mutual_information(failure))
+    alone = FailureTree(depth=3, top_k=8).fit(X, failure)
+    assert np.array_equal(shared.selected_features_, alone.selected_features_)
+    assert shared.nodes_ == alone.nodes_
+
+
 def test_fold_selection_measures_mi_on_the_training_rows_only():
     X, failure = relu_group(seed=2)
     rng = np.random.default_rng(3)
@@ -122,15 +133,17 @@ def test_compiled_kernels_equal_their_python_versions():
                           kernels.bins_from_cuts(Xt, cuts, np.empty(Xt.shape, np.uint8)))
     W = np.stack([np.ones(150), failure, failure[::-1]], axis=1).astype(np.uint8)
     counts = kernels.count_by_bin(refits.bins_t, W, refits.n_bins)
-    assert np.array_equal(python_version(kernels.count_by_bin)(refits.bins_t, W, refits.n_bins), counts)
+    assert np.array_equal(python_version(kernels.count_by_bin_into)(refits.bins_t, W, np.zeros_like(counts)), counts)
+    assert np.array_equal(counts.sum(axis=1), np.broadcast_to(W.sum(axis=0), (X.shape[1], 3)))
     cols = (np.array([1, 2]), np.array([0, 0]), refits.table)
     for a, b in zip(python_version(kernels.mi_from_counts)(counts, *cols), kernels.mi_from_counts(counts, *cols)):
         assert np.allclose(a, b, rtol=0, atol=1e-12)
     assert np.array_equal(python_version(kernels.order_keys)(Xt, np.empty(Xt.shape, np.uint64)),
                           kernels.order_keys(Xt, np.empty(Xt.shape, np.uint64)))
     assert np.array_equal(kernels.stable_argsort_rows(Xt), np.argsort(Xt, axis=1, kind="stable"))
-    order, values = refits.sort_columns(np.arange(5))[:5], refits.Xt[:5]
-    args = (order, values, failure.astype(np.int64), np.ones(150, bool), 3, 1, 1.7, *refits.tree_tables)
+    order, sorted_values = refits.sort_columns(np.arange(5))
+    assert np.array_equal(sorted_values[:5], np.sort(refits.Xt[:5], axis=1))
+    args = (order[:5], sorted_values[:5], refits.Xt[:5], failure.astype(np.int64), np.ones(150, bool), 3, 1, 1.7, *refits.tree_tables)
     for a, b in zip(python_version(kernels.grow_tree)(*args), kernels.grow_tree(*args)):
         assert np.allclose(a, b, rtol=0, atol=1e-12)
 
@@ -197,3 +210,34 @@ def test_sequential_p_value_is_valid_on_null_groups_and_exact_where_it_matters()
     for u in (0.05, 0.1, 0.25, 0.5):  # valid: P(p <= u) <= u (binomial slack for 120 groups)
         assert (p_seq <= u).mean() <= u + 3 * np.sqrt(u * (1 - u) / len(p_seq))
     assert np.mean(runs) < 0.5 * n_perm  # and it stops early on null groups
+
+
+def test_sequential_test_result_does_not_depend_on_its_block_sizes(monkeypatch):
+    from analysis_core import permutation
+
+    X, failure = relu_group(n=300, n_features=40, seed=8)
+    null_failure = np.random.default_rng(9).permutation(failure)  # no failure mode: stops early
+    tree = FailureTree(depth=2, top_k=5)
+    for flags in (failure, null_failure):
+        small_first = permutation_test(tree, X, flags, 100, random_state=3, stop_at=6)
+        monkeypatch.setattr(permutation, "FIRST_CHUNK", permutation.CHUNK)
+        one_size = permutation_test(tree, X, flags, 100, random_state=3, stop_at=6)
+        monkeypatch.undo()
+        assert small_first == one_size
+    assert small_first["stopped_early"] and small_first["n_permutations"] < permutation.FIRST_CHUNK + 31
+
+
+def test_top_features_of_many_vectors_equal_one_sort_of_each_with_ties():
+    from analysis_core.refits import top_features_many
+
+    rng = np.random.default_rng(10)
+    mi = rng.random((30, 50))
+    plugin = mi + rng.random((30, 50))
+    mi[:10, :25] = 0.0  # more than k tied at the cut (MI clipped at zero in small groups)
+    mi[10:20, 5] = mi[10:20, 6]  # a tie broken by the plug-in value
+    plugin[20:, 7] = plugin[20:, 8]
+    mi[20:, 7] = mi[20:, 8]  # a tie broken by the lower id
+    for k in (1, 5, 40, 50, 60):
+        got = top_features_many(mi, plugin, k)
+        for row in range(len(mi)):
+            assert np.array_equal(got[row], top_features(mi[row], k, plugin[row]))
