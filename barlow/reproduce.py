@@ -227,15 +227,28 @@ PUBLISHED = ("report.md", "report.html", "config.json", "section6/*.png", "secti
 
 def publish_results(out: Path, dest: Path) -> list[Path]:
     """Copy the report and its small files (figures, tables, manifests; no feature matrices,
-    no study images or databases) to ``dest``, keeping the paths the report links to."""
+    no study images or databases) to ``dest``, keeping the paths the report links to.
+
+    Published results are read on other machines: paths into the run folder become relative
+    to it, and paths into Barlow's shipped data become ``data/...`` (the repository's folder).
+    """
     import shutil
 
+    from analysis_core.artifacts.resources import data_dir
+
+    local = [(str(out.resolve()) + "/", ""), (str(data_dir().resolve()) + "/", "data/")]
     copied = []
     for pattern in PUBLISHED:
         for source in sorted(out.glob(pattern)):
             target = dest / source.relative_to(out)
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target)
+            if source.suffix in (".png",):
+                shutil.copyfile(source, target)
+            else:
+                text = source.read_text(encoding="utf-8")
+                for prefix, replacement in local:
+                    text = text.replace(prefix, replacement)
+                target.write_text(text, encoding="utf-8")
             copied.append(target)
     return copied
 

@@ -155,3 +155,9 @@ def test_published_results_hold_every_file_the_report_links_and_no_matrices(in_p
     assert re.findall(r'src="([^"]+)"', (tmp_path / "report.html").read_text()) == links
     assert not list(tmp_path.rglob("*.npy")) and not list(tmp_path.rglob("*.sqlite"))
     assert (tmp_path / "section7" / "table.csv").read_bytes() == (out / "section7" / "table.csv").read_bytes()
+    # Nothing published names this machine's folders (run folder, shipped data).
+    from analysis_core.artifacts.resources import data_dir
+
+    local = (str(out.resolve()), str(data_dir().resolve()))
+    published = [p for p in tmp_path.rglob("*") if p.is_file() and p.suffix != ".png"]
+    assert published and not [p for p in published if any(root in p.read_text(encoding="utf-8") for root in local)]
