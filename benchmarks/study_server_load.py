@@ -2,8 +2,9 @@
 
 Each simulated worker does what a browser does: GET / (CSRF token) -> POST /start -> follow
 its redirect to GET /next (the HIT page, with its form and token) -> POST the form to its
-action (/hit/<key>/submit) -> follow the redirect to the thank-you page -> its "Next HIT"
-link (/next), until the server says the study is done. Afterwards the database and the
+action (/hit/<key>/submit) -> follow the redirect to the next HIT page (/next?saved=<key>,
+which says "Your answer is saved"), until the server says the study is done: two requests
+per HIT (there was a thank-you page between HITs before, three). Afterwards the database and the
 admin export are checked against what every client was told:
 
   lost          answers acknowledged to a client ("Your answer is saved") but not stored
@@ -50,7 +51,6 @@ ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 FORM_ACTION = re.compile(r'<form[^>]*id="hit-form"[^>]*action="([^"]+)"')
-NEXT_LINK = re.compile(r'<a[^>]*href="([^"]+)"[^>]*id="next"')
 
 
 # ------------------------------------------------------------------ setup
@@ -303,12 +303,11 @@ def simulated_worker(base: str, name: str, tally: Tally, keepalive: bool, deadli
             started = call("start", "POST", "/start", data={"csrf_token": CSRF.search(entry.text).group(1), "worker_id": name})
             if started.status_code != 302:
                 raise RuntimeError(f"/start answered {started.status_code}")
-            # Where the browser goes next: the start's redirect, then the thank-you page's link.
-            next_url = started.headers["location"]
+            # The start's redirect shows the first HIT; each submit's redirect the next one, which
+            # says "Your answer is saved" (no thank-you page between HITs).
+            page = call("next", "GET", started.headers["location"])
             n = 0
             while time.time() < deadline:
-                page = call("next", "GET", next_url)
-                next_url = "/next"
                 if page.status_code == 200 and 'id="finished"' in page.text:
                     with tally.lock:
                         tally.done_workers += 1
@@ -322,13 +321,13 @@ def simulated_worker(base: str, name: str, tally: Tally, keepalive: bool, deadli
                         "ease": str(1 + n % 5), "confidence": "4", "useful_view": "B"}
                 sent = call("submit", "POST", submit_url, data=form)
                 if sent.status_code == 302:
-                    thanks = call("thanks", "GET", sent.headers["location"])
-                    if "again=0" in sent.headers["location"] and "Your answer is saved" in thanks.text:
+                    location = sent.headers["location"]
+                    page = call("next", "GET", location)
+                    if "again=0" in location and "Your answer is saved" in page.text:
                         with tally.lock:
                             tally.acknowledged[(name, submit_url.split("/")[2])] = description
-                    link = NEXT_LINK.search(thanks.text)
-                    if link:
-                        next_url = html.unescape(link.group(1))
+                else:
+                    page = call("next", "GET", "/next")
                 n += 1
         except Exception as exc:  # noqa: BLE001 - counted as an error of this client
             with tally.lock:
@@ -460,7 +459,7 @@ def print_result(r: dict, reference: float | None) -> None:
           f"client errors {r['errors']} {r['error_samples'] or ''}, told done {r['told_done']}" + (f", killed pid {r['killed']}" if r["killed"] else ""))
     if r["server_errors"]:
         print(f"   5xx by request: {r['server_errors']}")
-    for kind in ("entry", "start", "next", "submit", "thanks"):
+    for kind in ("entry", "start", "next", "submit"):
         if kind in r["latency"]:
             p50, p95, p99 = r["latency"][kind]
             print(f"   {kind:7s} p50 {p50 * 1000:7.1f} ms  p95 {p95 * 1000:7.1f} ms  p99 {p99 * 1000:7.1f} ms")

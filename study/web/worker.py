@@ -23,6 +23,9 @@ from study.worker_flow import ALREADY_SUBMITTED, ELSEWHERE, HitInfo
 bp = Blueprint("worker", __name__)
 WORKER_KEY = "worker_id"
 _WORKER_ID = re.compile(r"^[A-Za-z0-9_.@+-]{1,64}$")
+# The page after a submit: ?saved=<hit key>&again=0 (stored) or 1 (stored before, nothing twice).
+SAVED_KEY, AGAIN_KEY = "saved", "again"
+SAVED, DUPLICATE = "saved", "duplicate"
 
 
 def _hit_or_404(hit_key: str) -> HitInfo:
@@ -63,7 +66,10 @@ def _form_values(form) -> dict:
     return values
 
 
-def render_hit(hit: HitInfo, mode: PageMode, *, errors: dict | None = None, values: dict | None = None, status: int = 200, answered: int | None = None, survey: bool = False):
+def render_hit(
+    hit: HitInfo, mode: PageMode, *, errors: dict | None = None, values: dict | None = None, status: int = 200,
+    answered: int | None = None, survey: bool = False, saved: str = "",
+):
     ctx = study_context()
     form_token = crowd_form_token(hit.key, mode) if mode.kind == ASSIGNMENT else ""
     html = render_template(
@@ -81,6 +87,8 @@ def render_hit(hit: HitInfo, mode: PageMode, *, errors: dict | None = None, valu
         form_token=form_token,
         submit_url=url_for("worker.submit", hit_key=hit.key),
         answered=answered,
+        saved=saved,
+        leave_url=url_for("worker.leave") if mode.kind == LOCAL else "",
     )
     return html, status
 
@@ -137,12 +145,30 @@ def next_hit():
     if not worker_external:
         return redirect(url_for("worker.entry"))
     step = ctx.flow.next_hit(worker_external)
+    saved = _saved_notice()
     if step.hit_key is not None:
-        return render_hit(ctx.flow.hit(step.hit_key), PageMode(LOCAL), answered=step.answered)
+        return render_hit(ctx.flow.hit(step.hit_key), PageMode(LOCAL), answered=step.answered, saved=saved)
     if step.survey_due:
-        return redirect(url_for("worker.survey"))
+        return redirect(url_for("worker.survey", **_saved_args()))
     g.barlow_finished = True
-    return render_template("study/thanks.html", spec=ctx.spec, finished=True, answered=step.answered, csrf_token=csrf_token())
+    return render_template("study/thanks.html", spec=ctx.spec, finished=True, answered=step.answered, saved=saved, csrf_token=csrf_token())
+
+
+def _saved_args() -> dict:
+    """The query parameters that say which HIT's answer was just stored (passed on to /survey)."""
+    return {k: request.args[k] for k in (SAVED_KEY, AGAIN_KEY) if k in request.args}
+
+
+def _saved_notice() -> str:
+    """What the page after a submit says about it: SAVED, DUPLICATE or "" (nothing submitted just now).
+
+    The submit redirects to the next page with the HIT's key (``?saved=<key>&again=0``), as the
+    separate thank-you page did: one request less per HIT. Only a key of this study counts.
+    """
+    key = request.args.get(SAVED_KEY)
+    if not key or study_context().flow.hit(key) is None:
+        return ""
+    return DUPLICATE if request.args.get(AGAIN_KEY) == "1" else SAVED
 
 
 @bp.get("/hit/<hit_key>")
@@ -166,7 +192,7 @@ def hit_page(hit_key: str):
     if state == ELSEWHERE:
         return redirect(url_for("worker.next_hit"))
     if state == ALREADY_SUBMITTED:
-        return redirect(url_for("worker.thanks", hit_key=hit.key, again=1))
+        return redirect(url_for("worker.next_hit", **{SAVED_KEY: hit.key, AGAIN_KEY: 1}))
     return render_hit(hit, mode, answered=answered)
 
 
@@ -231,7 +257,8 @@ def submit(hit_key: str):
             answers=outcome.answers,
             duplicate=not outcome.stored,
         )
-    return redirect(url_for("worker.thanks", hit_key=hit_key, again=0 if outcome.stored else 1))
+    # Straight on to the next HIT (or the survey, or the end), which says the answer is saved.
+    return redirect(url_for("worker.next_hit", **{SAVED_KEY: hit_key, AGAIN_KEY: 0 if outcome.stored else 1}))
 
 
 @bp.route("/survey", methods=["GET", "POST"])
@@ -247,7 +274,8 @@ def survey():
     if not step.ask:
         return redirect(url_for("worker.next_hit"))
     values = _form_values(request.form) if step.errors else {}
-    html = render_template("study/survey.html", spec=ctx.spec, questions=ctx.spec.survey_questions(), errors=step.errors, values=values, csrf_token=csrf_token())
+    saved = _saved_notice() if request.method == "GET" else ""
+    html = render_template("study/survey.html", spec=ctx.spec, questions=ctx.spec.survey_questions(), errors=step.errors, values=values, saved=saved, csrf_token=csrf_token())
     return html, 400 if step.errors else 200
 
 

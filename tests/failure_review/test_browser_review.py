@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+from urllib.parse import urlsplit
 
 import pandas as pd
 import pytest
@@ -44,8 +45,9 @@ def review_session(browser, server, name: str, plan: dict) -> list[str]:
     page.click("#start")
     done = []
     while True:
-        page.wait_for_url(lambda url: url.endswith("/next") or url.endswith("/survey"))  # /next shows the HIT
-        if page.url.endswith("/survey"):
+        # /next shows the HIT; after a submit with ?saved=<key>&again=0, which says the answer is saved.
+        page.wait_for_url(lambda url: urlsplit(url).path in ("/next", "/survey"))
+        if urlsplit(page.url).path == "/survey":
             break
         hit = page.get_attribute("#hit-form", "action").rsplit("/", 2)[1]
         # What the reviewer judges: the rule, ER against BER, the tree, failures beside correct images.
@@ -66,16 +68,16 @@ def review_session(browser, server, name: str, plan: dict) -> list[str]:
         if plan.get("other"):
             page.get_by_label("Other:", exact=True).check()
             page.click("#submit")  # "Other" ticked with an empty box: the browser keeps the form
-            assert page.url.endswith("/next") and "left" in page.text_content("#client-errors")
+            assert urlsplit(page.url).path == "/next" and "left" in page.text_content("#client-errors")
             page.fill("#input-actions-other-text", plan["other"])
         page.click("#submit")
-        page.wait_for_url(f"**/thanks/{hit}?again=0")
+        page.wait_for_url(f"**?saved={hit}&again=0")  # on to the next HIT, or the survey
+        assert "Your answer is saved" in page.text_content("#saved")
         done.append(hit)
-        page.click("#next")
     # End of the session: the survey, once.
     assert page.locator(".survey-row").count() == 6
     page.click("#submit-survey")  # nothing chosen: the browser asks for the answers first
-    assert page.url.endswith("/survey")
+    assert urlsplit(page.url).path == "/survey"
     for row in range(6):
         page.locator(".survey-row").nth(row).locator(f"input[value='{plan['survey']}']").check()
     page.click("#submit-survey")

@@ -53,7 +53,7 @@ def main(out_dir: str = "screenshots/study", analysis_dir: str | None = None) ->
                 page.fill("#worker_id", worker)
                 page.click("#start")
                 for i in range(n):
-                    page.wait_for_url("**/next")  # /next shows the HIT itself
+                    page.wait_for_url("**/next*")  # /next shows the HIT itself
                     if worker == "worker-ana" and i == 0:
                         page.screenshot(path=str(out / "hit_page.png"), full_page=True)
                     page.fill("#input-description", f"{['round toes of shoes', 'thin dark straps', 'a wide collar'][i]} <as seen by {worker}>")
@@ -63,10 +63,9 @@ def main(out_dir: str = "screenshots/study", analysis_dir: str | None = None) ->
                     if worker == "worker-ana" and i == 0:
                         page.screenshot(path=str(out / "hit_page_filled.png"), full_page=True)
                     page.click("#submit")
-                    page.wait_for_url("**/thanks/*")
+                    page.wait_for_url("**/next?saved=*")  # the next HIT says the answer is saved
                     if worker == "worker-ana" and i == 0:
-                        page.screenshot(path=str(out / "thanks.png"))
-                    page.click("#next")
+                        page.screenshot(path=str(out / "saved_next_hit.png"))
             page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
             page.goto(base + "/hit/h0004?assignmentId=ASSIGNMENT_ID_NOT_AVAILABLE&hitId=PREVIEW")
             page.screenshot(path=str(out / "hit_preview.png"))
