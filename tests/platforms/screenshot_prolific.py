@@ -63,17 +63,16 @@ def main(out_dir: str = "screenshots/prolific") -> None:
                 session_id = fake.start(study_id, pid)
                 page.goto(f"{base}/prolific?PROLIFIC_PID={pid}&STUDY_ID={study_id}&SESSION_ID={session_id}")
                 for n in range(2):
-                    page.wait_for_url("**/next")  # /next shows the HIT itself
+                    page.wait_for_url("**/next*")  # /next shows the HIT itself
                     if pid == "PARTICIPANTANA":
                         page.screenshot(path=str(out / f"participant_hit_{n + 1}.png"), full_page=True)
                     _answer(page, n)
                     page.click("#submit")
                     if n == 1:
                         break  # their share is done: the submit goes straight back to Prolific
-                    page.wait_for_url("**/thanks/*")
+                    page.wait_for_url("**/next?saved=*")  # the next HIT says the answer is saved
                     if pid == "PARTICIPANTANA":
-                        page.screenshot(path=str(out / "participant_thanks.png"))
-                        page.click("#next")
+                        page.screenshot(path=str(out / "participant_saved_next_hit.png"))
                     else:  # stops midway, then comes back from Prolific
                         page.click("text=Stop for now")
                         page.screenshot(path=str(out / "participant_stopped.png"))
