@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import dataclass
 
-from flask import Blueprint, abort, g, redirect, render_template, request, send_from_directory, session, url_for
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, send_from_directory, session, url_for
+from markupsafe import Markup, escape
 
 from study.allocation import AllocationError
 from study.failure_review import KIND as REVIEW_KIND
@@ -70,10 +72,14 @@ def render_hit(
     hit: HitInfo, mode: PageMode, *, errors: dict | None = None, values: dict | None = None, status: int = 200,
     answered: int | None = None, survey: bool = False, saved: str = "",
 ):
+    if mode.kind == LOCAL and not errors and not values and isinstance(answered, int):
+        return _local_hit_page(hit, answered, saved), status
+    return render_template("hit.html", **_hit_page_args(hit, mode, errors, values, answered, survey, saved)), status
+
+
+def _hit_page_args(hit: HitInfo, mode: PageMode, errors, values, answered, survey: bool, saved: str, csrf=None) -> dict:
     ctx = study_context()
-    form_token = crowd_form_token(hit.key, mode) if mode.kind == ASSIGNMENT else ""
-    html = render_template(
-        "hit.html",
+    return dict(
         spec=ctx.spec,
         questions=ctx.flow.form_questions(crowd=mode.kind != LOCAL, survey=survey),
         review=_review_context(hit),
@@ -83,14 +89,85 @@ def render_hit(
         check=ctx.flow.attention_check(hit),
         errors=errors or {},
         values=values or {},
-        csrf_token=csrf_token() if mode.kind == LOCAL else "",
-        form_token=form_token,
+        csrf_token=(csrf if csrf is not None else csrf_token()) if mode.kind == LOCAL else "",
+        form_token=crowd_form_token(hit.key, mode) if mode.kind == ASSIGNMENT else "",
         submit_url=url_for("worker.submit", hit_key=hit.key),
         answered=answered,
         saved=saved,
         leave_url=url_for("worker.leave") if mode.kind == LOCAL else "",
     )
-    return html, status
+
+
+# Local HIT pages differ from each other only in a few values: the worker's CSRF token and
+# count of answered HITs, the HIT's key and its addresses (images, submit). Rendering the
+# template is a good part of a request's CPU, so each process renders it once per kind of
+# page (attention check or not, which image sections, the notice shown) with markers in
+# those places, and fills them in per request. The markers are HTML comments: autoescaping
+# turns any "<" of the page's own text into "&lt;", so no study or worker text can look like
+# a marker; what is filled in is escaped here as the template would escape it. The first
+# page of each kind is also rendered as usual and compared: a template that uses one of
+# these values in another way (a filter, a test) is rendered on every request instead.
+_SLOT_NAMES = ("csrf", "answered", "key", "submit", "img:A", "img:B", "img:C")
+_SLOTS = {name: Markup(f"<!--barlow:slot:{name}-->") for name in _SLOT_NAMES}
+_SLOT_PATTERN = re.compile("(" + "|".join(re.escape(str(m)) for m in _SLOTS.values()) + ")")
+_SLOT_OF_MARKER = {str(m): name for name, m in _SLOTS.items()}
+PAGE_CACHE_KEY = "barlow_hit_pages"
+
+
+@dataclass(frozen=True)
+class _MarkedHit:
+    """What the template sees of the HIT when the page is cut into parts: its key, as a marker.
+
+    Any other field reads as undefined (empty), so a template showing one makes the check
+    against the page rendered as usual fail, and pages are then rendered one by one."""
+
+    key: Markup
+
+
+@dataclass(frozen=True)
+class _PageParts:
+    """A rendered page cut at its slots: ``parts[0] slot[0] parts[1] ... parts[-1]``."""
+
+    review: object  # the review context rendered (a new one, after its file changed, renders again)
+    parts: tuple[str, ...] = ()
+    slots: tuple[str, ...] = ()
+    usable: bool = True
+
+    def fill(self, values: dict[str, str]) -> str:
+        out = [self.parts[0]]
+        for name, text in zip(self.slots, self.parts[1:]):
+            out.append(values[name])
+            out.append(text)
+        return "".join(out)
+
+
+def _local_hit_page(hit: HitInfo, answered: int, saved: str) -> str:
+    review = _review_context(hit)
+    pages, addresses = current_app.extensions.setdefault(PAGE_CACHE_KEY, ({}, {}))
+    # The addresses in the page (images, submit, leave) start with the app's mount point.
+    root = request.script_root
+    fixed = addresses.get((hit.key, root))
+    if fixed is None:
+        fixed = {"key": str(escape(hit.key)), "submit": str(escape(url_for("worker.submit", hit_key=hit.key)))}
+        fixed |= {f"img:{s}": str(escape(url)) for s, url in _image_urls(hit).items()}
+        addresses[(hit.key, root)] = fixed
+    values = fixed | {"csrf": str(escape(csrf_token())), "answered": str(escape(answered))}
+    # A review study's HITs each show their own context: one kind of page per HIT there.
+    kind = (hit.is_attention_check, hit.check_id, tuple(hit.images), None if review is None else hit.key, saved, root)
+    entry = pages.get(kind)
+    if entry is not None and entry.review is review:
+        if entry.usable:
+            return entry.fill(values)
+        return render_template("hit.html", **_hit_page_args(hit, PageMode(LOCAL), None, None, answered, False, saved))
+    args = _hit_page_args(hit, PageMode(LOCAL), None, None, _SLOTS["answered"], False, saved, csrf=_SLOTS["csrf"])
+    args |= {"hit": _MarkedHit(_SLOTS["key"]), "submit_url": _SLOTS["submit"], "images": {s: _SLOTS[f"img:{s}"] for s in hit.images}}
+    pieces = _SLOT_PATTERN.split(render_template("hit.html", **args))
+    entry = _PageParts(review, tuple(pieces[0::2]), tuple(_SLOT_OF_MARKER[m] for m in pieces[1::2]))
+    page = render_template("hit.html", **_hit_page_args(hit, PageMode(LOCAL), None, None, answered, False, saved))
+    if set(hit.images) - {"A", "B", "C"} or entry.fill(values) != page:
+        entry = _PageParts(review, usable=False)
+    pages[kind] = entry
+    return page
 
 
 def _entry_page(error: str = "", status: int = 200):

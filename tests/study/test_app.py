@@ -249,3 +249,52 @@ def test_answering_a_hit_costs_a_bounded_number_of_sql_statements(app, client):
     work = [s for s in statements if s not in ("BEGIN", "COMMIT", "ROLLBACK")]
     assert len(work) <= 10, statements  # 11 with the thank-you page between HITs
     assert work.count("INSERT") == 2  # the assignment, then its answers in one statement
+
+
+def test_the_hit_page_rendered_once_per_process_keeps_each_workers_token_and_count(app, client, clock):
+    """A HIT page is rendered once per process and filled per request: no worker sees another's
+    CSRF token or answer count, and the page is the one the template renders."""
+    from study.web.worker import PAGE_CACHE_KEY
+
+    hit, alice_token = start(client, "alice")
+    page = client.get(client.post(f"/hit/{hit}/submit", data=GOOD | {"csrf_token": alice_token}).location)
+    held = shown_hit(page)
+    alice_page = client.get("/next").get_data(as_text=True)  # the same HIT, without the notice
+    assert "1 answered so far" in alice_page and alice_page.count(alice_token) == 2  # the form and "Stop for now"
+    pages = app.extensions[PAGE_CACHE_KEY][0]
+    assert pages and all(e.usable for e in pages.values())
+
+    clock.advance(minutes=app.extensions["barlow_study"].spec.settings.assignment_timeout_minutes + 1)
+    bob = app.test_client()
+    bob_hit, bob_token = start(bob, "bob")  # alice's HIT, released by the timeout
+    assert bob_hit == held and bob_token != alice_token
+    bob_page = bob.get("/next").get_data(as_text=True)
+    assert "0 answered so far" in bob_page and "1 answered" not in bob_page
+    assert alice_token not in bob_page and bob_page.count(bob_token) == 2
+    assert "<!--barlow:slot" not in bob_page
+    assert bob_page == alice_page.replace(alice_token, bob_token).replace("1 answered so far", "0 answered so far")
+    response = bob.post(f"/hit/{bob_hit}/submit", data=GOOD | {"csrf_token": csrf(bob.get("/next"))})
+    assert response.status_code == 302 and "again=0" in response.location
+
+    # Rendered without the cache, the page is the same.
+    app.extensions.pop(PAGE_CACHE_KEY)
+    fresh = client.get("/next").get_data(as_text=True)
+    app.extensions.pop(PAGE_CACHE_KEY)
+    client.get("/next")
+    assert client.get("/next").get_data(as_text=True) == fresh
+
+
+def test_study_text_that_looks_like_a_page_slot_is_escaped(analysis_dir, tmp_path, study_factory, clock):
+    import yaml
+
+    study = study_factory(analysis_dir, tmp_path / "study", top_n=1, top_m=2, assignments_per_hit=2)
+    path = study / "study.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["hit"]["title"] = "<!--barlow:slot:csrf--> <script>x()</script>"
+    path.write_text(yaml.safe_dump(data))
+    client = create_app(study, clock=clock, secret_key="test-secret").test_client()
+    hit, token = start(client)
+    for _ in range(2):  # rendered, then from the process's copy
+        text = client.get("/next").get_data(as_text=True)
+        assert "&lt;!--barlow:slot:csrf--&gt; &lt;script&gt;x()&lt;/script&gt;" in text and "<script>x()" not in text
+        assert text.count(token) == 2 and "<!--barlow:slot" not in text
