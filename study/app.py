@@ -9,6 +9,7 @@ from pathlib import Path
 
 from flask import Flask, has_request_context, jsonify, render_template, request
 from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from jinja2 import ChoiceLoader, FileSystemLoader
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -62,11 +63,55 @@ def _secret_key(study_dir: Path) -> str:
     return key
 
 
+class _KeyCachingSigner(TimestampSigner):
+    """The cookie signer, its derived key computed once per secret rather than per cookie.
+
+    Deriving is an HMAC of the secret and the salt: the same for every request, so it is kept
+    (a few keys at most: one per secret and salt this process has used)."""
+
+    _derived: dict[tuple, bytes] = {}
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        key = (self.secret_keys[-1] if secret_key is None else secret_key, self.salt, self.key_derivation, self.digest_method)
+        found = self._derived.get(key)
+        if found is None:
+            found = super().derive_key(secret_key)
+            if len(self._derived) > 64:
+                self._derived.clear()
+            self._derived[key] = found
+        return found
+
+
 class _SessionInterface(SecureCookieSessionInterface):
-    """Session cookies marked Secure whenever the request came over HTTPS (behind a proxy too)."""
+    """Session cookies marked Secure whenever the request came over HTTPS (behind a proxy too).
+
+    The signing serializer is built once per secret key (Flask builds one per request and
+    per cookie written, a noticeable part of a small request's CPU); it is rebuilt when the
+    app's key or fallback keys change.
+    """
+
+    def __init__(self) -> None:
+        self._serializer: tuple[tuple, URLSafeTimedSerializer] | None = None
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"]) or (has_request_context() and request.is_secure)
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        if not app.secret_key:
+            return None
+        keys = (*(app.config.get("SECRET_KEY_FALLBACKS") or ()), app.secret_key)
+        cached = self._serializer
+        if cached is not None and cached[0] == keys:
+            return cached[1]
+        serializer = URLSafeTimedSerializer(
+            list(keys),
+            salt=self.salt,
+            serializer=self.serializer,
+            signer=_KeyCachingSigner,
+            signer_kwargs={"key_derivation": self.key_derivation, "digest_method": self.digest_method},
+        )
+        self._serializer = (keys, serializer)
+        return serializer
 
 
 def create_app(

@@ -298,3 +298,24 @@ def test_study_text_that_looks_like_a_page_slot_is_escaped(analysis_dir, tmp_pat
         text = client.get("/next").get_data(as_text=True)
         assert "&lt;!--barlow:slot:csrf--&gt; &lt;script&gt;x()&lt;/script&gt;" in text and "<script>x()" not in text
         assert text.count(token) == 2 and "<!--barlow:slot" not in text
+
+
+def test_session_cookies_are_signed_as_flask_signs_them(app, client):
+    """The signer built once per key accepts Flask's own cookies and refuses forged or re-keyed ones."""
+    from flask.sessions import SecureCookieSessionInterface
+
+    flask_signer = SecureCookieSessionInterface().get_signing_serializer(app)
+    ours = app.session_interface.get_signing_serializer(app)
+    assert ours is app.session_interface.get_signing_serializer(app)  # built once
+    cookie = flask_signer.dumps({"worker_id": "alice", "csrf_token": "t0k3n"})
+    assert ours.loads(cookie) == {"worker_id": "alice", "csrf_token": "t0k3n"}
+    assert flask_signer.loads(ours.dumps({"worker_id": "bob"})) == {"worker_id": "bob"}
+    client.set_cookie("session", cookie)
+    assert 'id="hit-form"' in client.get("/next").get_data(as_text=True)  # alice's session: her HIT page
+    forged = cookie[:-2] + ("AA" if not cookie.endswith("AA") else "BB")
+    client.set_cookie("session", forged)
+    assert client.get("/next").location == "/"  # no session: back to the entry page
+    app.secret_key = "another-secret"
+    assert app.session_interface.get_signing_serializer(app) is not ours
+    client.set_cookie("session", cookie)
+    assert client.get("/next").location == "/"
