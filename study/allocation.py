@@ -55,6 +55,21 @@ class RowRef:
     id: int
 
 
+@dataclass
+class LocalAssignment:
+    """A local worker's assignment read as plain columns (cheaper than an ORM row), for submitting.
+
+    ``slots``: (cap, submitted, taken) of its HIT when read with it under SQLite's write lock."""
+
+    id: int
+    status: str
+    worker_id: int
+    hit_id: int
+    mode: str
+    accepted_at: datetime
+    slots: tuple[int, int, int] | None = None
+
+
 def new_public_id() -> str:
     return secrets.token_hex(10).upper()
 
@@ -80,8 +95,39 @@ class _Statements:
             .returning(w.id)
         )
         self.touch_worker = update(_WORKERS).where(w.id == worker_id).values(last_seen_at=bindparam("now"))
+        # The same, with how many HITs of this study the worker has submitted: one statement.
+        # Every column named by its table: SQLite renders the updated table's columns without
+        # it, where "id" inside the subquery would mean the assignment's id.
+        counted = _ASSIGNMENTS.alias("answered")
+        answered_of_row = (
+            select(func.count(counted.c.id))
+            .where(counted.c.worker_id == literal_column("workers.id"), counted.c.status == SUBMITTED, counted.c.hit_id.in_(study_hits))
+            .scalar_subquery()
+        )
+        self.touch_worker_of_answered = (
+            update(_WORKERS)
+            .where(w.source == bindparam("of_source"), w.external_id == bindparam("of_external_id"))
+            .values(last_seen_at=bindparam("now"))
+            .returning(w.id, answered_of_row)
+        )
         self.assignment_id_of = select(a.id).where(a.hit_id == hit_id, a.worker_id == worker_id)
         self.assignment_of_external = select(Assignment).where(Assignment.hit_id == hit_id, Assignment.worker_id == of_worker)
+        # A local worker's assignment as plain columns (no ORM object), and on SQLite (the write
+        # lock held) the HIT's cap and counted slots in the same statement.
+        local_columns = (a.id, a.status, a.worker_id, a.hit_id, a.mode, a.accepted_at)
+        self.local_assignment = select(*local_columns).where(a.hit_id == hit_id, a.worker_id == of_worker)
+        mine_h = _HITS.alias("mine_h")
+        counted = _ASSIGNMENTS.alias("counted")
+        self.local_assignment_and_slots = (
+            select(
+                *local_columns,
+                mine_h.c.max_assignments,
+                select(func.count(counted.c.id)).where(counted.c.hit_id == a.hit_id, counted.c.status == SUBMITTED).scalar_subquery(),
+                select(func.count(counted.c.id)).where(counted.c.hit_id == a.hit_id, counted.c.status.in_(_TAKEN)).scalar_subquery(),
+            )
+            .join(mine_h, mine_h.c.id == a.hit_id)
+            .where(a.hit_id == hit_id, a.worker_id == of_worker)
+        )
         self.answered_count = select(func.count(a.id)).where(a.worker_id == worker_id, a.status == SUBMITTED, a.hit_id.in_(study_hits))
         self.answered_count_of = select(func.count(a.id)).where(a.worker_id == of_worker, a.status == SUBMITTED, a.hit_id.in_(study_hits))
         # A worker's assignment on one HIT (its status) and how many HITs they have submitted.
@@ -200,6 +246,15 @@ class Allocator:
             found = session.scalar(self._sql.worker_id, key)
         return found
 
+    def worker_and_answered(self, session: Session, external_id: str, source: str = "local") -> tuple[int, int]:
+        """:meth:`worker_id` and :meth:`answered_count` in one statement where the database can."""
+        if session.get_bind().dialect.update_returning:
+            row = session.execute(self._sql.touch_worker_of_answered, {"of_source": source, "of_external_id": external_id, "now": self.clock()}).first()
+            if row is not None:
+                return row[0], int(row[1] or 0)
+        worker_id = self.worker_id(session, external_id, source)
+        return worker_id, self.answered_count(session, worker_id)
+
     def worker(self, session: Session, external_id: str, source: str = "local") -> Worker:
         """:meth:`worker_id` as the ORM row."""
         return session.get(Worker, self.worker_id(session, external_id, source), populate_existing=True)
@@ -215,6 +270,16 @@ class Allocator:
     def assignment_of_worker(self, session: Session, hit: HasId, external_id: str, source: str = "local") -> Assignment | None:
         """The assignment of ``hit`` to the worker known by ``external_id``, in one query."""
         return session.scalar(self._sql.assignment_of_external, {"hit_id": hit.id, "source": source, "external_id": external_id})
+
+    def local_assignment(self, session: Session, hit: HasId, external_id: str, source: str = "local") -> LocalAssignment | None:
+        """The worker's assignment of ``hit`` as plain columns; on SQLite with the HIT's slots
+        (counted under the write lock, which every write transaction there holds)."""
+        params = {"hit_id": hit.id, "source": source, "external_id": external_id}
+        if session.get_bind().dialect.name == "sqlite":
+            row = session.execute(self._sql.local_assignment_and_slots, params).first()
+            return None if row is None else LocalAssignment(*row[:6], slots=(int(row[6]), int(row[7]), int(row[8])))
+        row = session.execute(self._sql.local_assignment, params).first()
+        return None if row is None else LocalAssignment(*row)
 
     def page_state(self, session: Session, hit: HasId, external_id: str, source: str = "local") -> tuple[str | None, int]:
         """The status of the worker's assignment on ``hit`` (None: none) and how many HITs they have submitted."""
@@ -341,11 +406,17 @@ class Allocator:
         session.add(row)
         return row
 
-    def _update(self, session: Session, assignment: Assignment, changes: dict) -> None:
+    def _update(self, session: Session, assignment: Assignment | LocalAssignment, changes: dict) -> None:
         """One UPDATE of the assignment's row; the loaded object shows the new values."""
         session.execute(self._sql.set_assignment, {"assignment_id": assignment.id, **changes})
+        orm = isinstance(assignment, Assignment)
         for key, value in changes.items():
-            set_committed_value(assignment, key, value)
+            if orm:
+                set_committed_value(assignment, key, value)
+            elif hasattr(assignment, key):
+                setattr(assignment, key, value)
+        if not orm:
+            assignment.slots = None  # counted before this change
 
     # ------------------------------------------------------------------ crowd mode
 
@@ -402,7 +473,7 @@ class Allocator:
     def submitted_count(self, session: Session, hit: HasId) -> int:
         return self._slots(session, hit)[0]
 
-    def submit(self, session: Session, assignment: Assignment, answers: Mapping[str, str], attention_passed: bool | None = None) -> bool:
+    def submit(self, session: Session, assignment: Assignment | LocalAssignment, answers: Mapping[str, str], attention_passed: bool | None = None) -> bool:
         """Store the answers of ``assignment``; return False when it was already submitted.
 
         The caller commits. No HIT ever stores more answer sets than its assignment count,
@@ -413,7 +484,11 @@ class Allocator:
         if assignment.status == SUBMITTED:
             return False
         params = {"hit_id": assignment.hit_id}
-        if session.get_bind().dialect.name == "sqlite":
+        slots = getattr(assignment, "slots", None)
+        if slots is not None:
+            # Read with the assignment in this transaction, under SQLite's write lock.
+            cap, submitted, taken = slots
+        elif session.get_bind().dialect.name == "sqlite":
             cap, submitted, taken = session.execute(self._sql.cap_and_slots, params).one()
         else:
             # The row lock first, then the counts: a statement that started before the lock
@@ -435,7 +510,8 @@ class Allocator:
             # One executemany (psycopg sends the rows in one pipeline; SQLAlchemy cannot cache a
             # multi-VALUES INSERT); the unique (assignment, question) constraint still refuses a double submit.
             session.execute(self._sql.add_answers, [{"assignment_id": assignment.id, "question_id": q, "value": v, "created_at": now} for q, v in answers.items()])
-            session.expire(assignment, ["answers"])
+            if isinstance(assignment, Assignment):
+                session.expire(assignment, ["answers"])
         work_time = max(0.0, (now - assignment.accepted_at).total_seconds())
         self._update(session, assignment, {"status": SUBMITTED, "submitted_at": now, "released_at": None, "work_time_seconds": work_time, "attention_passed": attention_passed})
         return True

@@ -146,9 +146,9 @@ class WorkerFlow:
         """Give the worker their current HIT or a new one (one write transaction)."""
 
         def allocate(session) -> NextHit:
-            worker = RowRef(self.allocator.worker_id(session, external_id))
             # Counted before a HIT row is locked (PostgreSQL): other workers wait on that lock.
-            answered = self.allocator.answered_count(session, worker.id)
+            worker_id, answered = self.allocator.worker_and_answered(session, external_id)
+            worker = RowRef(worker_id)
             assignment = self.allocator.next_assignment(session, worker)
             if assignment is not None:
                 return NextHit(self._keys.get(assignment.hit_id) or assignment.hit.key, answered)
@@ -174,7 +174,7 @@ class WorkerFlow:
         passed = self._passed(hit, answers) if not errors else None
 
         def store(session) -> Submission:
-            assignment = self.allocator.assignment_of_worker(session, hit, external_id)
+            assignment = self.allocator.local_assignment(session, hit, external_id)
             if assignment is None:
                 raise AllocationError(f"HIT {hit.key} is not assigned to you; take the next HIT from the entry page", status=403)
             if assignment.status == SUBMITTED:

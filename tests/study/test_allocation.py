@@ -340,3 +340,46 @@ def test_status_counts_from_aggregates_equal_the_full_progress(db, allocator, cl
         fast = status_summary(s, db.study_id, allocator.timeout, now)
     assert fast == full
     assert (fast.submitted, fast.active, fast.workers) == (15, 1, 6)
+
+
+def test_the_worker_row_and_answered_count_come_in_one_statement_and_count_this_study_only(db, allocator, clock):
+    from study.models import Study
+
+    for _ in range(3):
+        take_and_submit(db, allocator, "w1")
+    with db.sessions.begin() as s:
+        # An assignment of w1 held (not submitted) and one submitted in another study: neither counts.
+        allocator.next_assignment(s, allocator.worker(s, "w1"))
+        other = Study(name="other-study", title="other", settings={})
+        s.add(other)
+        s.flush()
+        hit = Hit(study_id=other.id, key="x1", position=0, grouping="label", class_name="c", feature=0, images={}, max_assignments=1)
+        s.add(hit)
+        s.flush()
+        other_allocator = Allocator(other.id, timedelta(minutes=30), clock)
+        other_allocator.submit(s, other_allocator.next_assignment(s, allocator.worker(s, "w1")), ANSWERS)
+    clock.advance(minutes=1)
+    with db.sessions.begin() as s:
+        worker_id, answered = allocator.worker_and_answered(s, "w1")
+        assert answered == 3 == allocator.answered_count(s, worker_id)
+        assert s.get(Worker, worker_id).last_seen_at.replace(tzinfo=None) == clock().replace(tzinfo=None)
+        new_id, none_yet = allocator.worker_and_answered(s, "newcomer")
+        assert none_yet == 0 and new_id != worker_id and s.get(Worker, new_id).external_id == "newcomer"
+
+
+def test_a_local_assignment_read_as_columns_is_submitted_once_within_the_cap(db, allocator):
+    from study.allocation import LocalAssignment
+
+    with db.sessions.begin() as s:
+        held = allocator.next_assignment(s, allocator.worker(s, "w1"))
+        hit = SimpleNamespace(id=held.hit_id)
+    with db.sessions.begin() as s:
+        row = allocator.local_assignment(s, hit, "w1")
+        assert isinstance(row, LocalAssignment) and row.id == held.id and row.status == ASSIGNED
+        assert row.slots == ((2, 0, 1) if db.engine.dialect.name == "sqlite" else None)  # cap, submitted, taken
+        assert allocator.local_assignment(s, hit, "nobody") is None
+        assert allocator.submit(s, row, ANSWERS) is True and row.status == SUBMITTED and row.slots is None
+        assert allocator.submit(s, row, ANSWERS) is False
+    with db.sessions() as s:
+        assert s.scalar(select(func.count(Answer.id)).where(Answer.assignment_id == held.id)) == len(ANSWERS)
+        assert s.get(Assignment, held.id).status == SUBMITTED
