@@ -174,6 +174,13 @@ class _Statements:
         # the lock was granted), and a released assignment of this worker on the HIT is
         # picked up again instead of inserted. No row back: the last slot went meanwhile.
         taken_now = select(func.count(a.id)).where(a.hit_id == bindparam("hit_id"), a.status.in_(_TAKEN)).scalar_subquery()
+        # Nor while the worker holds another HIT within its time (their other tab): the search
+        # runs before looking for what they hold, which is then one statement less per HIT.
+        other = _ASSIGNMENTS.alias("held_now")
+        holds_one = exists().where(
+            other.c.worker_id == bindparam("worker_id", type_=Integer), other.c.status == ASSIGNED, other.c.mode == LOCAL_MODE,
+            other.c.accepted_at >= bindparam("cutoff", type_=a.accepted_at.type), other.c.hit_id.in_(study_hits),
+        )
         claim_values = select(
             bindparam("public_id", type_=String),
             bindparam("hit_id", type_=Integer),
@@ -181,7 +188,7 @@ class _Statements:
             literal_column(f"'{ASSIGNED}'"),
             literal_column(f"'{LOCAL_MODE}'"),
             bindparam("accepted_at", type_=a.accepted_at.type),
-        ).where(taken_now < bindparam("cap", type_=Integer))
+        ).where(taken_now < bindparam("cap", type_=Integer), ~holds_one)
         claim_columns = ["public_id", "hit_id", "worker_id", "status", "mode", "accepted_at"]
         self.claim = {}
         for dialect, insert_of in (("postgresql", pg_insert), ("sqlite", sqlite_insert)):
@@ -333,11 +340,12 @@ class Allocator:
         tried instead of giving up.
         """
         self._release_due(session)
-        held = self.current(session, worker)
-        if held is not None:
-            return held
         dialect = session.get_bind().dialect.name
         claim = self._sql.claim.get(dialect)
+        if claim is None:
+            held = self.current(session, worker)
+            if held is not None:
+                return held
         lost: list[int] = []
         while True:
             # First a HIT nobody is locking right now (no waiting behind other workers); only
@@ -348,7 +356,8 @@ class Allocator:
             if hit is None and dialect != "sqlite":
                 hit = session.execute(self._sql.open_hit_locked, params).first()
             if hit is None:
-                return None
+                # The search skips the HITs the worker holds: one may still be theirs.
+                return self.current(session, worker) if claim is not None else None
             if claim is None:
                 if self.taken_slots(session, hit) < hit.max_assignments:
                     return self._take(session, hit, worker, mode="local")
@@ -356,8 +365,8 @@ class Allocator:
                 row = self._claim(session, claim, hit, worker)
                 if row is not None:
                     return row
-                # Nothing claimed: the slots went, or the same worker's other request (another
-                # tab) took this HIT meanwhile; then that one is theirs.
+                # Nothing claimed: the worker holds a HIT (a reload, or their other tab took
+                # one meanwhile), then that one is theirs; or the slots went.
                 held = self.current(session, worker)
                 if held is not None:
                     return held
@@ -366,14 +375,14 @@ class Allocator:
     def _claim(self, session: Session, claim, hit, worker: HasId) -> Assignment | None:
         """A local slot of ``hit`` for the worker in one statement, or None when none is left."""
         now = self.clock()
-        values = {"public_id": new_public_id(), "hit_id": hit.id, "worker_id": worker.id, "accepted_at": now, "cap": hit.max_assignments}
+        values = {"public_id": new_public_id(), "hit_id": hit.id, "worker_id": worker.id, "accepted_at": now, "cap": hit.max_assignments, "cutoff": now - self.timeout}
         got = session.execute(claim, values).first()
         if got is None:
             return None
         if got.public_id != values["public_id"]:
             # A released assignment picked up again: its other columns are as stored.
             return session.get(Assignment, got.id, populate_existing=True)
-        del values["cap"]
+        del values["cap"], values["cutoff"]
         row = Assignment(id=got.id, status=ASSIGNED, mode=LOCAL_MODE, platform_assignment_id=None, **values)
         make_transient_to_detached(row)
         session.add(row)

@@ -383,3 +383,33 @@ def test_a_local_assignment_read_as_columns_is_submitted_once_within_the_cap(db,
     with db.sessions() as s:
         assert s.scalar(select(func.count(Answer.id)).where(Answer.assignment_id == held.id)) == len(ANSWERS)
         assert s.get(Assignment, held.id).status == SUBMITTED
+
+
+def test_a_worker_holding_their_last_open_hit_gets_it_again_not_done(db, allocator):
+    """The search for an open HIT skips the ones the worker holds; a reload at the end of
+    their HITs still shows the one they hold, and a held HIT is never doubled by a claim."""
+    for _ in range(11):
+        assert take_and_submit(db, allocator, "w1") is not None
+    with db.sessions.begin() as s:
+        last = allocator.next_assignment(s, allocator.worker(s, "w1"))
+    for _ in range(2):
+        with db.sessions.begin() as s:
+            again = allocator.next_assignment(s, allocator.worker(s, "w1"))
+            assert again is not None and again.id == last.id
+    with db.sessions() as s:
+        held = s.scalar(select(func.count(Assignment.id)).join(Worker).where(Worker.external_id == "w1", Assignment.status == ASSIGNED))
+    assert held == 1
+
+
+def test_a_claim_is_refused_while_the_worker_holds_another_hit(db, allocator, clock):
+    """The claim statement itself refuses a second HIT to a worker holding one within its time
+    (two tabs at once); after the timeout the worker may take another."""
+    with db.sessions.begin() as s:
+        worker = allocator.worker(s, "w1")
+        first = allocator.next_assignment(s, worker)
+        claim = allocator._sql.claim[db.engine.dialect.name]
+        other = s.scalar(select(Hit).where(Hit.study_id == db.study_id, Hit.id != first.hit_id).limit(1))
+        assert allocator._claim(s, claim, other, worker) is None
+    clock.advance(minutes=31)
+    with db.sessions.begin() as s:
+        assert allocator._claim(s, claim, other, allocator.worker(s, "w1")) is not None

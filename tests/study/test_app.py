@@ -247,7 +247,7 @@ def test_answering_a_hit_costs_a_bounded_number_of_sql_statements(app, client):
     finally:
         event.remove(engine, "before_cursor_execute", listener)
     work = [s for s in statements if s not in ("BEGIN", "COMMIT", "ROLLBACK")]
-    assert len(work) <= 8, statements  # 11 with the thank-you page between HITs and separate counts
+    assert len(work) <= 7, statements  # 11 with the thank-you page between HITs and separate counts
     assert work.count("INSERT") == 2  # the assignment, then its answers in one statement
 
 
