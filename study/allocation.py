@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Mapping, Protocol
 
-from sqlalchemy import Integer, String, and_, bindparam, case, exists, func, insert, literal_column, select, update
+from sqlalchemy import Integer, String, and_, bindparam, case, exists, func, insert, literal_column, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
@@ -156,8 +156,27 @@ class _Statements:
             .order_by(n_taken, h.position)
             .limit(1)
         )
-        self.open_hit_skip_locked = self.open_hit.with_for_update(of=_HITS, skip_locked=True)
-        self.open_hit_locked = self.open_hit.with_for_update(of=_HITS)
+        # PostgreSQL: the slots of each HIT counted once, by a LATERAL count on the index of
+        # assignments by HIT. Joined to the grouped counts above, its planner (with the
+        # statistics of a young table) rescans the whole grouping for every HIT: 7 ms per
+        # search at 600 assignments instead of well under one.
+        counts = select(func.count(a.id).label("n")).where(a.hit_id == h.id, a.status.in_(_TAKEN)).lateral("slots")
+        open_hit_counted = (
+            select(h.id, h.max_assignments)
+            .select_from(_HITS.join(counts, true()))
+            .where(h.study_id == study_id, counts.c.n < h.max_assignments, ~held, h.id.not_in(bindparam("lost", expanding=True)))
+            .order_by(counts.c.n, h.position)
+            .limit(1)
+        )
+        # Per dialect: the search skipping locked HITs, then the one waiting for a lock. SQLite
+        # has no LATERAL and needs no lock (its write lock is held): the grouped counts, once.
+        grouped = (self.open_hit.with_for_update(of=_HITS, skip_locked=True), self.open_hit.with_for_update(of=_HITS))
+        self.open_hit_counted = open_hit_counted
+        self.open_hit_search = {
+            "sqlite": (self.open_hit, None),
+            "postgresql": (open_hit_counted.with_for_update(of=_HITS, skip_locked=True), open_hit_counted.with_for_update(of=_HITS)),
+        }
+        self.open_hit_search_other = grouped
         # SQLite renders no FOR UPDATE: it already holds the database's write lock (BEGIN IMMEDIATE).
         self.lock_hit = select(h.max_assignments).where(h.id == hit_id).with_for_update()
         # On SQLite (the write lock held) the cap and the counts in one statement.
@@ -342,6 +361,7 @@ class Allocator:
         self._release_due(session)
         dialect = session.get_bind().dialect.name
         claim = self._sql.claim.get(dialect)
+        skipping, waiting = self._sql.open_hit_search.get(dialect, self._sql.open_hit_search_other)
         if claim is None:
             held = self.current(session, worker)
             if held is not None:
@@ -352,9 +372,9 @@ class Allocator:
             # when all open HITs are locked wait for one, so "done" is never a lock artefact.
             # (SQLite renders no FOR UPDATE: the first query is the only one there.)
             params = {"worker_id": worker.id, "lost": lost}
-            hit = session.execute(self._sql.open_hit_skip_locked, params).first()
-            if hit is None and dialect != "sqlite":
-                hit = session.execute(self._sql.open_hit_locked, params).first()
+            hit = session.execute(skipping, params).first()
+            if hit is None and waiting is not None:
+                hit = session.execute(waiting, params).first()
             if hit is None:
                 # The search skips the HITs the worker holds: one may still be theirs.
                 return self.current(session, worker) if claim is not None else None

@@ -413,3 +413,20 @@ def test_a_claim_is_refused_while_the_worker_holds_another_hit(db, allocator, cl
     clock.advance(minutes=31)
     with db.sessions.begin() as s:
         assert allocator._claim(s, claim, other, allocator.worker(s, "w1")) is not None
+
+
+def test_postgresql_counts_slots_per_hit_once_and_finds_the_same_hit(db, allocator):
+    """PostgreSQL's search (a LATERAL count per HIT) picks the HIT the grouped search picks."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the LATERAL search is PostgreSQL's")
+    skipping, _ = allocator._sql.open_hit_search["postgresql"]
+    lateral = allocator._sql.open_hit_counted  # the same search, without taking the lock
+    for i in range(9):
+        take_and_submit(db, allocator, f"w{i}")
+    with db.sessions.begin() as s:
+        for name in ("w0", "w3", "w8", "newcomer"):
+            worker_id = allocator.worker_id(s, name)
+            for lost in ([], [1, 2, 3]):
+                params = {"worker_id": worker_id, "lost": lost}
+                assert s.execute(lateral, params).first() == s.execute(allocator._sql.open_hit, params).first()
+        assert "LATERAL" in str(skipping.compile(dialect=db.engine.dialect))
