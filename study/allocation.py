@@ -116,6 +116,15 @@ class _Statements:
         # lock held) the HIT's cap and counted slots in the same statement.
         local_columns = (a.id, a.status, a.worker_id, a.hit_id, a.mode, a.accepted_at)
         self.local_assignment = select(*local_columns).where(a.hit_id == hit_id, a.worker_id == of_worker)
+        # PostgreSQL: the worker's last-seen time moved in the same statement (an UPDATE in a CTE).
+        touched = (
+            update(_WORKERS)
+            .where(w.source == bindparam("of_source"), w.external_id == bindparam("of_external_id"))
+            .values(last_seen_at=bindparam("now"))
+            .returning(w.id)
+            .cte("touched")
+        )
+        self.local_assignment_touching = select(*local_columns).select_from(_ASSIGNMENTS.join(touched, touched.c.id == a.worker_id)).where(a.hit_id == hit_id)
         mine_h = _HITS.alias("mine_h")
         counted = _ASSIGNMENTS.alias("counted")
         self.local_assignment_and_slots = (
@@ -306,6 +315,15 @@ class Allocator:
             return None if row is None else LocalAssignment(*row[:6], slots=(int(row[6]), int(row[7]), int(row[8])))
         row = session.execute(self._sql.local_assignment, params).first()
         return None if row is None else LocalAssignment(*row)
+
+    def local_assignment_touching(self, session: Session, hit: HasId, external_id: str, source: str = "local") -> tuple[LocalAssignment | None, bool]:
+        """:meth:`local_assignment`, and whether the worker's last-seen time was moved with it
+        (PostgreSQL, one statement); otherwise the caller calls :meth:`touch` when it writes."""
+        if session.get_bind().dialect.name != "postgresql":
+            return self.local_assignment(session, hit, external_id, source), False
+        params = {"hit_id": hit.id, "of_source": source, "of_external_id": external_id, "now": self.clock()}
+        row = session.execute(self._sql.local_assignment_touching, params).first()
+        return (None if row is None else LocalAssignment(*row)), True
 
     def page_state(self, session: Session, hit: HasId, external_id: str, source: str = "local") -> tuple[str | None, int]:
         """The status of the worker's assignment on ``hit`` (None: none) and how many HITs they have submitted."""

@@ -174,15 +174,17 @@ class WorkerFlow:
         passed = self._passed(hit, answers) if not errors else None
 
         def store(session) -> Submission:
-            assignment = self.allocator.local_assignment(session, hit, external_id)
+            # On PostgreSQL the worker's last-seen time moves in the same statement, before
+            # submit locks the HIT's row (the lock is held until commit).
+            assignment, touched = self.allocator.local_assignment_touching(session, hit, external_id)
             if assignment is None:
                 raise AllocationError(f"HIT {hit.key} is not assigned to you; take the next HIT from the entry page", status=403)
             if assignment.status == SUBMITTED:
                 return Submission(False)
             if errors:
                 return Submission(False, errors=errors)
-            # Before submit locks the HIT's row (PostgreSQL): the lock is held until commit.
-            self.allocator.touch(session, assignment.worker_id)
+            if not touched:
+                self.allocator.touch(session, assignment.worker_id)
             stored = self.allocator.submit(session, assignment, answers, attention_passed=passed)
             return Submission(stored, answers)
 

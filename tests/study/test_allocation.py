@@ -430,3 +430,16 @@ def test_postgresql_counts_slots_per_hit_once_and_finds_the_same_hit(db, allocat
                 params = {"worker_id": worker_id, "lost": lost}
                 assert s.execute(lateral, params).first() == s.execute(allocator._sql.open_hit, params).first()
         assert "LATERAL" in str(skipping.compile(dialect=db.engine.dialect))
+
+
+def test_reading_a_local_assignment_may_move_the_last_seen_time_with_it(db, allocator, clock):
+    with db.sessions.begin() as s:
+        held = allocator.next_assignment(s, allocator.worker(s, "w1"))
+    clock.advance(minutes=5)
+    with db.sessions.begin() as s:
+        row, touched = allocator.local_assignment_touching(s, SimpleNamespace(id=held.hit_id), "w1")
+        assert row.id == held.id and touched == (db.engine.dialect.name == "postgresql")
+        assert allocator.local_assignment_touching(s, SimpleNamespace(id=held.hit_id), "nobody")[0] is None
+    with db.sessions() as s:
+        seen = s.scalar(select(Worker.last_seen_at).where(Worker.external_id == "w1")).replace(tzinfo=None)
+    assert seen == (clock() if touched else clock() - timedelta(minutes=5)).replace(tzinfo=None)
