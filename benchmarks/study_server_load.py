@@ -504,6 +504,8 @@ def run_scenario(tmp: Path, backend: str, workers: int, clients: int, keepalive:
         cpu_ms_per_hit=1000 * cpu / max(1, len(tally.acknowledged)),
         db_cpu_ms_per_hit=None if db_cpu is None else 1000 * db_cpu / max(1, len(tally.acknowledged)),
         client_cpu_ms_per_hit=1000 * client_cpu / max(1, len(tally.acknowledged)),
+        # Every answered request, retries and the pages of a session included.
+        requests=sum(len(v) for v in tally.latencies.values()),
         errors=len(tally.errors),
         error_samples=sorted(set(e.split(":")[-1].strip() for e in tally.errors))[:3],
         server_5xx=sum(n for code, n in tally.statuses.items() if code >= 500),
@@ -520,6 +522,10 @@ def print_result(r: dict, reference: float | None) -> None:
     print(f"\n== {r['label']}: {r['acknowledged']} answers in {r['seconds']:.1f} s = {r['answers_per_s']:.1f} answers/s ({ratio}), server CPU {r['server_cpu_s']:.1f} s = {r['cpu_ms_per_hit']:.1f} ms per answered HIT")
     others = ([f"database {r['db_cpu_ms_per_hit']:.1f} ms"] if r["db_cpu_ms_per_hit"] is not None else []) + [f"load generator {r['client_cpu_ms_per_hit']:.1f} ms"]
     print(f"   CPU per answered HIT elsewhere on this machine: {', '.join(others)}")
+    # In a closed loop without think time a request waits about clients / requests per second,
+    # so latency follows the server's CPU per request (and the requests a HIT takes).
+    print(f"   {r['requests']} requests = {r['requests'] / max(1, r['acknowledged']):.2f} per answered HIT, "
+          f"server CPU {1000 * r['server_cpu_s'] / max(1, r['requests']):.2f} ms per request")
     print(f"   lost {r['lost']}, changed {r['changed']}, duplicates {r['duplicates']}, over-assigned {r['over_assigned']}, "
           f"unfilled {r['unfilled']}/{r['slots']}, export mismatch {r['export_mismatch']}, 5xx {r['server_5xx']}, "
           f"client errors {r['errors']} {r['error_samples'] or ''}, told done {r['told_done']}" + (f", killed pid {r['killed']}" if r["killed"] else ""))

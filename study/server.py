@@ -1,9 +1,9 @@
 """Run the study app under a production WSGI server: waitress (one process) or gunicorn (several).
 
 A Python process uses at most one core whatever its thread count (the interpreter lock);
-it spends about 2 ms of CPU per request, 7 to 9 ms per answered HIT (the HIT page at
-/next, submit and thank-you page, and the entry pages once per session: about 3.7 requests;
-``benchmarks/study_server_load.py`` measures it), so ``--workers N`` runs N gunicorn
+it spends a few ms of CPU per answered HIT (the HIT page at /next, the submit that
+redirects to the next HIT page, and the entry pages once per session: about 3 requests;
+``benchmarks/study_server_load.py`` measures it per HIT and per request), so ``--workers N`` runs N gunicorn
 processes with threads each (``gthread``: keep-alive connections wait in a poller, not in
 a thread). The database
 is set up once, before the processes start; each process then opens its own connections.
