@@ -415,10 +415,17 @@ def test_a_claim_is_refused_while_the_worker_holds_another_hit(db, allocator, cl
         assert allocator._claim(s, claim, other, allocator.worker(s, "w1")) is not None
 
 
-def test_postgresql_counts_slots_per_hit_once_and_finds_the_same_hit(db, allocator):
+@pytest.fixture
+def pg_db(study_dir, postgres_url):
+    """The study's database on PostgreSQL only, for what only PostgreSQL runs."""
+    database = open_study_database(study_dir, postgres_url)
+    yield database
+    database.dispose()
+
+
+def test_postgresql_counts_slots_per_hit_once_and_finds_the_same_hit(pg_db, clock):
     """PostgreSQL's search (a LATERAL count per HIT) picks the HIT the grouped search picks."""
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("the LATERAL search is PostgreSQL's")
+    db, allocator = pg_db, Allocator(pg_db.study_id, timedelta(minutes=30), clock)
     skipping, _ = allocator._sql.open_hit_search["postgresql"]
     lateral = allocator._sql.open_hit_counted  # the same search, without taking the lock
     for i in range(9):
