@@ -310,3 +310,65 @@ def stable_argsort_rows(Xt: np.ndarray) -> np.ndarray:
     keys = order_keys(Xt, np.empty(Xt.shape, dtype=np.uint64))
     keys.sort(axis=1)
     return (keys & np.uint64(0xFFFFFFFF)).astype(np.int32)
+
+
+PACK_BITS = 29  # a float32 widened to float64 leaves the low 29 bits of the significand zero
+
+
+@jit
+def pack_rows(Xt, out):
+    """out[f, i] = Xt[f, i] widened to float64 with its row number in the 29 low significand bits
+    that widening leaves zero (counted down for negative values, whose magnitude grows with
+    those bits), -0.0 as 0.0: every packed value lies strictly between the float32 below and the
+    one above, so sorting the packed rows as floats sorts each row's values with ties by row
+    number, the stable argsort, with NumPy's vectorized float64 sort (faster than sorting
+    integer keys). Returns False, leaving ``out`` unusable, where a value is infinite.
+    Branch-free (the loops vectorize): low - i = low ^ i for i <= low."""
+    n_features, n = Xt.shape
+    bits = out.view(np.uint64)
+    low = np.uint64((1 << PACK_BITS) - 1)
+    sign = np.uint64(1) << np.uint64(63)
+    exponent = np.uint64(0x7FF)
+    bad = np.uint64(0)
+    for f in range(n_features):
+        for i in range(n):
+            out[f, i] = np.float64(Xt[f, i])
+        for i in range(n):
+            b = bits[f, i]
+            b = np.uint64(0) if b == sign else b
+            neg = b >> np.uint64(63)
+            bad |= np.uint64((b >> np.uint64(52)) & exponent == exponent)
+            bits[f, i] = b | (np.uint64(i) ^ (neg * low))
+    return bad == 0
+
+
+@jit
+def unpack_rows(packed, Xt, rows, order, sorted_values):
+    """From the sorted ``pack_rows`` output of the columns ``rows`` of Xt: their argsort into
+    order[rows[r]] and their sorted values (read from Xt, so -0.0 stays -0.0) into
+    sorted_values[rows[r]]."""
+    n = packed.shape[1]
+    bits = packed.view(np.uint64)
+    low = np.uint64((1 << PACK_BITS) - 1)
+    for r in range(rows.shape[0]):
+        f = rows[r]
+        for t in range(n):
+            b = bits[r, t]
+            order[f, t] = np.int32((b & low) ^ ((b >> np.uint64(63)) * low))
+        for t in range(n):
+            sorted_values[f, t] = Xt[f, order[f, t]]
+
+
+def sort_rows_into(Xt: np.ndarray, rows: np.ndarray, order: np.ndarray, sorted_values: np.ndarray) -> None:
+    """order[f] = np.argsort(Xt[f], kind="stable") (int32) and sorted_values[f] = Xt[f][order[f]]
+    for every f in ``rows`` (Xt: float32 features x rows, no NaN)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    sub = np.ascontiguousarray(Xt[rows])
+    packed = np.empty(sub.shape, dtype=np.float64)
+    if sub.shape[1] <= 1 << PACK_BITS and pack_rows(sub, packed):
+        packed.sort(axis=1)
+        unpack_rows(packed, Xt, rows, order, sorted_values)
+        return
+    o = stable_argsort_rows(sub)  # infinite values or too many rows for the packing
+    order[rows] = o
+    sorted_values[rows] = np.take_along_axis(sub, o, axis=1)

@@ -241,3 +241,36 @@ def test_top_features_of_many_vectors_equal_one_sort_of_each_with_ties():
         got = top_features_many(mi, plugin, k)
         for row in range(len(mi)):
             assert np.array_equal(got[row], top_features(mi[row], k, plugin[row]))
+
+
+def test_packed_float_sort_is_the_stable_argsort_with_negatives_zeros_and_extremes():
+    """``sort_rows_into`` sorts float64-packed (value, row) pairs: its order must be NumPy's stable
+    argsort exactly (ties by row, -0.0 tied with 0.0, negative values, subnormals, the largest
+    finite values), its sorted values bit for bit the gathered ones, its Python version the same;
+    infinite values fall back to the integer-key sort."""
+    rng = np.random.default_rng(5)
+    special = np.array([0.0, -0.0, 1.5, -1.5, 2.0, -3.25, 1e-45, -1e-45, 3e38, -3e38], np.float32)
+    for n in (1, 2, 7, 150, 333):
+        Xt = rng.choice(special, (8, n))
+        Xt[:3] = rng.standard_normal((3, n)).astype(np.float32) * (rng.random((3, n)) < 0.6)
+        Xt[3] = -np.abs(Xt[0])
+        rows = np.array([6, 0, 3, 1, 2, 7])
+        ref = np.argsort(Xt, axis=1, kind="stable")
+        for pack, unpack in ((None, None), (python_version(kernels.pack_rows), python_version(kernels.unpack_rows))):
+            order, values = np.full(Xt.shape, -1, np.int32), np.zeros(Xt.shape, np.float32)
+            if pack is None:
+                kernels.sort_rows_into(Xt, rows, order, values)
+            else:
+                packed = np.empty((len(rows), n))
+                assert pack(Xt[rows], packed)
+                packed.sort(axis=1)
+                unpack(packed, Xt, rows, order, values)
+            assert np.array_equal(order[rows], ref[rows])
+            assert np.array_equal(values[rows].view(np.uint32), np.take_along_axis(Xt[rows], ref[rows], 1).view(np.uint32))
+            assert (order[[4, 5]] == -1).all()  # columns not asked for are left alone
+    Xt[2, 0] = np.inf
+    Xt[5, 1] = -np.inf
+    assert not kernels.pack_rows(Xt, np.empty(Xt.shape))
+    order, values = np.zeros(Xt.shape, np.int32), np.zeros(Xt.shape, np.float32)
+    kernels.sort_rows_into(Xt, np.arange(8), order, values)
+    assert np.array_equal(order, np.argsort(Xt, axis=1, kind="stable"))
