@@ -274,3 +274,15 @@ def test_packed_float_sort_is_the_stable_argsort_with_negatives_zeros_and_extrem
     order, values = np.zeros(Xt.shape, np.int32), np.zeros(Xt.shape, np.float32)
     kernels.sort_rows_into(Xt, np.arange(8), order, values)
     assert np.array_equal(order, np.argsort(Xt, axis=1, kind="stable"))
+
+
+@pytest.mark.parametrize("n_vectors", [1, 2, 3, 10, 17, 56, 64, 65])
+def test_counts_on_zero_padded_vectors_equal_the_unpadded_kernel(n_vectors):
+    """``count_by_bin`` runs the kernel on zero columns added up to a SIMD-friendly width: the counts
+    it returns must be the kernel's on the vectors alone, in the same shape."""
+    X, _ = relu_group(n=200, n_features=30)
+    bins = column_bins(X, 6)
+    W = (np.random.default_rng(n_vectors).random((200, n_vectors)) < 0.3).astype(np.uint8)
+    counts = kernels.count_by_bin(bins, W, 6)
+    assert kernels.padded_width(n_vectors) >= n_vectors and counts.shape == (30, 6, n_vectors)
+    assert np.array_equal(counts, kernels.count_by_bin_into(bins, W, np.zeros((30, 6, n_vectors), np.int16)))
