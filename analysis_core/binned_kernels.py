@@ -13,19 +13,23 @@ import numpy as np
 
 from analysis_core.compiled import jit
 
-BLOCK = 32  # columns transposed together (one cache line of rows at a time)
+BLOCK = 16  # rows x columns of one tile of the transpose
 FEATURE_THRESHOLD = 1e-7  # scikit-learn's: values closer than this are not split apart
 
 
 @jit
 def transpose(X, out):
-    """out[f, i] = X[i, f], block by block (a strided column read per value is ten times slower)."""
+    """out[f, i] = X[i, f], in 16 x 16 tiles: a tile's reads and writes both stay within a few
+    cache lines (column blocks of 32 over all rows took 2.6x as long, 15.4 vs 5.9 ms for 1300 x
+    2048 in one run; NumPy's strided copy 19 ms)."""
     n, n_features = X.shape
-    for f0 in range(0, n_features, BLOCK):
-        f1 = min(f0 + BLOCK, n_features)
-        for i in range(n):
-            for f in range(f0, f1):
-                out[f, i] = X[i, f]
+    for i0 in range(0, n, BLOCK):
+        i1 = min(i0 + BLOCK, n)
+        for f0 in range(0, n_features, BLOCK):
+            f1 = min(f0 + BLOCK, n_features)
+            for i in range(i0, i1):
+                for f in range(f0, f1):
+                    out[f, i] = X[i, f]
     return out
 
 
