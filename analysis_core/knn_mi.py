@@ -10,10 +10,11 @@ The counting is exact without checking candidates one by one: rounding is monoto
 values that a rounded test ``|x_j - x_i| <= r`` accepts form one interval of floats, and its
 two ends are computed on the query side (almost always ``fl(x_i - r)`` or the float next to
 it; the few others, near zero, are bisected over the bit patterns). One ``searchsorted`` per
-column then finds the run of accepted points. With numba installed, the k-th distances, the
-merge of the classes' sorted blocks and the runs (a walk outwards from each point's position,
-testing the same rounded condition) are compiled loops (``analysis_core.knn_kernels``) that give
-the same counts.
+column then finds the run of accepted points. With numba installed, two compiled passes
+(``analysis_core.knn_kernels``) do the same arithmetic: one scales the columns and adds the noise,
+one does everything after NumPy's sort of each class's block (k-th distances, radii, the merge,
+the runs of accepted points, counted from each point's place in its merged row, and the digamma
+sum); the results are identical bit for bit.
 
 Exactness needs more than the textbook estimator, because scikit-learn's answer depends
 on how its neighbour searches round:
@@ -32,23 +33,29 @@ on how its neighbour searches round:
 
 Everything else (scaling, the 1e-10 noise drawn from ``RandomState(random_state)``, the
 digamma formula, dropping classes of one point) follows ``sklearn.feature_selection._mutual_info``.
+The noise for a seed and a number of features is the same in every call, so it is drawn once per
+process (``noise_rows``) rather than at every call as scikit-learn does.
 """
 
 from __future__ import annotations
+
+import functools
+import itertools
+import threading
 
 import numpy as np
 
 N_NEIGHBORS = 3
 LEAF_SIZE = 40  # scikit-learn's KDTree default, which mutual_info_classif uses
+NOISE_CACHE_VALUES = 2**23  # 64 MiB of float64
 
 
 def prepare_columns(X: np.ndarray, random_state: int | None = 0) -> np.ndarray:
     """X as scikit-learn's estimator sees it: float64, scaled to unit std (no centring), plus its noise."""
     from sklearn.preprocessing import scale
-    from sklearn.utils import check_random_state
 
     X = np.asarray(X)
-    rng = check_random_state(random_state)
+    noise = noise_rows(random_state, *X.shape).T
     if X.flags.c_contiguous:
         # scikit-learn scales and measures X[:, all columns], which is a Fortran-ordered copy of
         # its C-ordered float64 X: working on a Fortran-ordered float64 X in place gives the same
@@ -56,7 +63,7 @@ def prepare_columns(X: np.ndarray, random_state: int | None = 0) -> np.ndarray:
         X = X.astype(np.float64, order="F")
         X = scale(X, with_mean=False, copy=False)
         means = np.maximum(1, np.mean(np.abs(X), axis=0))
-        X += 1e-10 * means * rng.standard_normal(size=X.shape)
+        X += 1e-10 * means * noise
         return X
     # Otherwise mirror scikit-learn's statements literally: scaling a fancy-indexed copy sums in a
     # different memory order than scaling X itself, and at the 1e-16 level that moves the
@@ -65,16 +72,55 @@ def prepare_columns(X: np.ndarray, random_state: int | None = 0) -> np.ndarray:
     continuous = np.ones(X.shape[1], dtype=bool)
     X[:, continuous] = scale(X[:, continuous], with_mean=False, copy=False)
     means = np.maximum(1, np.mean(np.abs(X[:, continuous]), axis=0))
-    X[:, continuous] += 1e-10 * means * rng.standard_normal(size=X.shape)
+    X[:, continuous] += 1e-10 * means * noise
     return X
+
+
+class _NoiseRows:
+    """The normals ``RandomState(seed).standard_normal(size=(n, width))`` for every n, kept as
+    width x n and drawn further when a larger n is asked for: the first n rows of a larger draw
+    are the smaller draw (the stream fills rows in order), so one draw serves every group size."""
+
+    def __init__(self, seed: int, width: int):
+        self._rng = np.random.RandomState(seed)
+        self._rows = np.empty((width, 0))
+        self._lock = threading.Lock()
+
+    def first(self, n: int) -> np.ndarray:
+        with self._lock:
+            have = self._rows.shape[1]
+            if n > have:
+                more = self._rng.standard_normal(size=(n - have, self._rows.shape[0]))
+                self._rows = np.concatenate([self._rows, more.T], axis=1)
+                self._rows.flags.writeable = False
+            return self._rows[:, :n]
+
+
+@functools.lru_cache(maxsize=2)
+def _noise_stream(seed: int, width: int) -> _NoiseRows:
+    return _NoiseRows(seed, width)
+
+
+def noise_rows(random_state, n: int, width: int) -> np.ndarray:
+    """The estimator's tie-breaking noise for an n x width X, as width x n (read-only).
+
+    scikit-learn draws it anew from ``RandomState(random_state)`` at every call; with an integer
+    seed it is the same for every group of the same width, and drawing it is as costly as all the
+    rest of the estimate, so it is drawn once per process (up to NOISE_CACHE_VALUES values)."""
+    from sklearn.utils import check_random_state
+
+    if isinstance(random_state, (int, np.integer)) and n * width <= NOISE_CACHE_VALUES:
+        return _noise_stream(int(random_state), width).first(n)
+    return check_random_state(random_state).standard_normal(size=(n, width)).T
 
 
 def mutual_info_knn_exact(X: np.ndarray, y: np.ndarray, random_state: int | None = 0,
                           compiled: bool | None = None) -> np.ndarray:
     """MI (nats) of every column of X with the discrete target y, equal to scikit-learn's knn estimate.
 
-    ``compiled`` (default: when numba is installed) runs the neighbour searches as compiled loops
-    (``analysis_core.knn_kernels``) instead of whole-array NumPy passes; the values are the same.
+    ``compiled`` (default: when numba is installed) runs the scaling and the neighbour searches as
+    compiled loops (``analysis_core.knn_kernels``) instead of whole-array NumPy passes; the values
+    are the same.
     """
     from scipy.special import digamma
 
@@ -89,59 +135,73 @@ def mutual_info_knn_exact(X: np.ndarray, y: np.ndarray, random_state: int | None
     n_features = X.shape[1]
     if n_features == 0:
         return np.zeros(0)
-    Z = prepare_columns(X, random_state)
 
-    labels, y_codes, counts = np.unique(y, return_inverse=True, return_counts=True)
-    # Points whose class has a single member take no part (as in scikit-learn).
-    keep = counts[y_codes] > 1
-    if not keep.all():
-        Z, y_codes = Z[keep], y_codes[keep]
-    n = Z.shape[0]
+    _, y_codes, counts = np.unique(y, return_inverse=True, return_counts=True)
+    # Points whose class has a single member take no part (as in scikit-learn), but they do count
+    # in the scaling and the noise, which come first.
+    kept = np.flatnonzero(counts[y_codes] > 1)
+    n = len(kept)
     if n == 0:
         return np.zeros(n_features)
+    # Every class's points side by side (features x rows, so that every column is a contiguous row).
+    order = kept[np.argsort(y_codes[kept], kind="stable")]
+    if compiled and X.flags.c_contiguous:
+        from analysis_core.knn_kernels import scaled_noisy_points
 
-    # Features x rows, so that every column is a contiguous row to sort and search.
-    Zt = np.ascontiguousarray(Z.T)
+        if X.dtype not in (np.float32, np.float64):
+            X = X.astype(np.float64)
+        points = scaled_noisy_points(X, noise_rows(random_state, *X.shape), order)
+    else:
+        points = np.take(prepare_columns(X, random_state).T, order, axis=1)
+
+    class_sizes = np.bincount(y_codes[kept])
+    class_sizes = class_sizes[class_sizes > 0]
+    bounds = np.concatenate([[0], np.cumsum(class_sizes)])
+    ks = np.minimum(N_NEIGHBORS, class_sizes - 1)
+    brute = ks >= class_sizes // 2
+    brute_radii = np.empty((n_features, n)) if brute.any() else np.empty((1, 1))
+    for c, (start, end) in enumerate(itertools.pairwise(bounds)):
+        values = points[:, start:end]
+        values.sort(axis=1)
+        if brute[c]:
+            brute_radii[:, start:end] = _float_below(_kth_distance_brute(values, ks[c]))
+    sum_digamma_k = float(np.sum(class_sizes * digamma(ks)))
+    sum_digamma_count = float(np.sum(class_sizes * digamma(class_sizes)))
+
     leaf_start = kdtree_leaf_starts(n)
     digamma_table = digamma(np.arange(1, n + 1, dtype=np.float64))  # digamma(m) at index m - 1
-
-    sum_digamma_k = 0.0
-    sum_digamma_count = 0.0
-    # Every class's points, each class's block sorted, side by side; their radii alike.
-    points = np.take(Zt, np.argsort(y_codes, kind="stable"), axis=1)
-    radii = np.empty_like(points)
-    start = 0
-    for count in np.bincount(y_codes):
-        if count == 0:
-            continue
-        k = min(N_NEIGHBORS, count - 1)
-        values = points[:, start : start + count]
-        values.sort(axis=1)
-        if k >= count // 2:
-            d_k = _kth_distance_brute(values, k)
-        elif compiled:
-            from analysis_core.knn_kernels import kth_distance_sorted
-
-            d_k = kth_distance_sorted(values, k)
-        else:
-            d_k = _kth_distance_sorted(values, k)
-        radii[:, start : start + count] = _float_below(d_k)
-        start += count
-        sum_digamma_k += count * digamma(k)
-        sum_digamma_count += count * digamma(count)
-    # The sorted blocks are runs that a stable sort (timsort) merges in linear time.
+    counting = _digamma_count_sums
     if compiled:
-        from analysis_core.knn_kernels import merge_runs
-
-        bounds = np.concatenate([[0], np.cumsum(np.bincount(y_codes))])
-        full_sorted, position = merge_runs(points, bounds)
-    else:
-        full_sorted, position = np.sort(points, axis=1, kind="stable"), None
-    m = _count_within(full_sorted, points, radii, leaf_start, position)
-    sum_digamma_m = digamma_table[m - 1].sum(axis=1)
+        from analysis_core.knn_kernels import digamma_count_sums as counting
+    sum_digamma_m = counting(points, bounds, np.where(brute, -1, ks), brute_radii, leaf_start,
+                             kdtree_leaf_ends(leaf_start), digamma_table)
 
     mi = digamma(n) + sum_digamma_k / n - sum_digamma_count / n - sum_digamma_m / n
     return np.maximum(mi, 0.0)
+
+
+def _digamma_count_sums(points, bounds, ks, brute_radii, leaf_start, leaf_end, digamma_table):
+    """``knn_kernels.digamma_count_sums`` as whole-array NumPy passes (same arguments, same bits)."""
+    radii = np.empty_like(points)
+    for c, k in enumerate(ks):
+        start, end = bounds[c], bounds[c + 1]
+        if k < 0:
+            radii[:, start:end] = brute_radii[:, start:end]
+        else:
+            radii[:, start:end] = _float_below(_kth_distance_sorted(points[:, start:end], k))
+    # The sorted blocks are runs that a stable sort (timsort) merges in linear time.
+    full_sorted = np.sort(points, axis=1, kind="stable")
+    return digamma_sums(_count_within(full_sorted, points, radii, leaf_start, leaf_end), digamma_table)
+
+
+def digamma_sums(counts: np.ndarray, digamma_table: np.ndarray) -> np.ndarray:
+    """Per row of neighbour counts m, the sum of digamma(m), added as the compiled kernel adds it:
+    over a histogram of m, in increasing m (``np.cumsum`` adds in order)."""
+    n_rows = counts.shape[0]
+    largest = int(counts.max())
+    index = (np.arange(n_rows)[:, None] * (largest + 1) + counts).ravel()
+    hist = np.bincount(index, minlength=n_rows * (largest + 1)).reshape(n_rows, largest + 1)
+    return np.cumsum(hist[:, 1:] * digamma_table[:largest], axis=1)[:, -1]
 
 
 def _float_below(d: np.ndarray) -> np.ndarray:
@@ -209,6 +269,12 @@ def kdtree_leaf_starts(n: int, leaf_size: int = LEAF_SIZE) -> np.ndarray:
         go_left = positions < mid
         node = np.where(inner, np.where(go_left, 2 * node + 1, 2 * node + 2), node)
         start, end = np.where(inner & ~go_left, mid, start), np.where(inner & go_left, mid, end)
+
+
+def kdtree_leaf_ends(leaf_start: np.ndarray) -> np.ndarray:
+    """For each position, where its leaf ends (one past its last position), from ``kdtree_leaf_starts``."""
+    starts = np.unique(leaf_start)
+    return np.append(starts[1:], len(leaf_start))[np.searchsorted(starts, leaf_start)]
 
 
 def _ordered(t: np.ndarray) -> np.ndarray:
@@ -282,29 +348,18 @@ def _bisect_lowest(x, r, rr, t0, in0, within):
 
 
 def _count_within(full_sorted: np.ndarray, points: np.ndarray, radius: np.ndarray, leaf_start: np.ndarray,
-                  position: np.ndarray | None = None) -> np.ndarray:
-    """How many points of each full row KDTree.query_radius counts within ``radius`` of each of ``points``.
-
-    ``position``: where each point sits in its sorted row; given, the run is found by the compiled
-    walk outwards from there (``knn_kernels.run_within``), else by searching for its exact ends.
-    """
+                  leaf_end: np.ndarray | None = None) -> np.ndarray:
+    """How many points of each full row KDTree.query_radius counts within ``radius`` of each of ``points``."""
     n_rows, n = full_sorted.shape
-    if position is not None:
-        from analysis_core.knn_kernels import run_within
-
-        lo, hi, wide = run_within(full_sorted, position, points, radius)
-        wide = np.flatnonzero(wide)
-    else:
-        # The points within r form one run of each sorted row, from the lowest to the highest value
-        # within r; the highest is the negated lowest of the mirrored problem.
-        lowest = _lowest_within(points, radius)
-        highest = -_lowest_within(-points, radius)
-        lo = np.empty(points.shape, dtype=np.int64)
-        hi = np.empty(points.shape, dtype=np.int64)
-        for row in range(n_rows):
-            lo[row] = full_sorted[row].searchsorted(lowest[row], side="left")
-            hi[row] = full_sorted[row].searchsorted(highest[row], side="right")
-        wide = None
+    # The points within r form one run of each sorted row, from the lowest to the highest value
+    # within r; the highest is the negated lowest of the mirrored problem.
+    lowest = _lowest_within(points, radius)
+    highest = -_lowest_within(-points, radius)
+    lo = np.empty(points.shape, dtype=np.int64)
+    hi = np.empty(points.shape, dtype=np.int64)
+    for row in range(n_rows):
+        lo[row] = full_sorted[row].searchsorted(lowest[row], side="left")
+        hi[row] = full_sorted[row].searchsorted(highest[row], side="right")
     result = (hi - lo).ravel()
 
     # Just outside r, a point whose rounded square equals r^2 is counted when its tree leaf is
@@ -315,14 +370,13 @@ def _count_within(full_sorted: np.ndarray, points: np.ndarray, radius: np.ndarra
     # The squared test only reaches beyond r where the float after r squares to r^2 (rounded),
     # which for normal r is rare: only those points need it.
     r_flat = radius.ravel()
-    if wide is None:
-        after_r = (r_flat.view(np.int64) + 1).view(np.float64)  # r >= 0
-        wide = np.flatnonzero(after_r * after_r <= r_flat * r_flat)
+    after_r = (r_flat.view(np.int64) + 1).view(np.float64)  # r >= 0
+    wide = np.flatnonzero(after_r * after_r <= r_flat * r_flat)
     if not len(wide):
         return result.reshape(points.shape)
     x, r = points.ravel()[wide], r_flat[wide]
-    starts = np.unique(leaf_start)
-    leaf_end = np.append(starts[1:], n)[np.searchsorted(starts, leaf_start)]
+    if leaf_end is None:
+        leaf_end = kdtree_leaf_ends(leaf_start)
     flat = full_sorted.ravel()
     base = (wide // points.shape[1]) * n  # where the point's row starts in flat
     lo_w, hi_w = lo.ravel()[wide], hi.ravel()[wide]

@@ -1,5 +1,7 @@
 """The fast k-NN estimator returns scikit-learn's mutual_info_classif values (to 1e-9), all features at once."""
 
+import itertools
+
 import numpy as np
 import pytest
 from sklearn.feature_selection import mutual_info_classif
@@ -158,3 +160,71 @@ def test_equal_to_sklearn_whatever_the_memory_layout_of_X(layout):
     y = rng.random(400) < 0.3
     X = {"C": X, "F": np.asfortranarray(X), "strided": X[:, ::2]}[layout]
     np.testing.assert_allclose(mutual_info_knn_exact(X, y, 0), sklearn_mi(X, y, 0), rtol=0, atol=1e-9)
+
+
+def test_noise_is_scikit_learns_draw_for_every_group_size_in_any_order():
+    """One draw per seed and width serves every group size: smaller groups after a larger one and
+    larger groups after a smaller one get exactly RandomState(seed).standard_normal((n, width))."""
+    from analysis_core.knn_mi import noise_rows
+
+    for n in (7, 300, 40, 301, 5):
+        expected = np.random.RandomState(5).standard_normal(size=(n, 3))
+        assert np.array_equal(noise_rows(5, n, 3).T, expected)
+    assert not noise_rows(5, 10, 3).flags.writeable
+    fresh = np.random.RandomState(2)
+    assert np.array_equal(noise_rows(fresh, 4, 3).T, np.random.RandomState(2).standard_normal(size=(4, 3)))
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 127, 128, 129, 136, 1300, 4099])
+def test_compiled_pairwise_sum_adds_in_numpys_order(n):
+    from analysis_core.knn_kernels import pairwise_sum
+
+    rng = np.random.default_rng(n)
+    a = rng.standard_normal(n) * 10.0 ** rng.uniform(-8, 8, n)
+    assert pairwise_sum(a, 0, n) == np.sum(a)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_scaling_and_noise_are_scikit_learns_bits(dtype):
+    from analysis_core.knn_kernels import scaled_noisy_points
+    from analysis_core.knn_mi import noise_rows, prepare_columns
+
+    rng = np.random.default_rng(8)
+    for n in (5, 130, 1300):
+        X = awkward_matrix(rng, n, 21).astype(dtype)
+        order = rng.permutation(n)[: n - 2]
+        expected = prepare_columns(X, 3).T[:, order]
+        assert np.array_equal(scaled_noisy_points(X, noise_rows(3, *X.shape), order), expected)
+
+
+def test_compiled_counts_follow_the_numpy_path_where_squares_underflow():
+    """Tiny, heavily tied values give radii whose squares underflow, where the KD-tree's squared test
+    counts neighbours beyond r inside a leaf: the compiled kernel and the NumPy passes agree, with two
+    and with three classes and with a brute-force (tiny) class."""
+    from scipy.special import digamma
+
+    from analysis_core.knn_kernels import digamma_count_sums
+    from analysis_core.knn_mi import (
+        _digamma_count_sums,
+        _float_below,
+        _kth_distance_brute,
+        kdtree_leaf_ends,
+    )
+
+    rng = np.random.default_rng(2)
+    for sizes in ([120, 90], [60, 70, 4]):
+        n = sum(sizes)
+        bounds = np.concatenate([[0], np.cumsum(sizes)])
+        points = rng.integers(-30, 30, (6, n)) * 1e-170
+        points[5] = rng.standard_normal(n)
+        ks = np.array([3] * len(sizes))
+        brute_radii = np.empty((6, n))
+        for c, (a, b) in enumerate(itertools.pairwise(bounds)):
+            points[:, a:b].sort(axis=1)
+            if b - a < 8:
+                ks[c] = -1
+                brute_radii[:, a:b] = _float_below(_kth_distance_brute(points[:, a:b], 3))
+        leaf_start = kdtree_leaf_starts(n)
+        table = digamma(np.arange(1, n + 1, dtype=np.float64))
+        args = (points, bounds, ks, brute_radii, leaf_start, kdtree_leaf_ends(leaf_start), table)
+        assert np.array_equal(digamma_count_sums(*args), _digamma_count_sums(*args))
