@@ -625,23 +625,25 @@ PACK_BITS = 29  # a float32 widened to float64 leaves the low 29 bits of the sig
 
 
 @jit
-def pack_rows(Xt, out):
+def pack_rows(Xt, out, rows=None):
     """out[f, i] = Xt[f, i] widened to float64 with its row number in the 29 low significand bits
     that widening leaves zero (counted down for negative values, whose magnitude grows with
     those bits), -0.0 as 0.0: every packed value lies strictly between the float32 below and the
     one above, so sorting the packed rows as floats sorts each row's values with ties by row
     number, the stable argsort, with NumPy's vectorized float64 sort (faster than sorting
-    integer keys). Returns False, leaving ``out`` unusable, where a value is infinite.
+    integer keys). With ``rows``, out[r] packs Xt[rows[r]] (no copy of those columns first).
+    Returns False, leaving ``out`` unusable, where a value is infinite.
     Branch-free (the loops vectorize): low - i = low ^ i for i <= low."""
-    n_features, n = Xt.shape
+    n_features, n = out.shape
     bits = out.view(np.uint64)
     low = np.uint64((1 << PACK_BITS) - 1)
     sign = np.uint64(1) << np.uint64(63)
     exponent = np.uint64(0x7FF)
     bad = np.uint64(0)
     for f in range(n_features):
+        src = f if rows is None else rows[f]
         for i in range(n):
-            out[f, i] = np.float64(Xt[f, i])
+            out[f, i] = np.float64(Xt[src, i])
         for i in range(n):
             b = bits[f, i]
             b = np.uint64(0) if b == sign else b
@@ -672,12 +674,12 @@ def sort_rows_into(Xt: np.ndarray, rows: np.ndarray, order: np.ndarray, sorted_v
     """order[f] = np.argsort(Xt[f], kind="stable") (int32) and sorted_values[f] = Xt[f][order[f]]
     for every f in ``rows`` (Xt: float32 features x rows, no NaN)."""
     rows = np.asarray(rows, dtype=np.int64)
-    sub = np.ascontiguousarray(Xt[rows])
-    packed = np.empty(sub.shape, dtype=np.float64)
-    if sub.shape[1] <= 1 << PACK_BITS and pack_rows(sub, packed):
+    packed = np.empty((len(rows), Xt.shape[1]), dtype=np.float64)
+    if Xt.shape[1] <= 1 << PACK_BITS and pack_rows(Xt, packed, rows):
         packed.sort(axis=1)
         unpack_rows(packed, Xt, rows, order, sorted_values)
         return
+    sub = Xt[rows]
     o = stable_argsort_rows(sub)  # infinite values or too many rows for the packing
     order[rows] = o
     sorted_values[rows] = np.take_along_axis(sub, o, axis=1)

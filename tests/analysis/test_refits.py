@@ -262,7 +262,7 @@ def test_packed_float_sort_is_the_stable_argsort_with_negatives_zeros_and_extrem
                 kernels.sort_rows_into(Xt, rows, order, values)
             else:
                 packed = np.empty((len(rows), n))
-                assert pack(Xt[rows], packed)
+                assert pack(Xt, packed, rows)
                 packed.sort(axis=1)
                 unpack(packed, Xt, rows, order, values)
             assert np.array_equal(order[rows], ref[rows])
