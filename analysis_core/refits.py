@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis_core.binned_kernels import aler_minus_ber_many, count_by_bin, grow_tree, mi_from_counts, stable_argsort_rows, transpose, tree_tables
+from analysis_core.binned_kernels import aler_minus_ber_many, count_by_bin, grow_tree, mi_from_counts, sort_rows_into, transpose, tree_tables
 from analysis_core.artifacts.errors import BarlowError
 from analysis_core.mutual_info import auto_bins, binned_mi, column_bins_of_transposed, mi_of_bins, xlogx_table
 
@@ -144,9 +144,7 @@ class GroupRefits:
         need = np.unique(selected)
         need = need[~self._sorted[need]]
         if len(need):
-            order = stable_argsort_rows(self.Xt[need])
-            self._order[need] = order
-            self._sorted_values[need] = np.take_along_axis(self.Xt[need], order, axis=1)
+            sort_rows_into(self.Xt, need, self._order, self._sorted_values)
             self._sorted[need] = True
         return self._order, self._sorted_values
 

@@ -241,3 +241,112 @@ def test_top_features_of_many_vectors_equal_one_sort_of_each_with_ties():
         got = top_features_many(mi, plugin, k)
         for row in range(len(mi)):
             assert np.array_equal(got[row], top_features(mi[row], k, plugin[row]))
+
+
+def test_packed_float_sort_is_the_stable_argsort_with_negatives_zeros_and_extremes():
+    """``sort_rows_into`` sorts float64-packed (value, row) pairs: its order must be NumPy's stable
+    argsort exactly (ties by row, -0.0 tied with 0.0, negative values, subnormals, the largest
+    finite values), its sorted values bit for bit the gathered ones, its Python version the same;
+    infinite values fall back to the integer-key sort."""
+    rng = np.random.default_rng(5)
+    special = np.array([0.0, -0.0, 1.5, -1.5, 2.0, -3.25, 1e-45, -1e-45, 3e38, -3e38], np.float32)
+    for n in (1, 2, 7, 150, 333):
+        Xt = rng.choice(special, (8, n))
+        Xt[:3] = rng.standard_normal((3, n)).astype(np.float32) * (rng.random((3, n)) < 0.6)
+        Xt[3] = -np.abs(Xt[0])
+        rows = np.array([6, 0, 3, 1, 2, 7])
+        ref = np.argsort(Xt, axis=1, kind="stable")
+        for pack, unpack in ((None, None), (python_version(kernels.pack_rows), python_version(kernels.unpack_rows))):
+            order, values = np.full(Xt.shape, -1, np.int32), np.zeros(Xt.shape, np.float32)
+            if pack is None:
+                kernels.sort_rows_into(Xt, rows, order, values)
+            else:
+                packed = np.empty((len(rows), n))
+                assert pack(Xt, packed, rows)
+                packed.sort(axis=1)
+                unpack(packed, Xt, rows, order, values)
+            assert np.array_equal(order[rows], ref[rows])
+            assert np.array_equal(values[rows].view(np.uint32), np.take_along_axis(Xt[rows], ref[rows], 1).view(np.uint32))
+            assert (order[[4, 5]] == -1).all()  # columns not asked for are left alone
+    Xt[2, 0] = np.inf
+    Xt[5, 1] = -np.inf
+    assert not kernels.pack_rows(Xt, np.empty(Xt.shape))
+    order, values = np.zeros(Xt.shape, np.int32), np.zeros(Xt.shape, np.float32)
+    kernels.sort_rows_into(Xt, np.arange(8), order, values)
+    assert np.array_equal(order, np.argsort(Xt, axis=1, kind="stable"))
+
+
+@pytest.mark.parametrize("n_vectors", [1, 2, 3, 10, 17, 56, 64, 65])
+def test_counts_on_zero_padded_vectors_equal_the_unpadded_kernel(n_vectors):
+    """``count_by_bin`` runs the kernel on zero columns added up to a SIMD-friendly width: the counts
+    it returns must be the kernel's on the vectors alone, in the same shape."""
+    X, _ = relu_group(n=200, n_features=30)
+    bins = column_bins(X, 6)
+    W = (np.random.default_rng(n_vectors).random((200, n_vectors)) < 0.3).astype(np.uint8)
+    counts = kernels.count_by_bin(bins, W, 6)
+    assert kernels.padded_width(n_vectors) >= n_vectors and counts.shape == (30, 6, n_vectors)
+    assert np.array_equal(counts, kernels.count_by_bin_into(bins, W, np.zeros((30, 6, n_vectors), np.int16)))
+
+
+TREE_KERNELS = ("_grow", "_scan_one_node", "_score_bound", "_xlogx_floor", "_xlogx")
+
+
+def random_tree_case(rng, case):
+    """A random tree problem: continuous, ReLU-like, heavily tied or sub-FEATURE_THRESHOLD values;
+    some fits on part of the rows; depths 1-4 and several minimum leaf sizes."""
+    n, n_cols = int(rng.integers(2, 500)), int(rng.integers(1, 10))
+    X = rng.standard_normal((n_cols, n)).astype(np.float32)
+    if case % 4 == 1:
+        X = np.maximum(X + 0.3, 0)
+    elif case % 4 == 2:
+        X = np.round(X * 2) / 2
+    elif case % 4 == 3:
+        X = (X * 1e-7).astype(np.float32)
+    y = (rng.random(n) < rng.uniform(0.05, 0.6)).astype(np.int64)
+    if case % 5 == 0:  # a real failure mode: most cuts far from the best one
+        y = (rng.random(n) < 1 / (1 + np.exp(-3 * X[0] / (np.abs(X[0]).max() + 1e-30)))).astype(np.int64)
+    train = rng.random(n) < (1.0 if case % 3 else 0.8)
+    if y[train].sum() in (0, train.sum()):
+        return None
+    order = np.argsort(X, axis=1, kind="stable").astype(np.int32)
+    n_fail = int(y[train].sum())
+    return (order, np.take_along_axis(X, order, 1), X, y, train, int(rng.integers(1, 5)),
+            int(rng.choice([1, 1, 2, 5, 20])), (train.sum() - n_fail) / n_fail, *kernels.tree_tables(n))
+
+
+def test_tree_kernel_skipping_bounded_cuts_grows_the_exhaustive_kernels_tree(monkeypatch):
+    """``grow_tree`` passes over runs of cuts whose bound cannot beat the node's best; it must grow
+    exactly the tree of ``grow_tree_exhaustive`` (which scores every cut: the kernel before the
+    change), compiled and as plain Python (every tree kernel swapped for its Python version)."""
+    rng = np.random.default_rng(11)
+    cases = [c for c in (random_tree_case(rng, i) for i in range(300)) if c is not None]
+    for args in cases:
+        for a, b in zip(kernels.grow_tree(*args), kernels.grow_tree_exhaustive(*args)):
+            assert a.shape == b.shape and np.array_equal(a, b)
+    for name in TREE_KERNELS:
+        monkeypatch.setattr(kernels, name, python_version(getattr(kernels, name)))
+    for args in cases[:25]:
+        for a, b in zip(python_version(kernels.grow_tree)(*args), kernels.grow_tree_exhaustive(*args)):
+            assert a.shape == b.shape and np.array_equal(a, b)
+
+
+def test_many_trees_on_shared_columns_equal_trees_grown_one_by_one():
+    """``aler_minus_ber_many`` grows each vector's tree on its selected columns of the shared sort
+    orders (no copies): the same ALER - BER as grow_tree on the copied columns."""
+    X, failure = relu_group(n=300, n_features=40)
+    refits = GroupRefits(X, top_k=6, depth=3, min_leaf=2)
+    rng = np.random.default_rng(2)
+    Y = np.stack([failure] + [rng.permutation(failure) for _ in range(9)]).astype(np.uint8)
+    selected = refits.select(Y)
+    order, values = refits.sort_columns(selected)
+    got = kernels.aler_minus_ber_many(order, values, refits.Xt, selected, Y, 3, 2, *refits.tree_tables)
+    for q in range(len(Y)):
+        cols = selected[q]
+        y = Y[q].astype(np.int64)
+        n_fail = int(y.sum())
+        feature, _, _, _, m, k, _ = kernels.grow_tree_exhaustive(order[cols], values[cols], refits.Xt[cols], y,
+                                                                 np.ones(300, bool), 3, 2, (300 - n_fail) / n_fail,
+                                                                 *refits.tree_tables)
+        leaf = (feature < 0) & (m > 0)
+        assert got[q] == np.sum(k[leaf] ** 2 / m[leaf]) / n_fail - n_fail / 300 or np.isclose(
+            got[q], np.sum(k[leaf] ** 2 / m[leaf]) / n_fail - n_fail / 300, rtol=0, atol=1e-12)
