@@ -550,7 +550,7 @@ def main() -> int:
     parser.add_argument("--scenario", action="append", help="BACKEND:SERVER_PROCESSES:CLIENTS[:keepalive][:kill]; repeatable")
     parser.add_argument("--hits", type=int, default=101)
     parser.add_argument("--assignments", type=int, default=6, help="assignments per HIT (101 x 6 = 606 slots)")
-    parser.add_argument("--threads", type=int, default=8, help="threads per server process")
+    parser.add_argument("--threads", type=int, default=4, help="threads per server process (the server's default)")
     parser.add_argument("--max-seconds", type=float, default=180)
     args = parser.parse_args()
     scenarios = args.scenario or DEFAULT_MATRIX

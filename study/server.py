@@ -29,7 +29,7 @@ class ServeOptions:
     admin_token: str = ""
     database_url: str | None = None
     workers: int = 1
-    threads: int = 8
+    threads: int = 4
     connection_limit: int = 1000
     behind_proxy: bool = False
     app_options: dict[str, Any] = field(default_factory=dict)

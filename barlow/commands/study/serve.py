@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--database-url", help="SQLAlchemy database URL (default: sqlite file STUDY/study.sqlite)")
     parser.add_argument("--workers", type=int, default=1, metavar="N",
                         help="server processes; above 1 runs gunicorn (default: %(default)s)")
-    parser.add_argument("--threads", type=int, default=8, help="threads per process (default: %(default)s)")
+    parser.add_argument("--threads", type=int, default=4, help="threads per process (default: %(default)s)")
     parser.add_argument("--connection-limit", type=int, default=1000, metavar="N",
                         help="open connections each process keeps, keep-alive ones included (default: %(default)s)")
     parser.add_argument("--crowd", choices=["auto", "closed", "open", "off"], default="auto",
