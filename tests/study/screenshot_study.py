@@ -1,4 +1,4 @@
-"""Screenshots of the HIT page, the thank-you page and the admin dashboard.
+"""Screenshots of the entry page, the HIT page (also as the next HIT after a saved answer) and the admin dashboard.
 
 Builds a small study from a generated analysis folder (or from a real one with
 --analysis, e.g. the output of 'barlow demo'), answers a few HITs through the real server,
