@@ -259,13 +259,13 @@ def grow_tree(order, sorted_values, values, y, train, depth, min_leaf, w_fail, t
     Returns (feature, threshold, left, right, n_train, n_fail_train, leaf_of_row).
     """
     return _grow(order, sorted_values, values, np.arange(order.shape[0]), y, train, depth, min_leaf, w_fail,
-                 table, log_table)
+                 table, log_table, True)
 
 
 @jit
-def _grow(order_all, sorted_all, values_all, cols, y, train, depth, min_leaf, w_fail, table, log_table):
+def _grow(order_all, sorted_all, values_all, cols, y, train, depth, min_leaf, w_fail, table, log_table, may_skip):
     """``grow_tree`` on the columns ``cols`` of order_all / sorted_all / values_all (tree column j
-    is cols[j]; no copies of the columns)."""
+    is cols[j]; no copies of the columns); ``may_skip=False`` scores every cut."""
     n_cols = cols.shape[0]
     n = order_all.shape[1]
     max_nodes = 2 ** (depth + 1) - 1
@@ -308,7 +308,7 @@ def _grow(order_all, sorted_all, values_all, cols, y, train, depth, min_leaf, w_
             n_active += active[d]
         # Skipping pays where one node has the column's rows to itself (the root); where nodes'
         # rows interleave, the windows' bookkeeping cost more than the cuts it spared (measured).
-        skipping = n_active == 1
+        skipping = may_skip and n_active == 1
         for j in range(n_cols):
             cj = cols[j]
             if skipping:
@@ -415,162 +415,12 @@ def _grow(order_all, sorted_all, values_all, cols, y, train, depth, min_leaf, w_
     return out_feature, out_threshold, out_left, out_right, out_m, out_k, leaf_of_row
 
 
-
 @jit
 def grow_tree_exhaustive(order, sorted_values, values, y, train, depth, min_leaf, w_fail, table, log_table):
-    """``grow_tree`` without skipping runs of cut candidates by a bound (kept as the reference
-    the faster kernel is tested against; same arguments and results).
-
-    The best-split entropy tree that scikit-learn's DecisionTreeClassifier grows with Barlow's
-    settings (class weights {0: 1, 1: w_fail}, max_depth, min_samples_leaf), on the ``train`` rows.
-
-    ``order[j]`` is the row order of column j sorted by value (all rows), ``values[j, i]`` the
-    float32 value of row i in column j and ``sorted_values[j, t] = values[j, order[j, t]]`` (the
-    scans read values in sorted order without a gather). Every row, trained on or not, is routed
-    to its leaf.
-    Split candidates are scored like scikit-learn's (weighted entropy of the children) and
-    thresholds placed as it places them (midpoint, in float64); between equally good splits the
-    first column (in the given order) and then the lowest cut wins, where scikit-learn breaks ties by
-    its random feature order. Nodes are numbered depth-first, left child first, as scikit-learn numbers
-    them. ``table`` / ``log_table`` are ``tree_tables(row count)``: a split's weighted entropy, the
-    sum over children of T log T - w0 log w0 - w1 log w1 with w1 = w_fail x failures, then needs
-    only the logarithms of the children's weighted totals T (the rest is looked up, and the
-    w1 log w_fail terms add up to the same constant for every split of a node).
-    Returns (feature, threshold, left, right, n_train, n_fail_train, leaf_of_row).
-    """
-    n_cols, n = order.shape
-    max_nodes = 2 ** (depth + 1) - 1
-    feature = np.full(max_nodes, -1, dtype=np.int64)
-    threshold = np.zeros(max_nodes, dtype=np.float64)
-    left = np.full(max_nodes, -1, dtype=np.int64)
-    right = np.full(max_nodes, -1, dtype=np.int64)
-    m = np.zeros(max_nodes, dtype=np.int64)
-    k = np.zeros(max_nodes, dtype=np.int64)
-    node = np.zeros(n, dtype=np.int64)
-    for i in range(n):
-        if train[i]:
-            m[0] += 1
-            k[0] += y[i]
-    n_nodes = 1
-    level_start, level_end = 0, 1
-    run_n = np.zeros(max_nodes, dtype=np.int64)
-    run_k = np.zeros(max_nodes, dtype=np.int64)
-    last = np.zeros(max_nodes, dtype=np.float64)
-    best = np.full(max_nodes, -np.inf)
-    best_col = np.full(max_nodes, -1, dtype=np.int64)
-    best_low = np.zeros(max_nodes, dtype=np.float64)
-    best_high = np.zeros(max_nodes, dtype=np.float64)
-    active = np.zeros(max_nodes, dtype=np.bool_)
-    # One gather per row and cut in the scans: state[i] = 2 x node + failure flag for a training
-    # row in a node that may split, -1 for any other row.
-    state = np.empty(n, dtype=np.int64)
-    for level in range(depth):
-        any_active = False
-        for d in range(level_start, level_end):
-            active[d] = m[d] >= 2 and m[d] >= 2 * min_leaf and 0 < k[d] < m[d]
-            any_active = any_active or active[d]
-        if not any_active:
-            break
-        for i in range(n):
-            d = node[i]
-            state[i] = 2 * d + y[i] if train[i] and active[d] else -1
-        for j in range(n_cols):
-            for d in range(level_start, level_end):
-                run_n[d] = 0
-                run_k[d] = 0
-            for t in range(n):
-                s = state[order[j, t]]
-                if s < 0:
-                    continue
-                d = s >> 1
-                y_i = s & 1
-                v = np.float64(sorted_values[j, t])
-                if run_n[d] > 0 and v > last[d] + FEATURE_THRESHOLD:
-                    left_n = run_n[d]
-                    if left_n >= min_leaf and m[d] - left_n >= min_leaf:
-                        l1 = run_k[d]
-                        l0 = left_n - l1
-                        r1 = k[d] - l1
-                        r0 = (m[d] - k[d]) - l0
-                        purity = table[l0] + table[r0] + w_fail * (table[l1] + table[r1])
-                        t_left = l0 + w_fail * l1
-                        t_right = r0 + w_fail * r1
-                        if t_left >= 1.0 and t_right >= 1.0:
-                            # x log x is convex: its tangent at floor(x) bounds it from below (to
-                            # within 1 / (2 floor(x))), so most cuts are ruled out without a logarithm.
-                            a_left, a_right = int(t_left), int(t_right)
-                            bound = (purity - table[a_left] - log_table[a_left] * (t_left - a_left)
-                                     - table[a_right] - log_table[a_right] * (t_right - a_right))
-                            if bound < best[d] - 1e-9 * (abs(best[d]) + 1.0):
-                                run_n[d] += 1
-                                run_k[d] += y_i
-                                last[d] = v
-                                continue
-                        score = purity - _xlogx(t_left) - _xlogx(t_right)
-                        if score > best[d]:
-                            best[d] = score
-                            best_col[d] = j
-                            best_low[d] = last[d]
-                            best_high[d] = v
-                run_n[d] += 1
-                run_k[d] += y_i
-                last[d] = v
-        next_start = n_nodes
-        for d in range(level_start, level_end):
-            if not active[d] or best_col[d] < 0:
-                continue
-            thr = best_low[d] / 2.0 + best_high[d] / 2.0
-            if thr == best_high[d] or np.isinf(thr):
-                thr = best_low[d]
-            feature[d] = best_col[d]
-            threshold[d] = thr
-            left[d] = n_nodes
-            right[d] = n_nodes + 1
-            n_nodes += 2
-        for i in range(n):
-            d = node[i]
-            if d >= level_start and d < level_end and feature[d] >= 0:
-                child = left[d] if np.float64(values[feature[d], i]) <= threshold[d] else right[d]
-                node[i] = child
-                if train[i]:
-                    m[child] += 1
-                    k[child] += y[i]
-        level_start, level_end = next_start, n_nodes
-        if level_start == level_end:
-            break
-    # Renumber depth-first, left child first (scikit-learn's order).
-    new_id = np.full(n_nodes, -1, dtype=np.int64)
-    stack = np.zeros(max_nodes, dtype=np.int64)
-    top = 1
-    count = 0
-    while top > 0:
-        top -= 1
-        d = stack[top]
-        new_id[d] = count
-        count += 1
-        if feature[d] >= 0:
-            stack[top] = right[d]
-            stack[top + 1] = left[d]
-            top += 2
-    out_feature = np.full(n_nodes, -1, dtype=np.int64)
-    out_threshold = np.zeros(n_nodes, dtype=np.float64)
-    out_left = np.full(n_nodes, -1, dtype=np.int64)
-    out_right = np.full(n_nodes, -1, dtype=np.int64)
-    out_m = np.zeros(n_nodes, dtype=np.int64)
-    out_k = np.zeros(n_nodes, dtype=np.int64)
-    for d in range(n_nodes):
-        e = new_id[d]
-        out_feature[e] = feature[d]
-        out_threshold[e] = threshold[d]
-        out_m[e] = m[d]
-        out_k[e] = k[d]
-        if feature[d] >= 0:
-            out_left[e] = new_id[left[d]]
-            out_right[e] = new_id[right[d]]
-    leaf_of_row = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        leaf_of_row[i] = new_id[node[i]]
-    return out_feature, out_threshold, out_left, out_right, out_m, out_k, leaf_of_row
+    """``grow_tree`` scoring every cut (no runs passed over by a bound): the reference the faster
+    scan is tested against; same arguments and results."""
+    return _grow(order, sorted_values, values, np.arange(order.shape[0]), y, train, depth, min_leaf, w_fail,
+                 table, log_table, False)
 
 
 @jit
@@ -587,7 +437,7 @@ def aler_minus_ber_many(order_all, sorted_all, Xt, selected, Y, depth, min_leaf,
             n_fail += Y[q, i]
         w_fail = (n - n_fail) / n_fail
         feature, _, _, _, m, k, _ = _grow(order_all, sorted_all, Xt, selected[q], Y[q], train, depth, min_leaf,
-                                          w_fail, table, log_table)
+                                          w_fail, table, log_table, True)
         aler = 0.0
         for d in range(feature.shape[0]):
             if feature[d] < 0 and m[d] > 0:
