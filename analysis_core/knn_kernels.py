@@ -129,19 +129,10 @@ def scaled_noisy_points(X, noise, order):
 
 
 @jit
-def kth_distance_sorted(values, k):
-    """``knn_mi._kth_distance_sorted``: per row of sorted ``values``, each point's distance to its
-    k-th nearest other point, the smallest over the k + 1 windows of k + 1 positions holding it
-    of the distance to the window's far end."""
-    n_rows, count = values.shape
-    out = np.empty((n_rows, count))
-    for row in range(n_rows):
-        _kth_distances(values[row], 0, count, k, out[row], 0)
-    return out
-
-
-@jit
 def _kth_distances(v, start, count, k, out, out_start):
+    """``knn_mi._kth_distance_sorted`` for the sorted block v[start:start + count], into
+    out[out_start:]: each point's distance to its k-th nearest other point, the smallest over the
+    k + 1 windows of k + 1 positions holding it of the distance to the window's far end."""
     for p in range(count):
         if k == 3 and 3 <= p < count - 3:
             # The common case without the ends' checks; the same differences and the same min/max.
@@ -191,8 +182,6 @@ def digamma_count_sums(points, bounds, ks, brute_radii, leaf_start, leaf_end, di
     padded[n + SENTINEL :] = np.inf
     position = np.empty(n, dtype=np.int64)
     hist = np.zeros(n + 1, dtype=np.int64)
-    one = np.empty(1)
-    one_bits = one.view(np.int64)
     for row in range(n_rows):
         v = points[row]
         for c in range(n_runs):
@@ -218,9 +207,8 @@ def digamma_count_sums(points, bounds, ks, brute_radii, leaf_start, leaf_end, di
             lo, hi = position[i] - below, position[i] + above + 1
             m = hi - lo
             if r < 1e-150:  # elsewhere the float after r squares to more than r^2
-                one[0] = r
-                one_bits[0] += 1
-                if one[0] * one[0] <= r * r:
+                after = np.nextafter(r, np.inf)
+                if after * after <= r * r:
                     m += _squared_extra(padded, x, r, lo, hi, leaf_start, leaf_end)
             hist[m] += 1
             largest = max(largest, m)
