@@ -475,13 +475,13 @@ PACK_BITS = 29  # a float32 widened to float64 leaves the low 29 bits of the sig
 
 
 @jit
-def pack_rows(Xt, out, rows=None):
+def pack_rows(Xt, out, rows):
     """out[f, i] = Xt[f, i] widened to float64 with its row number in the 29 low significand bits
     that widening leaves zero (counted down for negative values, whose magnitude grows with
     those bits), -0.0 as 0.0: every packed value lies strictly between the float32 below and the
     one above, so sorting the packed rows as floats sorts each row's values with ties by row
     number, the stable argsort, with NumPy's vectorized float64 sort (faster than sorting
-    integer keys). With ``rows``, out[r] packs Xt[rows[r]] (no copy of those columns first).
+    integer keys). out[r] packs Xt[rows[r]] (no copy of those columns first).
     Returns False, leaving ``out`` unusable, where a value is infinite.
     Branch-free (the loops vectorize): low - i = low ^ i for i <= low."""
     n_features, n = out.shape
@@ -491,7 +491,7 @@ def pack_rows(Xt, out, rows=None):
     exponent = np.uint64(0x7FF)
     bad = np.uint64(0)
     for f in range(n_features):
-        src = f if rows is None else rows[f]
+        src = rows[f]
         for i in range(n):
             out[f, i] = np.float64(Xt[src, i])
         for i in range(n):

@@ -270,7 +270,7 @@ def test_packed_float_sort_is_the_stable_argsort_with_negatives_zeros_and_extrem
             assert (order[[4, 5]] == -1).all()  # columns not asked for are left alone
     Xt[2, 0] = np.inf
     Xt[5, 1] = -np.inf
-    assert not kernels.pack_rows(Xt, np.empty(Xt.shape))
+    assert not kernels.pack_rows(Xt, np.empty(Xt.shape), np.arange(len(Xt)))
     order, values = np.zeros(Xt.shape, np.int32), np.zeros(Xt.shape, np.float32)
     kernels.sort_rows_into(Xt, np.arange(8), order, values)
     assert np.array_equal(order, np.argsort(Xt, axis=1, kind="stable"))
