@@ -316,8 +316,7 @@ def random_tree_case(rng, case):
 
 def test_tree_kernel_skipping_bounded_cuts_grows_the_exhaustive_kernels_tree(monkeypatch):
     """``grow_tree`` passes over runs of cuts whose bound cannot beat the node's best; it must grow
-    exactly the tree of ``grow_tree_exhaustive`` (which scores every cut: the kernel before the
-    change), compiled and as plain Python (every tree kernel swapped for its Python version)."""
+    exactly the tree of ``grow_tree_exhaustive`` (the same kernel scoring every cut), compiled and as plain Python (every tree kernel swapped for its Python version)."""
     rng = np.random.default_rng(11)
     cases = [c for c in (random_tree_case(rng, i) for i in range(300)) if c is not None]
     for args in cases:
