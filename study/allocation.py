@@ -74,6 +74,16 @@ def new_public_id() -> str:
     return secrets.token_hex(10).upper()
 
 
+def _submitted_and_taken(assignments, of_hit):
+    """Scalar subqueries counting the submitted and the taken assignments (in ``assignments``, the
+    table or an alias of it) of the HIT whose id is ``of_hit``."""
+    c = assignments.c
+    return (
+        select(func.count(c.id)).where(c.hit_id == of_hit, c.status == SUBMITTED).scalar_subquery(),
+        select(func.count(c.id)).where(c.hit_id == of_hit, c.status.in_(_TAKEN)).scalar_subquery(),
+    )
+
+
 class _Statements:
     """The allocator's queries, built once: a reused statement keeps its compiled form and
     cache key, so a request pays for executing SQL, not for building and hashing it. Only
@@ -126,14 +136,8 @@ class _Statements:
         )
         self.local_assignment_touching = select(*local_columns).select_from(_ASSIGNMENTS.join(touched, touched.c.id == a.worker_id)).where(a.hit_id == hit_id)
         mine_h = _HITS.alias("mine_h")
-        counted = _ASSIGNMENTS.alias("counted")
         self.local_assignment_and_slots = (
-            select(
-                *local_columns,
-                mine_h.c.max_assignments,
-                select(func.count(counted.c.id)).where(counted.c.hit_id == a.hit_id, counted.c.status == SUBMITTED).scalar_subquery(),
-                select(func.count(counted.c.id)).where(counted.c.hit_id == a.hit_id, counted.c.status.in_(_TAKEN)).scalar_subquery(),
-            )
+            select(*local_columns, mine_h.c.max_assignments, *_submitted_and_taken(_ASSIGNMENTS.alias("counted"), a.hit_id))
             .join(mine_h, mine_h.c.id == a.hit_id)
             .where(a.hit_id == hit_id, a.worker_id == of_worker)
         )
@@ -189,11 +193,7 @@ class _Statements:
         # SQLite renders no FOR UPDATE: it already holds the database's write lock (BEGIN IMMEDIATE).
         self.lock_hit = select(h.max_assignments).where(h.id == hit_id).with_for_update()
         # On SQLite (the write lock held) the cap and the counts in one statement.
-        self.cap_and_slots = select(
-            h.max_assignments,
-            select(func.count(a.id)).where(a.hit_id == h.id, a.status == SUBMITTED).scalar_subquery(),
-            select(func.count(a.id)).where(a.hit_id == h.id, a.status.in_(_TAKEN)).scalar_subquery(),
-        ).where(h.id == hit_id)
+        self.cap_and_slots = select(h.max_assignments, *_submitted_and_taken(_ASSIGNMENTS, h.id)).where(h.id == hit_id)
         self.slots = select(func.coalesce(func.sum(case((a.status == SUBMITTED, 1), else_=0)), 0), func.count(a.id)).where(
             a.hit_id == hit_id, a.status.in_(_TAKEN)
         )
