@@ -121,7 +121,6 @@ class _Statements:
             .returning(w.id, answered_of_row)
         )
         self.assignment_id_of = select(a.id).where(a.hit_id == hit_id, a.worker_id == worker_id)
-        self.assignment_of_external = select(Assignment).where(Assignment.hit_id == hit_id, Assignment.worker_id == of_worker)
         # A local worker's assignment as plain columns (no ORM object), and on SQLite (the write
         # lock held) the HIT's cap and counted slots in the same statement.
         local_columns = (a.id, a.status, a.worker_id, a.hit_id, a.mode, a.accepted_at)
@@ -301,10 +300,6 @@ class Allocator:
     def assignment_of(self, session: Session, hit: HasId, worker: HasId) -> Assignment | None:
         found = session.scalar(self._sql.assignment_id_of, {"hit_id": hit.id, "worker_id": worker.id})
         return None if found is None else session.get(Assignment, found)
-
-    def assignment_of_worker(self, session: Session, hit: HasId, external_id: str, source: str = "local") -> Assignment | None:
-        """The assignment of ``hit`` to the worker known by ``external_id``, in one query."""
-        return session.scalar(self._sql.assignment_of_external, {"hit_id": hit.id, "source": source, "external_id": external_id})
 
     def local_assignment(self, session: Session, hit: HasId, external_id: str, source: str = "local") -> LocalAssignment | None:
         """The worker's assignment of ``hit`` as plain columns; on SQLite with the HIT's slots
