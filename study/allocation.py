@@ -153,7 +153,7 @@ class _Statements:
             .values(status=RELEASED, released_at=bindparam("now"))
         )
         self.current = (
-            select(a.id)
+            select(*local_columns)
             .where(a.worker_id == worker_id, a.status == ASSIGNED, a.mode == "local", a.accepted_at >= bindparam("cutoff"), a.hit_id.in_(study_hits))
             .order_by(a.accepted_at)
             .limit(1)
@@ -217,8 +217,9 @@ class _Statements:
             bindparam("accepted_at", type_=a.accepted_at.type),
         ).where(taken_now < bindparam("cap", type_=Integer), ~holds_one)
         claim_columns = ["public_id", "hit_id", "worker_id", "status", "mode", "accepted_at"]
-        self.claim = {}
+        self.claim, self.add_worker = {}, {}
         for dialect, insert_of in (("postgresql", pg_insert), ("sqlite", sqlite_insert)):
+            self.add_worker[dialect] = insert_of(_WORKERS).on_conflict_do_nothing(index_elements=["source", "external_id"])
             stmt = insert_of(_ASSIGNMENTS).from_select(claim_columns, claim_values)
             self.claim[dialect] = stmt.on_conflict_do_update(
                 index_elements=["hit_id", "worker_id"],
@@ -251,6 +252,11 @@ class Allocator:
         self._released_at: datetime | None = None
         self._sql = _Statements(study_id)
 
+    @property
+    def claim_dialects(self) -> frozenset[str]:
+        """The databases where a local worker claims a slot in one statement (no ORM rows)."""
+        return frozenset(self._sql.claim)
+
     # ------------------------------------------------------------------ workers
 
     def worker_id(self, session: Session, external_id: str, source: str = "local") -> int:
@@ -268,15 +274,13 @@ class Allocator:
             if found is not None:
                 self.touch(session, found)
         if found is None:
-            dialect = session.get_bind().dialect.name
-            insert_of = {"postgresql": pg_insert, "sqlite": sqlite_insert}.get(dialect)
             values = {"external_id": external_id, "source": source, "created_at": now, "last_seen_at": now}
-            if insert_of is None:
+            add = self._sql.add_worker.get(session.get_bind().dialect.name)
+            if add is None:
                 session.add(Worker(**values))
                 session.flush()
             else:
-                stmt = insert_of(Worker).values(**values).on_conflict_do_nothing(index_elements=["source", "external_id"])
-                session.execute(stmt)
+                session.execute(add, values)
             found = session.scalar(self._sql.worker_id, key)
         return found
 
@@ -357,12 +361,12 @@ class Allocator:
         """Slots held by a submitted assignment or one still within its time."""
         return self._slots(session, hit)[1]
 
-    def current(self, session: Session, worker: HasId) -> Assignment | None:
+    def current(self, session: Session, worker: HasId) -> LocalAssignment | None:
         """The assignment this worker holds and has not submitted, if still within its time."""
-        held = session.scalar(self._sql.current, {"worker_id": worker.id, "cutoff": self.clock() - self.timeout})
-        return None if held is None else session.get(Assignment, held)
+        row = session.execute(self._sql.current, {"worker_id": worker.id, "cutoff": self.clock() - self.timeout}).first()
+        return None if row is None else LocalAssignment(*row)
 
-    def next_assignment(self, session: Session, worker: HasId) -> Assignment | None:
+    def next_assignment(self, session: Session, worker: HasId) -> LocalAssignment | Assignment | None:
         """The worker's current assignment, or a new one on the next open HIT; None when done.
 
         None means no HIT has a slot this worker may take, on every backend. SQLite
@@ -405,21 +409,16 @@ class Allocator:
                     return held
             lost.append(hit.id)
 
-    def _claim(self, session: Session, claim, hit, worker: HasId) -> Assignment | None:
+    def _claim(self, session: Session, claim, hit, worker: HasId) -> LocalAssignment | None:
         """A local slot of ``hit`` for the worker in one statement, or None when none is left."""
         now = self.clock()
         values = {"public_id": new_public_id(), "hit_id": hit.id, "worker_id": worker.id, "accepted_at": now, "cap": hit.max_assignments, "cutoff": now - self.timeout}
         got = session.execute(claim, values).first()
         if got is None:
             return None
-        if got.public_id != values["public_id"]:
-            # A released assignment picked up again: its other columns are as stored.
-            return session.get(Assignment, got.id, populate_existing=True)
-        del values["cap"], values["cutoff"]
-        row = Assignment(id=got.id, status=ASSIGNED, mode=LOCAL_MODE, platform_assignment_id=None, **values)
-        make_transient_to_detached(row)
-        session.add(row)
-        return row
+        # A new row, or a released one of this worker picked up again: either way the
+        # statement set these columns.
+        return LocalAssignment(got.id, ASSIGNED, worker.id, hit.id, LOCAL_MODE, now)
 
     def _take(self, session: Session, hit: HasId, worker: HasId, mode: str, platform_assignment_id: str | None = None) -> Assignment:
         now = self.clock()

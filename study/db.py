@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from analysis_core.artifacts.errors import BarlowError
 from analysis_core.artifacts.study_folder import DB_FILE
+from study.direct_sql import DirectSession, StatementPlans, direct_transaction
 from study.hits import HitSpec, load_hits
 from study.models import SUBMITTED, Assignment, Hit, Study
 from study.schema import lock_study_setup, upgrade_database
@@ -146,8 +147,11 @@ class StudyDatabase:
     reads: sessionmaker[Session] | None = None
     writers: SQLiteWriterQueue | None = field(default=None, repr=False)
     lookups: sessionmaker[Session] | None = None
+    plans: StatementPlans | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        if self.plans is None:
+            self.plans = StatementPlans(self.engine)
         if self.reads is None:
             self.reads = sessionmaker(self.engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False)
         if self.lookups is None:
@@ -163,6 +167,14 @@ class StudyDatabase:
         """A session in a write transaction, committed at the end; SQLite writers queue first."""
         turn: AbstractContextManager = self.writers.turn() if self.writers is not None else nullcontext()
         with turn, self.sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def writing_direct(self) -> Iterator[DirectSession]:
+        """:meth:`writing` for statements run on the DBAPI cursor (see study.direct_sql)."""
+        turn: AbstractContextManager = self.writers.turn() if self.writers is not None else nullcontext()
+        begin = "BEGIN IMMEDIATE" if self.engine.dialect.name == "sqlite" else None
+        with turn, direct_transaction(self.engine, self.plans, begin) as session:
             yield session
 
     def dispose(self) -> None:

@@ -46,12 +46,16 @@ def is_busy(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError) and any(m in str(exc.orig).lower() for m in _SQLITE_BUSY)
 
 
-def in_transaction(db: StudyDatabase, work: Callable[[Session], T], attempts: int = 3) -> T:
-    """``work(session)`` in a write transaction of ``db``, committed when it returns."""
+def in_transaction(db: StudyDatabase, work: Callable[[Session], T], attempts: int = 3, direct: bool = False) -> T:
+    """``work(session)`` in a write transaction of ``db``, committed when it returns.
+
+    ``direct``: the session is a :class:`~study.direct_sql.DirectSession` (statements on the
+    DBAPI cursor, for the worker's hot path) instead of an ORM session.
+    """
     integrity_retried = False
     for attempt in range(attempts):
         try:
-            with db.writing() as session:
+            with db.writing_direct() if direct else db.writing() as session:
                 return work(session)
         except IntegrityError:
             if integrity_retried:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from study.allocation import AllocationError, Allocator, RowRef
 from study.db import StudyDatabase
@@ -91,6 +91,18 @@ class WorkerFlow:
             }
         self._keys = {h.id: h.key for h in self.hits.values()}
         self._survey_fields = [f for q in spec.survey_questions() for f in q.answer_fields()]
+        # Whether this worker has answered the survey: built once (the hot path runs it on
+        # the DBAPI cursor, which compiles each statement object once).
+        self._survey_answers = (
+            select(func.count(Answer.id))
+            .join(Assignment, Answer.assignment_id == Assignment.id)
+            .join(Hit, Assignment.hit_id == Hit.id)
+            .join(Worker, Assignment.worker_id == Worker.id)
+            .where(Hit.study_id == db.study_id, Worker.source == bindparam("source"), Worker.external_id == bindparam("external_id"), Answer.question_id.in_(self._survey_fields))
+        )
+        # The local worker's requests run their statements on the DBAPI cursor where the
+        # allocator claims in one statement (study.direct_sql); elsewhere on an ORM session.
+        self._direct = db.engine.dialect.name in allocator.claim_dialects
 
     # ------------------------------------------------------------------ reading
 
@@ -131,14 +143,7 @@ class WorkerFlow:
             return True
         if not external_id:
             return False
-        found = session.scalar(
-            select(func.count(Answer.id))
-            .join(Assignment, Answer.assignment_id == Assignment.id)
-            .join(Hit, Assignment.hit_id == Hit.id)
-            .join(Worker, Assignment.worker_id == Worker.id)
-            .where(Hit.study_id == self.db.study_id, Worker.source == source, Worker.external_id == external_id, Answer.question_id.in_(self._survey_fields))
-        )
-        return bool(found)
+        return bool(session.scalar(self._survey_answers, {"source": source, "external_id": external_id}))
 
     # ------------------------------------------------------------------ local sessions
 
@@ -151,10 +156,10 @@ class WorkerFlow:
             worker = RowRef(worker_id)
             assignment = self.allocator.next_assignment(session, worker)
             if assignment is not None:
-                return NextHit(self._keys.get(assignment.hit_id) or assignment.hit.key, answered)
+                return NextHit(self._keys[assignment.hit_id], answered)
             return NextHit(None, answered, bool(answered) and not self._survey_done(session, external_id))
 
-        return in_transaction(self.db, allocate)
+        return in_transaction(self.db, allocate, direct=self._direct)
 
     def local_page(self, hit: HitInfo, external_id: str) -> tuple[str, int]:
         """What the worker's HIT page shows (ANSWER, ELSEWHERE or ALREADY_SUBMITTED) and their count so far."""
@@ -190,7 +195,7 @@ class WorkerFlow:
 
         # A concurrent double submit that loses the race on the unique answer constraint is
         # retried by in_transaction and then finds the assignment submitted: a duplicate.
-        return in_transaction(self.db, store)
+        return in_transaction(self.db, store, direct=self._direct)
 
     def survey(self, external_id: str, form: Mapping[str, Any] | None) -> SurveyStep:
         """The end-of-session survey, asked once after the worker's last HIT.

@@ -44,6 +44,7 @@ def answered_study(tmp_path):
     from study.allocation import Allocator
     from study.create import CreateOptions, create_study
     from study.db import open_study_database
+    from study.models import Hit
 
     study = tmp_path / "study"
     spec, _ = create_study(_analysis(tmp_path / "analysis"), study, CreateOptions(top_n=1, top_m=2, assignments_per_hit=3, attention_checks=2))
@@ -58,7 +59,7 @@ def answered_study(tmp_path):
                     assignment = allocator.next_assignment(session, worker)
                     if assignment is None:
                         break
-                    hit = assignment.hit
+                    hit = session.get(Hit, assignment.hit_id)
                     if hit.is_attention_check:
                         expected = checks[hit.check_id].expected
                         # worker-three ignores the instruction
