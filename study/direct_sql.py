@@ -36,8 +36,8 @@ class _Plan:
     """One statement compiled for one dialect and one shape of parameters."""
 
     sql: str
-    # Per DBAPI parameter: (kind, the name given, a constant or a default function, index
-    # into an expanding list, bind processor).
+    # Per DBAPI parameter: (kind; the name it is given by, a constant or a default function;
+    # the index into an expanding list; the type's bind processor).
     sources: tuple[tuple[int, Any, int, Callable | None], ...]
     names: tuple[str, ...] | None  # None: positional (qmark); else the DBAPI's parameter names
     row: type | None  # namedtuple of the result columns (None: no rows back)
@@ -65,10 +65,6 @@ class _Plan:
         return [self.row._make(r) for r in raw]
 
 
-def _expanded_name(name: str, index: int) -> str:
-    return f"{name}_{index + 1}"
-
-
 class StatementPlans:
     """Compiled plans of statements for one engine's dialect, made on first use (thread safe)."""
 
@@ -82,7 +78,7 @@ class StatementPlans:
     def plan(self, stmt: ClauseElement, params: Mapping[str, Any]) -> _Plan:
         # An UPDATE or INSERT without explicit values sets the columns its parameters name;
         # an expanding list renders one placeholder per item: both shape the SQL.
-        keys = tuple(sorted(params)) if isinstance(stmt, UpdateBase) else ()
+        keys = tuple(sorted(params))
         lengths = tuple((k, len(v)) for k, v in params.items() if isinstance(v, (list, tuple)))
         key = (id(stmt), keys, lengths)
         found = self._plans.get(key)
@@ -97,9 +93,8 @@ class StatementPlans:
 
     def _compile(self, stmt: ClauseElement, keys: tuple[str, ...], lengths: dict[str, int]) -> _Plan:
         dialect = self.dialect
-        compiled = stmt.compile(dialect=dialect, column_keys=list(keys) or None)
-        binds = compiled.binds
-        required = {b.key for b in binds.values() if b.required}
+        compiled = stmt.compile(dialect=dialect, column_keys=list(keys) if isinstance(stmt, UpdateBase) else None)
+        required = {b.key for b in compiled.binds.values() if b.required}
         # Values for every parameter a call gives (placeholders: only their positions count);
         # an expanding list gets as many items as this plan is for.
         template = {name: ([None] * lengths[name] if name in lengths else None) for name in required | set(keys)}
