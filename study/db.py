@@ -165,17 +165,18 @@ class StudyDatabase:
     @contextmanager
     def writing(self) -> Iterator[Session]:
         """A session in a write transaction, committed at the end; SQLite writers queue first."""
-        turn: AbstractContextManager = self.writers.turn() if self.writers is not None else nullcontext()
-        with turn, self.sessions.begin() as session:
+        with self._writer_turn(), self.sessions.begin() as session:
             yield session
 
     @contextmanager
     def writing_direct(self) -> Iterator[DirectSession]:
         """:meth:`writing` for statements run on the DBAPI cursor (see study.direct_sql)."""
-        turn: AbstractContextManager = self.writers.turn() if self.writers is not None else nullcontext()
         begin = "BEGIN IMMEDIATE" if self.engine.dialect.name == "sqlite" else None
-        with turn, direct_transaction(self.engine, self.plans, begin) as session:
+        with self._writer_turn(), direct_transaction(self.engine, self.plans, begin) as session:
             yield session
+
+    def _writer_turn(self) -> AbstractContextManager:
+        return self.writers.turn() if self.writers is not None else nullcontext()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from study.allocation import Allocator
+from study.db import open_study_database
 from tests.images import pattern_strip
 
 CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -180,3 +182,20 @@ def database_url(request, tmp_path):
     if request.param == "sqlite":
         return None
     return request.getfixturevalue("postgres_url")
+
+
+ANSWERS = {"description": "round soles of shoes", "ease": "3", "confidence": "4", "useful_view": "B"}
+
+
+@pytest.fixture
+def db(study_dir, database_url):
+    """The study's database on SQLite and on a real PostgreSQL server (each test runs on both)."""
+    database = open_study_database(study_dir, database_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def allocator(db, clock):
+    """The study's allocator on ``db``, with the test clock."""
+    return Allocator(db.study_id, timedelta(minutes=30), clock)

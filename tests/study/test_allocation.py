@@ -7,21 +7,7 @@ from sqlalchemy import func, select
 from study.allocation import AllocationError, Allocator
 from study.db import open_study_database
 from study.models import ASSIGNED, RELEASED, SUBMITTED, Answer, Assignment, Hit, Worker
-
-ANSWERS = {"description": "round soles of shoes", "ease": "3", "confidence": "4", "useful_view": "B"}
-
-
-@pytest.fixture
-def db(study_dir, database_url):
-    """The study's database on SQLite and on a real PostgreSQL server (each test runs on both)."""
-    database = open_study_database(study_dir, database_url)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
-def allocator(db, clock):
-    return Allocator(db.study_id, timedelta(minutes=30), clock)
+from tests.study.conftest import ANSWERS
 
 
 def take_and_submit(db, allocator, worker_id):

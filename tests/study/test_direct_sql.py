@@ -13,20 +13,8 @@ from study.models import ASSIGNED, SUBMITTED, Answer, Assignment, Hit, Worker
 from study.study_file import load_study_file
 from study.transactions import in_transaction
 from study.worker_flow import WorkerFlow
+from tests.study.conftest import ANSWERS
 
-ANSWERS = {"description": "round soles of shoes", "ease": "3", "confidence": "4", "useful_view": "B"}
-
-
-@pytest.fixture
-def db(study_dir, database_url):
-    database = open_study_database(study_dir, database_url)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
-def allocator(db, clock):
-    return Allocator(db.study_id, timedelta(minutes=30), clock)
 
 
 def _direct(db):
