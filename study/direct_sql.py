@@ -66,7 +66,12 @@ class _Plan:
 
 
 class StatementPlans:
-    """Compiled plans of statements for one engine's dialect, made on first use (thread safe)."""
+    """Compiled plans of statements for one engine's dialect, made on first use (thread safe).
+
+    Meant for statements built once (the allocator's); at most ``LIMIT`` plans are kept.
+    """
+
+    LIMIT = 512
 
     def __init__(self, engine: Engine):
         self.dialect = engine.dialect
@@ -74,6 +79,9 @@ class StatementPlans:
         # Plans are keyed by id(statement): the statements are kept so an id is never reused.
         self._statements: list[ClauseElement] = []
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._plans)
 
     def plan(self, stmt: ClauseElement, params: Mapping[str, Any]) -> _Plan:
         # An UPDATE or INSERT without explicit values sets the columns its parameters name;
@@ -86,6 +94,10 @@ class StatementPlans:
             with self._lock:
                 found = self._plans.get(key)
                 if found is None:
+                    if len(self._plans) >= self.LIMIT:
+                        # Statements built anew per call would pile up: start over instead.
+                        self._plans.clear()
+                        self._statements.clear()
                     found = self._compile(stmt, keys, dict(lengths))
                     self._plans[key] = found
                     self._statements.append(stmt)

@@ -116,3 +116,11 @@ def test_a_lost_postgresql_connection_is_dropped_from_the_pool(postgres_url, stu
             assert direct.execute(allocator._sql.answered_count, {"worker_id": worker.id}).scalar() == 0
     finally:
         db.dispose()
+
+
+def test_plans_of_statements_built_per_call_do_not_pile_up(db, allocator):
+    plans = db.plans
+    with _direct(db) as direct:
+        for i in range(plans.LIMIT + 50):
+            assert direct.scalar(select(Worker.id).where(Worker.external_id == f"nobody-{i}")) is None
+    assert 0 < len(plans) <= plans.LIMIT
