@@ -8,17 +8,11 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from study.allocation import Allocator, RowRef
 from study.db import open_study_database
-from study.direct_sql import direct_transaction
 from study.models import ASSIGNED, SUBMITTED, Answer, Assignment, Hit, Worker
 from study.study_file import load_study_file
 from study.transactions import in_transaction
 from study.worker_flow import WorkerFlow
 from tests.study.conftest import ANSWERS
-
-
-
-def _direct(db):
-    return direct_transaction(db.engine, db.plans, "BEGIN IMMEDIATE" if db.engine.dialect.name == "sqlite" else None)
 
 
 def test_reads_give_the_rows_and_types_sqlalchemy_gives(db, allocator, clock):
@@ -42,7 +36,7 @@ def test_reads_give_the_rows_and_types_sqlalchemy_gives(db, allocator, clock):
     ]
     with db.sessions.begin() as s:
         expected = [s.execute(stmt, params).all() for stmt, params in reads]
-    with _direct(db) as direct:
+    with db.writing_direct() as direct:
         got = [direct.execute(stmt, params).all() for stmt, params in reads]
     assert [[tuple(r) for r in rows] for rows in got] == [[tuple(r) for r in rows] for rows in expected]
     assert any(rows for rows in got) and all(len(rows) <= 1 for rows in got)
@@ -77,7 +71,7 @@ def test_errors_are_sqlalchemys_and_roll_the_transaction_back(db, allocator, clo
         assignment = allocator.next_assignment(s, allocator.worker(s, "w1"))
     row = {"assignment_id": assignment.id, "question_id": "ease", "value": "3", "created_at": clock()}
     with pytest.raises(IntegrityError):
-        with _direct(db) as direct:
+        with db.writing_direct() as direct:
             direct.execute(allocator._sql.add_answers, [row | {"question_id": "description"}])
             direct.execute(allocator._sql.add_answers, [row, row])
     with db.sessions() as s:
@@ -102,17 +96,17 @@ def test_a_lost_postgresql_connection_is_dropped_from_the_pool(postgres_url, stu
         allocator = Allocator(db.study_id, timedelta(minutes=30), clock)
         with db.sessions.begin() as s:
             worker = RowRef(allocator.worker_id(s, "w1"))
-        with _direct(db) as direct:
+        with db.writing_direct() as direct:
             pid = direct.scalar(select(func.pg_backend_pid()))
         # The server ends that connection while it waits in the pool (a restart, an admin).
         with psycopg.connect(postgres_url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
         with pytest.raises(DBAPIError) as failed:
-            with _direct(db) as direct:
+            with db.writing_direct() as direct:
                 assert direct.scalar(select(func.pg_backend_pid())) == pid  # the pool's one connection
                 direct.execute(allocator._sql.answered_count, {"worker_id": worker.id})
         assert failed.value.connection_invalidated
-        with _direct(db) as direct:  # the next request gets a working connection
+        with db.writing_direct() as direct:  # the next request gets a working connection
             assert direct.execute(allocator._sql.answered_count, {"worker_id": worker.id}).scalar() == 0
     finally:
         db.dispose()
@@ -120,7 +114,7 @@ def test_a_lost_postgresql_connection_is_dropped_from_the_pool(postgres_url, stu
 
 def test_plans_of_statements_built_per_call_do_not_pile_up(db, allocator):
     plans = db.plans
-    with _direct(db) as direct:
+    with db.writing_direct() as direct:
         for i in range(plans.LIMIT + 50):
             assert direct.scalar(select(Worker.id).where(Worker.external_id == f"nobody-{i}")) is None
     assert 0 < len(plans) <= plans.LIMIT
