@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Mapping, Protocol
 
-from sqlalchemy import Integer, String, and_, bindparam, case, exists, func, insert, literal_column, select, true, update
+from sqlalchemy import Integer, String, bindparam, case, exists, func, insert, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
@@ -93,7 +93,14 @@ class _Statements:
     def __init__(self, study_id: int):
         a, h, w = _ASSIGNMENTS.c, _HITS.c, _WORKERS.c
         worker_id, hit_id, source, external_id = (bindparam(n) for n in ("worker_id", "hit_id", "source", "external_id"))
-        study_hits = select(h.id).where(h.study_id == study_id).scalar_subquery()
+        def in_study(assignments):
+            # The HIT's study looked up by primary key, per assignment row: a plan that stays
+            # cheap whatever the planner believes about the tables' sizes. (PostgreSQL plans
+            # "hit_id IN (the study's HITs)" from statistics that a young study's tables do
+            # not have yet, and rescanned every HIT of the study for each row.)
+            of_study = _HITS.alias("of_study")
+            return select(of_study.c.study_id).where(of_study.c.id == assignments.hit_id).scalar_subquery() == study_id
+
         of_worker = select(w.id).where(w.source == source, w.external_id == external_id).scalar_subquery()
 
         self.worker_id = select(w.id).where(w.source == source, w.external_id == external_id)
@@ -111,7 +118,7 @@ class _Statements:
         counted = _ASSIGNMENTS.alias("answered")
         answered_of_row = (
             select(func.count(counted.c.id))
-            .where(counted.c.worker_id == literal_column("workers.id"), counted.c.status == SUBMITTED, counted.c.hit_id.in_(study_hits))
+            .where(counted.c.worker_id == literal_column("workers.id"), counted.c.status == SUBMITTED, in_study(counted.c))
             .scalar_subquery()
         )
         self.touch_worker_of_answered = (
@@ -140,27 +147,28 @@ class _Statements:
             .join(mine_h, mine_h.c.id == a.hit_id)
             .where(a.hit_id == hit_id, a.worker_id == of_worker)
         )
-        self.answered_count = select(func.count(a.id)).where(a.worker_id == worker_id, a.status == SUBMITTED, a.hit_id.in_(study_hits))
-        self.answered_count_of = select(func.count(a.id)).where(a.worker_id == of_worker, a.status == SUBMITTED, a.hit_id.in_(study_hits))
+        self.answered_count = select(func.count(a.id)).where(a.worker_id == worker_id, a.status == SUBMITTED, in_study(a))
+        self.answered_count_of = select(func.count(a.id)).where(a.worker_id == of_worker, a.status == SUBMITTED, in_study(a))
         # A worker's assignment on one HIT (its status) and how many HITs they have submitted.
         mine = _ASSIGNMENTS.alias("mine")
         self.page_state = select(
-            a.status, select(func.count(mine.c.id)).where(mine.c.worker_id == a.worker_id, mine.c.status == SUBMITTED, mine.c.hit_id.in_(study_hits)).scalar_subquery()
+            a.status, select(func.count(mine.c.id)).where(mine.c.worker_id == a.worker_id, mine.c.status == SUBMITTED, in_study(mine.c)).scalar_subquery()
         ).where(a.hit_id == hit_id, a.worker_id == of_worker)
         self.release = (
             update(_ASSIGNMENTS)
-            .where(a.status == ASSIGNED, a.mode == "local", a.accepted_at < bindparam("cutoff"), a.hit_id.in_(study_hits))
+            .where(a.status == ASSIGNED, a.mode == "local", a.accepted_at < bindparam("cutoff"), in_study(a))
             .values(status=RELEASED, released_at=bindparam("now"))
         )
         self.current = (
             select(*local_columns)
-            .where(a.worker_id == worker_id, a.status == ASSIGNED, a.mode == "local", a.accepted_at >= bindparam("cutoff"), a.hit_id.in_(study_hits))
+            .where(a.worker_id == worker_id, a.status == ASSIGNED, a.mode == "local", a.accepted_at >= bindparam("cutoff"), in_study(a))
             .order_by(a.accepted_at)
             .limit(1)
         )
         taken = select(a.hit_id, func.count(a.id).label("n")).where(a.status.in_(_TAKEN)).group_by(a.hit_id).subquery()
         n_taken = func.coalesce(taken.c.n, 0)
-        held = exists().where(and_(a.hit_id == h.id, a.worker_id == worker_id, a.status.in_(_TAKEN)))
+        # The HITs this worker holds or has answered, read once per search (not once per HIT).
+        held = h.id.in_(select(a.hit_id).where(a.worker_id == worker_id, a.status.in_(_TAKEN)))
         self.open_hit = (
             select(h.id, h.max_assignments)
             .outerjoin(taken, taken.c.hit_id == h.id)
@@ -168,27 +176,24 @@ class _Statements:
             .order_by(n_taken, h.position)
             .limit(1)
         )
-        # PostgreSQL: the slots of each HIT counted once, by a LATERAL count on the index of
-        # assignments by HIT. Joined to the grouped counts above, its planner (with the
-        # statistics of a young table) rescans the whole grouping for every HIT: 7 ms per
-        # search at 600 assignments instead of well under one.
-        counts = select(func.count(a.id).label("n")).where(a.hit_id == h.id, a.status.in_(_TAKEN)).lateral("slots")
-        open_hit_counted = (
+        # SQLite and PostgreSQL: the HIT's count of taken slots kept by the database's triggers
+        # (hits.taken, study/migrations/versions/0004_hit_slot_counter.py): the search reads
+        # one row per HIT instead of counting every HIT's assignments, so its cost no longer
+        # grows with the assignments given out. Other databases count (open_hit above).
+        open_hit_kept = (
             select(h.id, h.max_assignments)
-            .select_from(_HITS.join(counts, true()))
-            .where(h.study_id == study_id, counts.c.n < h.max_assignments, ~held, h.id.not_in(bindparam("lost", expanding=True)))
-            .order_by(counts.c.n, h.position)
+            .where(h.study_id == study_id, h.taken < h.max_assignments, ~held, h.id.not_in(bindparam("lost", expanding=True)))
+            .order_by(h.taken, h.position)
             .limit(1)
         )
-        # Per dialect: the search skipping locked HITs, then the one waiting for a lock. SQLite
-        # has no LATERAL and needs no lock (its write lock is held): the grouped counts, once.
-        grouped = (self.open_hit.with_for_update(of=_HITS, skip_locked=True), self.open_hit.with_for_update(of=_HITS))
-        self.open_hit_counted = open_hit_counted
+        # Per dialect: the search skipping locked HITs, then the one waiting for a lock
+        # (SQLite renders no FOR UPDATE and needs no second search: its write lock is held).
+        self.open_hit_kept = open_hit_kept
         self.open_hit_search = {
-            "sqlite": (self.open_hit, None),
-            "postgresql": (open_hit_counted.with_for_update(of=_HITS, skip_locked=True), open_hit_counted.with_for_update(of=_HITS)),
+            "sqlite": (open_hit_kept, None),
+            "postgresql": (open_hit_kept.with_for_update(of=_HITS, skip_locked=True), open_hit_kept.with_for_update(of=_HITS)),
         }
-        self.open_hit_search_other = grouped
+        self.open_hit_search_other = (self.open_hit.with_for_update(of=_HITS, skip_locked=True), self.open_hit.with_for_update(of=_HITS))
         # SQLite renders no FOR UPDATE: it already holds the database's write lock (BEGIN IMMEDIATE).
         self.lock_hit = select(h.max_assignments).where(h.id == hit_id).with_for_update()
         # On SQLite (the write lock held) the cap and the counts in one statement.
@@ -206,7 +211,7 @@ class _Statements:
         other = _ASSIGNMENTS.alias("held_now")
         holds_one = exists().where(
             other.c.worker_id == bindparam("worker_id", type_=Integer), other.c.status == ASSIGNED, other.c.mode == LOCAL_MODE,
-            other.c.accepted_at >= bindparam("cutoff", type_=a.accepted_at.type), other.c.hit_id.in_(study_hits),
+            other.c.accepted_at >= bindparam("cutoff", type_=a.accepted_at.type), in_study(other.c),
         )
         claim_values = select(
             bindparam("public_id", type_=String),

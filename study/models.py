@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -84,6 +84,10 @@ class Hit(Base):
     check_id: Mapped[str] = mapped_column(String(64), default="")
     images: Mapped[dict] = mapped_column(JSON, default=dict)
     max_assignments: Mapped[int] = mapped_column(Integer)
+    # Slots held: assignments assigned or submitted (not released). Kept by the database's
+    # triggers on SQLite and PostgreSQL (study/migrations/versions/0004_hit_slot_counter.py);
+    # Barlow's code only reads it.
+    taken: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The id a crowd platform gave this HIT once published (filled by a platform adapter).
     platform_hit_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
     platform: Mapped[str | None] = mapped_column(String(32), nullable=True)
@@ -111,12 +115,13 @@ class Worker(Base):
 class Assignment(Base):
     __tablename__ = "assignments"
     # One row per (HIT, worker): the database itself refuses a worker answering a HIT twice.
-    __table_args__ = (UniqueConstraint("hit_id", "worker_id", name="uq_assignment_hit_worker"),)
+    # A worker's assignments by status: what they hold, how many they have answered.
+    __table_args__ = (UniqueConstraint("hit_id", "worker_id", name="uq_assignment_hit_worker"), Index("ix_assignments_worker_status", "worker_id", "status"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     public_id: Mapped[str] = mapped_column(String(64), unique=True)
     hit_id: Mapped[int] = mapped_column(ForeignKey("hits.id"), index=True)
-    worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id"), index=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id"))
     status: Mapped[str] = mapped_column(String(16), default=ASSIGNED, index=True)
     mode: Mapped[str] = mapped_column(String(16), default="local")
     # The platform's assignment id in crowd mode (MTurk assignmentId).

@@ -18,6 +18,7 @@ from study.schema import BASELINE, current_revision, head_revision, upgrade_data
 # 16 submitted assignments (15 local, 1 crowd), one held assignment and one review mark.
 LEGACY_DB = Path(__file__).parent / "data" / "study-schema-v0.sqlite"
 TABLES = ("studies", "hits", "workers", "assignments", "answers")
+COUNTED = "SELECT count(*) FROM assignments a WHERE a.hit_id = hits.id AND a.status IN ('assigned', 'submitted')"
 
 
 def dump(url: str) -> dict[str, list[tuple]]:
@@ -59,6 +60,8 @@ def test_a_database_from_barlow_0_1_is_upgraded_in_place_and_keeps_every_answer(
             assert kept == before[table], table
         with sqlite3.connect(db_file) as conn:
             assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == head_revision()
+            # Each HIT's count of taken slots starts from its assignments: 16 submitted, 1 held.
+            assert conn.execute(f"SELECT sum(taken), sum(taken != ({COUNTED})) FROM hits").fetchone() == (17, 0)
         # The old answers are what the admin export shows.
         export = app.test_client().get("/admin/export/jsonl", headers={"Authorization": "Bearer tok"})
         assert export.status_code == 200 and len(export.get_data(as_text=True).splitlines()) == 16
@@ -86,6 +89,7 @@ def test_a_database_made_by_create_all_on_postgresql_is_upgraded(postgres_url, s
         with target.connect() as conn:
             assert current_revision(conn) == head_revision()
             assert conn.scalar(select(func.count()).select_from(Answer)) == 64
+            assert tuple(conn.execute(text(f"SELECT sum(taken), sum(CASE WHEN taken != ({COUNTED}) THEN 1 ELSE 0 END) FROM hits")).one()) == (17, 0)
     finally:
         legacy.dispose()
         target.dispose()
