@@ -59,7 +59,9 @@ class RowRef:
 class LocalAssignment:
     """A local worker's assignment read as plain columns (cheaper than an ORM row), for submitting.
 
-    ``slots``: (cap, submitted, taken) of its HIT when read with it under SQLite's write lock."""
+    ``slots``: (cap, submitted, taken) of its HIT when read with it under SQLite's write lock;
+    ``hit_lock``: (cap, taken) of its HIT when its row was locked by the same read (PostgreSQL).
+    Both are dropped when the assignment changes."""
 
     id: int
     status: str
@@ -68,6 +70,7 @@ class LocalAssignment:
     mode: str
     accepted_at: datetime
     slots: tuple[int, int, int] | None = None
+    hit_lock: tuple[int, int] | None = None
 
 
 def new_public_id() -> str:
@@ -140,7 +143,16 @@ class _Statements:
             .returning(w.id)
             .cte("touched")
         )
-        self.local_assignment_touching = select(*local_columns).select_from(_ASSIGNMENTS.join(touched, touched.c.id == a.worker_id)).where(a.hit_id == hit_id)
+        # ... and the HIT's row locked by the same statement, which reads its cap and its count of
+        # taken slots: that count is current even though the statement's snapshot predates the
+        # lock, because every change to it updates the row and a locking read returns the row's
+        # newest version.
+        self.local_assignment_touching = (
+            select(*local_columns, h.max_assignments, h.taken)
+            .select_from(_ASSIGNMENTS.join(touched, touched.c.id == a.worker_id).join(_HITS, h.id == a.hit_id))
+            .where(a.hit_id == hit_id)
+            .with_for_update(of=_HITS)
+        )
         mine_h = _HITS.alias("mine_h")
         self.local_assignment_and_slots = (
             select(*local_columns, mine_h.c.max_assignments, *_submitted_and_taken(_ASSIGNMENTS.alias("counted"), a.hit_id))
@@ -322,12 +334,13 @@ class Allocator:
 
     def local_assignment_touching(self, session: Session, hit: HasId, external_id: str, source: str = "local") -> tuple[LocalAssignment | None, bool]:
         """:meth:`local_assignment`, and whether the worker's last-seen time was moved with it
-        (PostgreSQL, one statement); otherwise the caller calls :meth:`touch` when it writes."""
+        (PostgreSQL, one statement that also locks the HIT's row for :meth:`submit`);
+        otherwise the caller calls :meth:`touch` when it writes."""
         if session.get_bind().dialect.name != "postgresql":
             return self.local_assignment(session, hit, external_id, source), False
         params = {"hit_id": hit.id, "of_source": source, "of_external_id": external_id, "now": self.clock()}
         row = session.execute(self._sql.local_assignment_touching, params).first()
-        return (None if row is None else LocalAssignment(*row)), True
+        return (None if row is None else LocalAssignment(*row[:6], hit_lock=(int(row[6]), int(row[7])))), True
 
     def page_state(self, session: Session, hit: HasId, external_id: str, source: str = "local") -> tuple[str | None, int]:
         """The status of the worker's assignment on ``hit`` (None: none) and how many HITs they have submitted."""
@@ -462,7 +475,7 @@ class Allocator:
             elif hasattr(assignment, key):
                 setattr(assignment, key, value)
         if not orm:
-            assignment.slots = None  # counted before this change
+            assignment.slots = assignment.hit_lock = None  # counted before this change
 
     # ------------------------------------------------------------------ crowd mode
 
@@ -519,6 +532,33 @@ class Allocator:
     def submitted_count(self, session: Session, hit: HasId) -> int:
         return self._slots(session, hit)[0]
 
+    def _slots_under_lock(self, session: Session, assignment: Assignment | LocalAssignment) -> tuple[int, int, int]:
+        """The cap of the assignment's HIT and its submitted and taken slots, under the HIT's lock.
+
+        On SQLite the write lock is held; elsewhere the HIT's row is locked here, unless the
+        read of the assignment locked it (``hit_lock``). Then, for an assignment that holds its
+        slot, the kept count of taken slots suffices while it is within the cap: this
+        assignment is one of them, so fewer than the cap are submitted (the number given
+        back for submitted is that bound, taken - 1).
+        """
+        params = {"hit_id": assignment.hit_id}
+        slots = getattr(assignment, "slots", None)
+        if slots is not None:
+            return slots  # read with the assignment in this transaction, under SQLite's write lock
+        hit_lock = getattr(assignment, "hit_lock", None)
+        if hit_lock is not None:
+            cap, taken = hit_lock
+            if assignment.status == ASSIGNED and taken <= cap:
+                return cap, taken - 1, taken
+        elif session.get_bind().dialect.name == "sqlite":
+            return tuple(session.execute(self._sql.cap_and_slots, params).one())
+        else:
+            # The row lock first, then the counts: a statement that started before the lock
+            # was granted would count with a snapshot taken before the last holder committed.
+            cap = session.scalar(self._sql.lock_hit, params)
+        submitted, taken = session.execute(self._sql.slots, params).one()
+        return cap, submitted, taken
+
     def submit(self, session: Session, assignment: Assignment | LocalAssignment, answers: Mapping[str, str], attention_passed: bool | None = None) -> bool:
         """Store the answers of ``assignment``; return False when it was already submitted.
 
@@ -529,18 +569,7 @@ class Allocator:
         """
         if assignment.status == SUBMITTED:
             return False
-        params = {"hit_id": assignment.hit_id}
-        slots = getattr(assignment, "slots", None)
-        if slots is not None:
-            # Read with the assignment in this transaction, under SQLite's write lock.
-            cap, submitted, taken = slots
-        elif session.get_bind().dialect.name == "sqlite":
-            cap, submitted, taken = session.execute(self._sql.cap_and_slots, params).one()
-        else:
-            # The row lock first, then the counts: a statement that started before the lock
-            # was granted would count with a snapshot taken before the last holder committed.
-            cap = session.scalar(self._sql.lock_hit, params)
-            submitted, taken = session.execute(self._sql.slots, params).one()
+        cap, submitted, taken = self._slots_under_lock(session, assignment)
         if submitted >= cap:
             raise AllocationError(
                 "this HIT already has all the answers it needs; your answer was not stored" + ("" if assignment.mode == "local" else " (please return the HIT)"),

@@ -3,6 +3,7 @@ from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from study.allocation import AllocationError, Allocator
 from study.db import open_study_database
@@ -453,6 +454,59 @@ def test_the_search_on_the_kept_counts_finds_the_hit_counting_finds(db, allocato
                 params = {"worker_id": worker_id, "lost": lost}
                 found = s.execute(allocator._sql.open_hit_kept, params).first()
                 assert found is not None and found == s.execute(allocator._sql.open_hit, params).first()
+
+
+def submit_as_the_worker(db, allocator, hit_id, name):
+    """A local worker's submit as the worker flow runs it (on PostgreSQL the read locks the HIT)."""
+    with db.sessions.begin() as s:
+        row, _ = allocator.local_assignment_touching(s, SimpleNamespace(id=hit_id), name)
+        return allocator.submit(s, row, ANSWERS)
+
+
+def test_a_local_submit_is_refused_when_the_hit_is_full_or_its_slot_went_elsewhere(db, allocator, clock):
+    def crowd_on(hit_id, submit, tag):
+        with db.sessions.begin() as s:
+            hit = s.get(Hit, hit_id)
+            for i in range(hit.max_assignments):
+                crowd = allocator.platform_assignment(s, hit, f"{tag}{i}", f"CROWD{tag}{i}")
+                if submit:
+                    allocator.submit(s, crowd, ANSWERS)
+
+    with db.sessions.begin() as s:
+        first = allocator.next_assignment(s, allocator.worker(s, "w1"))
+    # Crowd assignments beyond the cap, none submitted: more slots taken than the cap, but
+    # none of them answered, so w1's answer still fits.
+    crowd_on(first.hit_id, submit=False, tag="held")
+    assert submit_as_the_worker(db, allocator, first.hit_id, "w1") is True
+
+    with db.sessions.begin() as s:
+        second = allocator.next_assignment(s, allocator.worker(s, "w4"))
+    # Crowd answers fill the HIT while w4 still holds a slot.
+    crowd_on(second.hit_id, submit=True, tag="done")
+    with pytest.raises(AllocationError, match="all the answers it needs"):
+        submit_as_the_worker(db, allocator, second.hit_id, "w4")
+
+    with db.sessions.begin() as s:
+        late = allocator.next_assignment(s, allocator.worker(s, "w2"))
+    clock.advance(minutes=31)
+    with db.sessions.begin() as s:
+        allocator.release_expired(s)
+        late_hit = s.get(Hit, late.hit_id)
+        for i in range(late_hit.max_assignments):
+            allocator._take(s, late_hit, allocator.worker(s, f"newcomer{i}"), mode="local")
+    with pytest.raises(AllocationError, match="given to another worker"):
+        submit_as_the_worker(db, allocator, late.hit_id, "w2")
+
+    with db.sessions.begin() as s:
+        fine = allocator.next_assignment(s, allocator.worker(s, "w3"))
+    if db.engine.dialect.name == "postgresql":
+        # The worker's read holds the HIT's row lock until the transaction ends.
+        with db.sessions.begin() as s:
+            allocator.local_assignment_touching(s, SimpleNamespace(id=fine.hit_id), "w3")
+            with db.engine.connect() as other, pytest.raises(OperationalError, match="could not obtain lock"):
+                other.execute(select(Hit.id).where(Hit.id == fine.hit_id).with_for_update(nowait=True))
+    assert submit_as_the_worker(db, allocator, fine.hit_id, "w3") is True
+    assert submit_as_the_worker(db, allocator, fine.hit_id, "w3") is False
 
 
 def test_reading_a_local_assignment_may_move_the_last_seen_time_with_it(db, allocator, clock):
