@@ -148,3 +148,50 @@ def test_revision_0003_marks_old_prolific_set_ups_unknown_and_leaves_their_curre
         assert sent == {"bulk1": 1, "bulk2": 0, None: 0}
     finally:
         engine.dispose()
+
+
+def test_revision_0004_counts_existing_slots_keeps_counting_and_both_revisions_go_back(database_url, study_dir):
+    from alembic import command
+
+    from study.schema import _config
+
+    url = database_url or f"sqlite:///{study_dir / 'at-0003.sqlite'}"
+    engine = make_engine(url)
+    now = "2026-11-01 10:00:00"
+
+    def add_assignment(conn, aid, hit, worker, status):
+        conn.execute(text("INSERT INTO assignments (id, public_id, hit_id, worker_id, status, mode, accepted_at, review_note, bonus_cents) "
+                          "VALUES (:i, :p, :h, :w, :s, 'local', :c, '', 0)"), {"i": aid, "p": f"P{aid}", "h": hit, "w": worker, "s": status, "c": now})
+
+    def taken(conn):
+        return dict(conn.execute(text("SELECT key, taken FROM hits")).all())
+
+    try:
+        with engine.begin() as conn:
+            command.upgrade(_config(conn), "0003_platform_money")
+            conn.execute(text("INSERT INTO studies (id, name, title, settings, created_at) VALUES (1, 's', 't', '{}', :c)"), {"c": now})
+            for hid in (1, 2):
+                conn.execute(text("INSERT INTO hits (id, study_id, key, position, grouping, class_name, feature, is_attention_check, check_id, images, max_assignments, created_at) "
+                                  "VALUES (:i, 1, :k, :i, 'label', 'c', 0, false, '', '{}', 3, :c)"), {"i": hid, "k": f"h{hid}", "c": now})
+            for wid in (1, 2, 3):
+                conn.execute(text("INSERT INTO workers (id, external_id, source, created_at, last_seen_at) VALUES (:i, :e, 'local', :c, :c)"), {"i": wid, "e": f"w{wid}", "c": now})
+            for aid, (hit, worker, status) in enumerate([(1, 1, "submitted"), (1, 2, "assigned"), (1, 3, "released"), (2, 1, "released")], start=1):
+                add_assignment(conn, aid, hit, worker, status)
+        assert upgrade_database(engine) == head_revision()
+        with engine.begin() as conn:
+            assert taken(conn) == {"h1": 2, "h2": 0}
+            # Written by hand after the upgrade: the triggers keep the count.
+            add_assignment(conn, 5, 2, 2, "assigned")
+            conn.execute(text("UPDATE assignments SET status = 'assigned' WHERE id = 3"))
+            conn.execute(text("UPDATE assignments SET status = 'released' WHERE id = 2"))
+            assert taken(conn) == {"h1": 2, "h2": 1}
+        with engine.begin() as conn:  # back past 0003 as well, with a study in the tables
+            command.downgrade(_config(conn), "0002_crowd_platforms")
+        with engine.connect() as conn:
+            assert "taken" not in {c["name"] for c in inspect(conn).get_columns("hits")}
+            assert "platform_currency" not in {c["name"] for c in inspect(conn).get_columns("studies")}
+            # No trigger is left behind to write a column that is gone.
+            add_assignment(conn, 6, 2, 3, "assigned")
+            conn.commit()
+    finally:
+        engine.dispose()

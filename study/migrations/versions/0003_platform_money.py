@@ -39,8 +39,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("bonuses") as batch:
-        batch.drop_column("pay_sent_at")
-    with op.batch_alter_table("studies") as batch:
-        for column in ("platform_internal_name", "platform_currency"):
-            batch.drop_column(column)
+    # ALTER TABLE ... DROP COLUMN (SQLite 3.35 and newer): a batch copy of "studies" would drop
+    # a table the HITs' foreign keys point at, which SQLite refuses once it holds a study.
+    op.drop_column("bonuses", "pay_sent_at")
+    for column in ("platform_internal_name", "platform_currency"):
+        op.drop_column("studies", column)

@@ -95,5 +95,6 @@ def downgrade() -> None:
         op.execute("DROP FUNCTION IF EXISTS barlow_count_slots()")
     op.create_index("ix_assignments_worker_id", "assignments", ["worker_id"])
     op.drop_index("ix_assignments_worker_status", table_name="assignments")
-    with op.batch_alter_table("hits") as batch:
-        batch.drop_column("taken")
+    # ALTER TABLE ... DROP COLUMN (SQLite 3.35 and newer): a batch copy of "hits" would drop
+    # a table the assignments' foreign keys point at, which SQLite refuses.
+    op.drop_column("hits", "taken")
