@@ -87,6 +87,18 @@ def _submitted_and_taken(assignments, of_hit):
     )
 
 
+def _of_study(assignments, study_id: int):
+    """Whether the assignment (a row of ``assignments``: the table's or an alias's columns) is
+    of the study: its HIT looked up by primary key, per row.
+
+    A plan that stays cheap whatever the planner believes about the tables' sizes: PostgreSQL
+    planned "hit_id IN (the study's HITs)" from statistics a young study's tables do not have
+    yet, and rescanned every HIT of the study for each row.
+    """
+    hit = _HITS.alias("of_study")
+    return select(hit.c.study_id).where(hit.c.id == assignments.hit_id).scalar_subquery() == study_id
+
+
 class _Statements:
     """The allocator's queries, built once: a reused statement keeps its compiled form and
     cache key, so a request pays for executing SQL, not for building and hashing it. Only
@@ -96,14 +108,6 @@ class _Statements:
     def __init__(self, study_id: int):
         a, h, w = _ASSIGNMENTS.c, _HITS.c, _WORKERS.c
         worker_id, hit_id, source, external_id = (bindparam(n) for n in ("worker_id", "hit_id", "source", "external_id"))
-        def in_study(assignments):
-            # The HIT's study looked up by primary key, per assignment row: a plan that stays
-            # cheap whatever the planner believes about the tables' sizes. (PostgreSQL plans
-            # "hit_id IN (the study's HITs)" from statistics that a young study's tables do
-            # not have yet, and rescanned every HIT of the study for each row.)
-            of_study = _HITS.alias("of_study")
-            return select(of_study.c.study_id).where(of_study.c.id == assignments.hit_id).scalar_subquery() == study_id
-
         of_worker = select(w.id).where(w.source == source, w.external_id == external_id).scalar_subquery()
 
         self.worker_id = select(w.id).where(w.source == source, w.external_id == external_id)
@@ -121,7 +125,7 @@ class _Statements:
         counted = _ASSIGNMENTS.alias("answered")
         answered_of_row = (
             select(func.count(counted.c.id))
-            .where(counted.c.worker_id == literal_column("workers.id"), counted.c.status == SUBMITTED, in_study(counted.c))
+            .where(counted.c.worker_id == literal_column("workers.id"), counted.c.status == SUBMITTED, _of_study(counted.c, study_id))
             .scalar_subquery()
         )
         self.touch_worker_of_answered = (
@@ -159,21 +163,21 @@ class _Statements:
             .join(mine_h, mine_h.c.id == a.hit_id)
             .where(a.hit_id == hit_id, a.worker_id == of_worker)
         )
-        self.answered_count = select(func.count(a.id)).where(a.worker_id == worker_id, a.status == SUBMITTED, in_study(a))
-        self.answered_count_of = select(func.count(a.id)).where(a.worker_id == of_worker, a.status == SUBMITTED, in_study(a))
+        self.answered_count = select(func.count(a.id)).where(a.worker_id == worker_id, a.status == SUBMITTED, _of_study(a, study_id))
+        self.answered_count_of = select(func.count(a.id)).where(a.worker_id == of_worker, a.status == SUBMITTED, _of_study(a, study_id))
         # A worker's assignment on one HIT (its status) and how many HITs they have submitted.
         mine = _ASSIGNMENTS.alias("mine")
         self.page_state = select(
-            a.status, select(func.count(mine.c.id)).where(mine.c.worker_id == a.worker_id, mine.c.status == SUBMITTED, in_study(mine.c)).scalar_subquery()
+            a.status, select(func.count(mine.c.id)).where(mine.c.worker_id == a.worker_id, mine.c.status == SUBMITTED, _of_study(mine.c, study_id)).scalar_subquery()
         ).where(a.hit_id == hit_id, a.worker_id == of_worker)
         self.release = (
             update(_ASSIGNMENTS)
-            .where(a.status == ASSIGNED, a.mode == "local", a.accepted_at < bindparam("cutoff"), in_study(a))
+            .where(a.status == ASSIGNED, a.mode == "local", a.accepted_at < bindparam("cutoff"), _of_study(a, study_id))
             .values(status=RELEASED, released_at=bindparam("now"))
         )
         self.current = (
             select(*local_columns)
-            .where(a.worker_id == worker_id, a.status == ASSIGNED, a.mode == "local", a.accepted_at >= bindparam("cutoff"), in_study(a))
+            .where(a.worker_id == worker_id, a.status == ASSIGNED, a.mode == "local", a.accepted_at >= bindparam("cutoff"), _of_study(a, study_id))
             .order_by(a.accepted_at)
             .limit(1)
         )
@@ -223,7 +227,7 @@ class _Statements:
         other = _ASSIGNMENTS.alias("held_now")
         holds_one = exists().where(
             other.c.worker_id == bindparam("worker_id", type_=Integer), other.c.status == ASSIGNED, other.c.mode == LOCAL_MODE,
-            other.c.accepted_at >= bindparam("cutoff", type_=a.accepted_at.type), in_study(other.c),
+            other.c.accepted_at >= bindparam("cutoff", type_=a.accepted_at.type), _of_study(other.c, study_id),
         )
         claim_values = select(
             bindparam("public_id", type_=String),

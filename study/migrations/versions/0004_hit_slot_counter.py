@@ -3,7 +3,7 @@
 Adds ``hits.taken``: how many of the HIT's assignments are assigned or submitted (not
 released), the number the search for a worker's next HIT orders by. Counting them per HIT
 on every search cost a scan of each HIT's assignments, so the search grew with the study
-(about 0.4 ms of PostgreSQL's time per HIT given out at 100 HITs, 1.5 ms at 300). Triggers
+and the assignments given out. Triggers
 on ``assignments`` keep the count, on SQLite and PostgreSQL, whatever writes the rows (the
 allocator, collecting from a platform, a tool outside Barlow); other databases get the
 column without triggers and keep counting (see study.allocation).
